@@ -1,0 +1,1 @@
+"""Topline's sidecar: pipeline stages (analyze, compose, render, produce) and singing engines."""

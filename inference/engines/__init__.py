@@ -1,0 +1,1 @@
+"""Singing engines, one folder each."""
