@@ -70,6 +70,23 @@ class LyricsSheet:
     def text(self) -> str:
         return "\n".join(ln.text for ln in self.lines)
 
+    def text_with_sections(self) -> str:
+        """The sheet written back as a lyrics file (headers, LRC times); parses to the same sheet."""
+        out: list[str] = []
+        section = None
+        for ln in self.lines:
+            if ln.section != section:
+                if out:
+                    out.append("")
+                out.append(f"[{ln.section}]")
+                section = ln.section
+            if ln.time_s is not None:
+                m, s = divmod(ln.time_s, 60.0)
+                out.append(f"[{int(m):02d}:{s:05.2f}] {ln.text}")
+            else:
+                out.append(ln.text)
+        return "\n".join(out) + "\n"
+
     def sha256(self) -> str:
         return hashlib.sha256(self.text().encode("utf-8")).hexdigest()
 

@@ -1,0 +1,176 @@
+"""`topline`: the command line. Thin: parse into a request, call the library, show progress.
+
+The bridge must stay light: nothing here imports torch or the sidecar's models at import time.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from host_bridge import __version__
+from host_bridge.errors import InputError, ToplineError
+
+log = logging.getLogger(__name__)
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr for (stage, fraction) callbacks."""
+
+    def __init__(self, stream: Any = None, width: int = 30) -> None:
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.t0 = time.perf_counter()
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._last = ("", -1)
+
+    def __call__(self, stage: str, frac: float) -> None:
+        pct = int(round(100 * max(0.0, min(1.0, frac))))
+        if (stage, pct) == self._last:
+            return
+        self._last = (stage, pct)
+        fill = int(self.width * pct / 100)
+        line = f"{stage:>8} [{'#' * fill}{'.' * (self.width - fill)}] {pct:3d}%  {time.perf_counter() - self.t0:5.1f}s"
+        if self.tty:
+            self.stream.write("\r" + line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _positive_tempo(v: str) -> float:
+    try:
+        f = float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"tempo {v!r} is not a number") from None
+    if not f > 0:
+        raise argparse.ArgumentTypeError(f"tempo must be above 0 BPM, got {v}")
+    return f
+
+
+def _midi_has_tempo(path: Path) -> bool:
+    import mido
+
+    try:
+        mf = mido.MidiFile(str(path))
+    except (OSError, ValueError, EOFError, KeyError, IndexError):
+        return True  # let the MIDI reader report the real problem
+    return any(m.type == "set_tempo" for tr in mf.tracks for m in tr)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from host_bridge.audio import read_audio, write_wav
+    from host_bridge.midi import read_melody, write_score_midi
+    from host_bridge.model import LyricsSheet, TempoMap
+    from presets import get_artist
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".wav":
+        raise InputError(f"output {out} is not a .wav file", "name the output like take.wav")
+    # Validate every input before any model loads, so a typo costs no time.
+    artist = get_artist(args.artist)
+    audio, sr = read_audio(args.instrumental)
+    sheet = LyricsSheet.load(args.lyrics)
+    melody_path = Path(args.melody)
+    if not melody_path.is_file():
+        raise InputError(f"melody file {melody_path} does not exist", "check the path to the guide MIDI file")
+    melody = read_melody(melody_path, tempo_bpm=args.tempo)
+    tempo_map = None
+    if args.tempo is not None and not _midi_has_tempo(melody_path):
+        tempo_map = TempoMap.constant(args.tempo).with_meter_changes(melody.tempo_map.meters)
+
+    from inference.pipeline import GenerateRequest, Pipeline  # noqa: I001 (lazy: loads models)
+
+    req = GenerateRequest(lyrics_text=sheet.text_with_sections(), sample_rate=sr, length_samples=audio.shape[1],
+                          tempo_map=tempo_map, melody_midi=melody_path.read_bytes(), instrumental=audio,
+                          artist=artist.name, seed=args.seed, channels=args.channels,
+                          lyrics_source=str(args.lyrics), melody_source=str(melody_path))
+    bar = ProgressBar()
+    t0 = time.perf_counter()
+    pipe = Pipeline(threads=args.threads)
+    take = pipe.generate(req, progress=bar)
+    bar.close()
+    mid = out.with_suffix(".mid")
+    write_score_midi(take.score, mid)
+    try:
+        write_wav(out, take.audio, take.sample_rate, subtype="FLOAT" if args.float else "PCM_24")
+    except BaseException:
+        mid.unlink(missing_ok=True)
+        raise
+    dur = take.duration_s
+    el = time.perf_counter() - t0
+    print(f"wrote {out} ({dur:.2f} s, {take.sample_rate} Hz, {take.audio.shape[0]} ch) and {mid}; "
+          f"artist {take.artist}, {el:.1f} s ({el / dur:.2f}x real time)")
+    return 0
+
+
+def cmd_artists(args: argparse.Namespace) -> int:
+    from presets import load_artists
+
+    def name(n: int) -> str:
+        return ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"][n % 12] + str(n // 12 - 1)
+
+    for a in load_artists().values():
+        print(f"{a.name:<12} {a.engine:<8} {name(a.low)}-{name(a.high):<5} {a.description}")
+    return 0
+
+
+Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+EXTRA_COMMANDS: list[Registrar] = []
+"""Functions adding further subcommands (sidecar, compose, ardour...), each from its own module."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="topline", description="Sing lyrics over your instrumental, on your session's grid.")
+    p.add_argument("--version", action="version", version=f"topline {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="sing a lyrics sheet over an instrumental")
+    g.add_argument("--instrumental", required=True, help="the instrumental (WAV/FLAC/AIFF/OGG, mono or stereo)")
+    g.add_argument("--lyrics", required=True, help="lyrics sheet (plain text, [Verse]/[Chorus] headers allowed)")
+    g.add_argument("--melody", required=True, help="guide melody, a Standard MIDI File")
+    g.add_argument("--artist", default="alpha", help="who sings (see `topline artists`)")
+    g.add_argument("--tempo", type=_positive_tempo, default=None, help="tempo in BPM, when the MIDI file has none")
+    g.add_argument("--seed", type=int, default=0, help="another seed gives another take")
+    g.add_argument("--channels", type=int, choices=(1, 2), default=1, help="stem channels")
+    g.add_argument("--float", action="store_true", help="write 32-bit float WAV instead of 24-bit")
+    g.add_argument("--threads", type=int, default=2, help="CPU threads for the models")
+    g.add_argument("--out", required=True, help="the stem to write (WAV); the sung MIDI goes beside it")
+    g.set_defaults(func=cmd_generate)
+
+    a = sub.add_parser("artists", help="list the artists")
+    a.set_defaults(func=cmd_artists)
+    for reg in EXTRA_COMMANDS:
+        reg(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except ToplineError as e:
+        print(f"topline: error: {e.message}", file=sys.stderr)
+        if e.hint:
+            print(f"topline: fix: {e.hint}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("topline: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""The sidecar's pipeline: lyrics + guide melody (+ instrumental) + tempo map -> Take.
+
+Stages (ARCHITECTURE.md): analyze -> compose -> render -> produce. Engines are loaded once and
+kept warm on the :class:`Pipeline` object; every request is a :class:`GenerateRequest`.
+Progress goes through an injected callback; rendered phrases are handed out as soon as they are
+ready through ``on_chunk`` (already at the session rate and position), so a client can play
+them while the rest renders.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from host_bridge.errors import CancelledError, InputError, UnknownArtistError
+from host_bridge.model import LyricsSheet, Score, Take, TempoMap
+from inference.engines.base import Engine
+from inference.produce import Producer
+from presets import DEFAULT_ARTIST, Artist, get_artist
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, float], None]
+"""progress(stage, fraction 0..1)."""
+ChunkCallback = Callable[[np.ndarray, int], None]
+"""on_chunk(audio float32 [C, T] at the session rate, start sample in the session)."""
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    lyrics_text: str
+    """The lyrics sheet, as text (see host_bridge.model.lyrics for the format)."""
+    sample_rate: int
+    """The session's sample rate: the stem comes back at this rate."""
+    length_samples: int
+    """Length of the stem (samples at ``sample_rate``); usually the instrumental's length."""
+    tempo_map: TempoMap | None = None
+    """The session's tempo map; None takes the guide MIDI's."""
+    melody_midi: bytes | None = None
+    """The guide melody as a Standard MIDI File; None lets the composer write one."""
+    instrumental: np.ndarray | None = None
+    """float32 [C, T] at ``sample_rate``, session-aligned (sample 0 = ``start_sample``)."""
+    start_sample: int = 0
+    """Session position of the stem's sample 0."""
+    artist: str = DEFAULT_ARTIST
+    seed: int = 0
+    bars: tuple[int, int] | None = None
+    """Sing only the notes in these bars (inclusive); the stem keeps its full length."""
+    channels: int = 1
+    lyrics_source: str = "lyrics"
+    melody_source: str = "melody"
+
+
+@dataclass
+class _Timer:
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def stage(self, name: str) -> "_Stage":
+        return _Stage(self, name)
+
+
+class _Stage:
+    def __init__(self, timer: _Timer, name: str) -> None:
+        self.timer, self.name = timer, name
+
+    def __enter__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.timer.timings[self.name] = self.timer.timings.get(self.name, 0.0) + time.perf_counter() - self.t0
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise CancelledError("the job was cancelled", "start it again when you are ready")
+
+
+class Pipeline:
+    """Holds warm engines; thread-safe for one render at a time per engine (the server runs one
+    render worker per device)."""
+
+    def __init__(self, threads: int = 2) -> None:
+        self.threads = threads
+        self._engines: dict[str, Engine] = {}
+        self._lock = threading.Lock()
+        self._g2p: Any = None
+
+    # ------------------------------------------------------------------ models
+    def engine(self, name: str) -> Engine:
+        with self._lock:
+            if name not in self._engines:
+                if name == "kokoro":
+                    from inference.engines.kokoro import KokoroEngine
+
+                    self._engines[name] = KokoroEngine(threads=self.threads)
+                else:
+                    raise UnknownArtistError(f"engine {name!r} is not available in this sidecar",
+                                             "pick an artist of the 'kokoro' engine (see `topline artists`)")
+            return self._engines[name]
+
+    def g2p(self) -> Any:
+        with self._lock:
+            if self._g2p is None:
+                from inference.frontend.g2p import G2P
+
+                self._g2p = G2P()
+            return self._g2p
+
+    def warm_up(self, engines: tuple[str, ...] = ("kokoro",)) -> None:
+        self.g2p()
+        for name in engines:
+            self.engine(name).warm_up()
+
+    # ------------------------------------------------------------------ stages
+    def score_for(self, req: GenerateRequest) -> Score:
+        """compose stage: lyrics + guide melody -> Score (phonemes on every note)."""
+        from host_bridge.midi import read_melody_bytes
+        from inference.frontend.align import align
+
+        sheet = LyricsSheet.parse(req.lyrics_text, source=req.lyrics_source)
+        if req.melody_midi is None:
+            raise InputError("no guide melody was given",
+                             "pass --melody FILE.mid (the composer that writes one is not in this build yet)")
+        melody = read_melody_bytes(req.melody_midi, source=req.melody_source, tempo_map=req.tempo_map)
+        score = align(sheet, melody, self.g2p())
+        if req.bars is not None:
+            tm = score.tempo_map
+            a, b = tm.qn_at_bar(req.bars[0]), tm.qn_at_bar(req.bars[1] + 1)
+            notes = tuple(n for n in score.notes if a - 1e-6 <= n.onset < b - 1e-6)
+            if not notes:
+                raise InputError(f"bars {req.bars[0]}-{req.bars[1]} hold no notes of the melody",
+                                 "choose bars where the melody sings")
+            score = Score(notes, tm, score.lines, score.sections)
+        return score
+
+    def generate(self, req: GenerateRequest, progress: ProgressCallback | None = None,
+                 on_chunk: ChunkCallback | None = None, cancel: threading.Event | None = None) -> Take:
+        """Run the whole pipeline. Raises ToplineError subclasses for bad input; CancelledError
+        when ``cancel`` is set (checked between phrases)."""
+        prog = progress or (lambda stage, frac: None)
+        timer = _Timer()
+        _validate_request(req)
+        artist = get_artist(req.artist)
+        prog("compose", 0.0)
+        with timer.stage("compose"):
+            score = self.score_for(req)
+        prog("compose", 1.0)
+        _check_cancel(cancel)
+        engine = self.engine(artist.engine)
+        producer = Producer(req.sample_rate, req.length_samples, req.start_sample, req.channels, artist)
+        phrases = score.phrases()
+        n_phr = max(1, len(phrases))
+        prog("render", 0.0)
+        sung_notes = []
+        register: list[dict[str, Any]] = []
+        it = engine.render(score, artist, seed=req.seed, cancel=cancel)
+        done = 0
+        while True:
+            with timer.stage("render"):
+                try:
+                    ph = next(it)
+                except StopIteration:
+                    break
+            _check_cancel(cancel)
+            with timer.stage("produce"):
+                chunk, at = producer.add(ph)
+            sung_notes.extend(ph.notes)
+            register.append(ph.info)
+            done += 1
+            prog("render", done / n_phr)
+            if on_chunk is not None and chunk.shape[1] > 0:
+                on_chunk(chunk, at)
+        _check_cancel(cancel)
+        with timer.stage("produce"):
+            audio = producer.finish()
+        prog("produce", 1.0)
+        sung = Score(tuple(sung_notes) or score.notes, score.tempo_map, score.lines, score.sections)
+        return Take(audio=audio, sample_rate=req.sample_rate, start_sample=req.start_sample, score=sung,
+                    artist=artist.name, engine=engine.name, seed=req.seed, timings=timer.timings,
+                    register={"phrases": register})
+
+
+def _validate_request(req: GenerateRequest) -> None:
+    from host_bridge.audio import check_sample_rate
+
+    check_sample_rate(req.sample_rate, "session")
+    if req.length_samples <= 0:
+        raise InputError("the stem would be 0 samples long", "give an instrumental (or a length) longer than 0")
+    if req.channels not in (1, 2):
+        raise InputError(f"{req.channels} output channels asked for", "ask for a mono (1) or stereo (2) stem")
+
+
+def artist_or_default(name: str | None) -> Artist:
+    return get_artist(name or DEFAULT_ARTIST)

