@@ -30,7 +30,8 @@ MAX_LINES = 2_000
 _SECTION = re.compile(r"^\s*\[\s*([^\]\d:][^\]]*)\]\s*$")
 _LRC = re.compile(r"^\s*\[(\d{1,3}):(\d{1,2}(?:[.,]\d{1,3})?)\]\s*")
 # a word: letters/digits/marks with inner apostrophes or hyphens
-_WORD = re.compile(r"[\w\u0300-\u036f]+(?:['’\-][\w\u0300-\u036f]+)*['’]?", re.UNICODE)
+_LETTERS = r"(?:[^\W_]|[\u0300-\u036f])+"  # letters/digits (+ combining marks), not "_"
+_WORD = re.compile(_LETTERS + r"(?:['’\-]" + _LETTERS + r")*['’]?", re.UNICODE)
 
 
 @dataclass(frozen=True)

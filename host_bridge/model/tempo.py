@@ -58,6 +58,9 @@ class TempoMap:
     _bar_qn: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.offset_s, (int, float)) and math.isfinite(self.offset_s)):
+            raise TempoError(f"tempo map offset {self.offset_s!r} s is not a time",
+                             "give where bar 1 sits in the session as a number of seconds")
         tempos = tuple(sorted(self.tempos, key=lambda t: t.qn))
         if not tempos:
             raise TempoError("a tempo map needs at least one tempo", "give a tempo, e.g. --tempo 120")
