@@ -94,8 +94,8 @@ class TempoMap:
         object.__setattr__(self, "_seg_qn", tuple(t.qn for t in tempos))
         object.__setattr__(self, "_seg_s", tuple(seg_s))
         bar_qn = [0.0]
-        for a, b in zip(meters[:-1], meters[1:]):
-            bar_qn.append(bar_qn[-1] + (b.bar - a.bar) * a.bar_qn)
+        for m0, m1 in zip(meters[:-1], meters[1:]):
+            bar_qn.append(bar_qn[-1] + (m1.bar - m0.bar) * m0.bar_qn)
         object.__setattr__(self, "_bar_qn", tuple(bar_qn))
 
     # ------------------------------------------------------------------ constructors
