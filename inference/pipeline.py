@@ -118,14 +118,13 @@ class Pipeline:
     # ------------------------------------------------------------------ stages
     def score_for(self, req: GenerateRequest) -> Score:
         """compose stage: lyrics + guide melody -> Score (phonemes on every note)."""
-        from host_bridge.midi import read_melody_bytes
         from inference.frontend.align import align
 
         sheet = LyricsSheet.parse(req.lyrics_text, source=req.lyrics_source)
         if req.melody_midi is None:
             raise InputError("no guide melody was given",
                              "pass --melody FILE.mid (the composer that writes one is not in this build yet)")
-        melody = read_melody_bytes(req.melody_midi, source=req.melody_source, tempo_map=req.tempo_map)
+        melody = _read_melody(req.melody_midi, req.melody_source, req.tempo_map)
         score = align(sheet, melody, self.g2p())
         if req.bars is not None:
             tm = score.tempo_map
@@ -182,6 +181,27 @@ class Pipeline:
         return Take(audio=audio, sample_rate=req.sample_rate, start_sample=req.start_sample, score=sung,
                     artist=artist.name, engine=engine.name, seed=req.seed, timings=timer.timings,
                     register={"phrases": register})
+
+
+def _read_melody(data: bytes, source: str, tempo_map: TempoMap | None) -> Any:
+    """Guide MIDI bytes -> GuideMelody; the session's tempo map (when given) places the notes,
+    as a DAW plays a MIDI region in musical time."""
+    import dataclasses
+    import os
+    import tempfile
+
+    from host_bridge.midi import read_melody
+
+    name = os.path.basename(source) or "melody.mid"
+    with tempfile.TemporaryDirectory(prefix="topline-midi-") as d:
+        path = os.path.join(d, name if name.lower().endswith((".mid", ".midi")) else name + ".mid")
+        with open(path, "wb") as f:
+            f.write(data)
+        melody = read_melody(path)
+    melody = dataclasses.replace(melody, source=source)
+    if tempo_map is not None:
+        melody = dataclasses.replace(melody, tempo_map=tempo_map)
+    return melody
 
 
 def _validate_request(req: GenerateRequest) -> None:
