@@ -1,0 +1,1 @@
+"""Text front end: lyrics -> phones (espeak-ng) -> syllables -> one syllable per note."""
