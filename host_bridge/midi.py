@@ -298,11 +298,13 @@ def _choose(cands: list[_Candidate], lyric_events: list[tuple[int, str, int]], t
         best, best_score = None, 0.0
         for c in cands:
             onsets = sorted({n[0] for n in c.notes})
-            hit = sum(1 for t, _, _ in lyric_events if _near(onsets, t, tol))
-            score = hit / len(lyric_events) + (0.5 if c.track in lyric_tracks else 0.0)
+            hit = sum(1 for t, _, _ in lyric_events if _near(onsets, t, tol)) / len(lyric_events)
+            if hit < 0.5:
+                continue
+            score = hit + (0.05 if c.track in lyric_tracks else 0.0)  # its own lyrics break a tie
             if score > best_score:
                 best, best_score = c, score
-        if best is not None and best_score >= 0.5:
+        if best is not None:
             return best
     named = [c for c in cands if _MELODY_NAME.search(c.name)]
     if named:

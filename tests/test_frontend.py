@@ -58,6 +58,13 @@ def test_digits_are_read(g2p):
     assert all(s.text for s in sy)
 
 
+def test_short_digit_words_round_trip_through_midi_tokens(g2p):
+    sy = _word_sylls(g2p, "7")
+    assert len(sy) == 2
+    again = line_syllables([Word("".join(s.text for s in sy), tuple(s.text for s in sy))], g2p)
+    assert [s.phonemes for s in again] == [s.phonemes for s in sy]
+
+
 def test_split_words_are_rejoined(g2p):
     ph = g2p.words(["the", "1990s"])
     assert len(ph) == 2 and sum(map(is_vowel, ph[1])) >= 5
@@ -154,7 +161,7 @@ def test_split_text():
     assert split_text("little", 2) == ["lit", "tle"]
     assert split_text("quiet", 2) == ["qui", "et"]
     assert split_text("dance", 1) == ["dance"]
-    assert split_text("7", 2) == ["7", "7"]
+    assert split_text("7", 2) == ["7", "'"]
     for w in ("beautiful", "everything", "strengths", "aaa", "rhythm"):
         for n in (1, 2, 3):
             pieces = split_text(w, n)
@@ -309,3 +316,17 @@ def test_unlyriced_notes_in_a_lyric_file(g2p):
     mel = _melody([55, 60, 62, 64, 65], lyrics=["", "la", "", "di", ""], rests={4})
     sc = align(None, mel, g2p)
     assert [(n.pitch, n.syllable) for n in sc.notes] == [(60.0, "la"), (62.0, ""), (64.0, "di")]
+
+
+def test_score_round_trips_through_midi(g2p, tmp_path):
+    from host_bridge.midi import read_melody, write_score_midi
+
+    sheet = LyricsSheet.parse("[Verse]\nTwinkle, twinkle little star\n[Chorus]\nHow I won-der 7 times")
+    mel = _melody(TWINKLE + [67, 65, 64], rests={7})
+    sc = align(sheet, mel, g2p)
+    assert any(n.is_melisma for n in sc.notes)
+    p = tmp_path / "take.mid"
+    write_score_midi(sc, p)
+    back = align(sheet, read_melody(p), g2p)
+    assert back.notes == sc.notes
+    assert back.lines == sc.lines and back.sections == sc.sections

@@ -162,8 +162,8 @@ def split_text(word: str, n: int) -> list[str]:
     n = max(1, n)
     if n == 1 or not word:
         return [word]
-    if len(word) < n:  # "7" sung on two notes: the pieces repeat the last character
-        return list(word) + [word[-1]] * (n - len(word))
+    if len(word) < n:  # "7" sung on two notes: "7", "'" (joined back, "7'" still reads "seven")
+        return list(word) + ["'"] * (n - len(word))
     groups = _vowel_groups(word)
     while len(groups) > n:  # fold the last group into the one before
         groups[-2] = (groups[-2][0], groups[-1][1])
