@@ -14,7 +14,7 @@ A message is a ZeroMQ multipart message::
 
 Requests (bridge -> sidecar): hello, generate, audition, cancel, status, artists, shutdown, ping.
 Replies name their request in ``re``: hello_reply, status_reply, artists_reply, shutdown_reply,
-pong, and the job events accepted, progress, chunk (a rendered phrase at its session position),
+cancel_reply, pong, and the job events accepted, progress, chunk (a rendered phrase at its session position),
 done (the take) and error (code + message + hint, the fields of :mod:`host_bridge.errors`).
 A job's id is the id of the generate/audition request that made it; every event of the job
 carries it in ``re``, so a resubmitted job (same id) is recognised on both sides.
@@ -41,7 +41,7 @@ DEFAULT_MAX_MESSAGE_BYTES = 512 << 20
 96 kHz stereo float32 instrumental is 461 MB."""
 
 REQUESTS = frozenset({"hello", "generate", "audition", "cancel", "status", "artists", "shutdown", "ping"})
-REPLIES = frozenset({"hello_reply", "status_reply", "artists_reply", "shutdown_reply", "pong",
+REPLIES = frozenset({"hello_reply", "status_reply", "artists_reply", "shutdown_reply", "cancel_reply", "pong",
                      "accepted", "progress", "chunk", "done", "error"})
 JOB_REQUESTS = frozenset({"generate", "audition"})
 JOB_EVENTS = frozenset({"accepted", "progress", "chunk", "done", "error"})
@@ -119,7 +119,7 @@ def encode(msg: Message) -> list[Frame]:
                                     f"send one of {', '.join(sorted(AUDIO_DTYPES))} (float32 preferred)")
             a = np.ascontiguousarray(a, dtype=dt.newbyteorder("<"))
             specs.append({"name": name, "dtype": dt.name, "shape": list(a.shape), "sample_rate": int(buf.sample_rate)})
-            frames.append(memoryview(a).cast("B") if a.size else b"")
+            frames.append(memoryview(a.data).cast("B") if a.size else b"")
         elif isinstance(buf, (bytes, bytearray, memoryview)):
             specs.append({"name": name, "nbytes": len(buf)})
             frames.append(buf)
@@ -177,7 +177,7 @@ def decode(frames: Sequence[Any], max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) ->
     if not isinstance(body, dict) or (re is not None and not isinstance(re, str)):
         raise ProtocolError("header fields have wrong types", "body must be an object and re a string", re=re_id)
     buffers = _decode_buffers(header.get("buffers", []), frames[1:], re_id)
-    return Message(type=mtype, id=mid, body=body, re=re, buffers=buffers, v=v)
+    return Message(type=mtype, id=re_id, body=body, re=re, buffers=buffers, v=v)
 
 
 def _decode_buffers(specs: Any, frames: Sequence[Any], re_id: str) -> dict[str, Buffer]:

@@ -1,0 +1,230 @@
+"""The bridge's job session: submit jobs to the sidecar, stream their events, survive its death.
+
+One thread drives it (``poll``/``wait``/``run``). Several jobs may be in flight. The session
+pings the sidecar, and when it stops answering (or its process exits) it kills it, starts a new
+one (up to the restart limit) and resubmits every unfinished job under its own id. A job
+yields at most one take: events of a finished job are ignored, chunks already delivered are
+not delivered again, and the sidecar itself never queues a known id twice.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from host_bridge import protocol as P
+from host_bridge.client import SidecarClient, SidecarError
+from host_bridge.errors import CancelledError, ToplineError
+from host_bridge.model import Take
+from host_bridge.supervisor import Heartbeat, Restarter, SidecarManager
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, float], None]
+ChunkCallback = Callable[[np.ndarray, int], None]
+
+
+@dataclass
+class JobHandle:
+    id: str
+    kind: str
+    spec: P.JobSpec
+    priority: int | None = None
+    on_progress: ProgressCallback | None = None
+    on_chunk: ChunkCallback | None = None
+    state: str = "sent"
+    """sent -> accepted -> done | failed | cancelled."""
+    take: Take | None = None
+    error: ToplineError | None = None
+    chunks_seen: set[int] = field(default_factory=set)
+    sent_at: float = field(default_factory=time.monotonic)
+    submissions: int = 1
+    first_chunk_s: float | None = None
+    """Seconds from the first submission to the first audio chunk."""
+    t0: float = field(default_factory=time.monotonic)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "failed", "cancelled")
+
+
+class Bridge:
+    """Jobs on a supervised sidecar. ``manager`` decides how the sidecar is started or found."""
+
+    def __init__(self, manager: SidecarManager, heartbeat: Heartbeat | None = None, restart_limit: int = 3,
+                 accept_timeout: float = 2.0, request_timeout: float = 5.0) -> None:
+        self.manager = manager
+        self.heartbeat = heartbeat or Heartbeat()
+        self.restarter = Restarter(restart_limit)
+        self.accept_timeout = accept_timeout
+        self.request_timeout = request_timeout
+        self.jobs: dict[str, JobHandle] = {}
+        self.client: SidecarClient | None = None
+        self.hello: dict[str, Any] = {}
+        self.restarts = 0
+
+    # ------------------------------------------------------------------ connection
+    def connect(self, start: bool = True) -> dict[str, Any]:
+        """Attach to the sidecar of the connection file, or start one (``start``). Returns its hello."""
+        if self.client is None:
+            client = self.manager.attach() if not start else self.manager.ensure()
+            if client is None:
+                raise SidecarError(f"no sidecar answers at {self.manager.connection_file}",
+                                   "start one with `topline sidecar`")
+            self.client = client
+            self.heartbeat.reset()
+            self.hello = client.hello(self.request_timeout)
+        return self.hello
+
+    def close(self, stop_sidecar: bool | None = None) -> None:
+        """Disconnect; stop the sidecar too when this bridge started it (or ``stop_sidecar``)."""
+        stop = self.manager.owned and not self.manager.detach if stop_sidecar is None else stop_sidecar
+        if self.client is not None:
+            if stop:
+                self.manager.shutdown(self.client)
+            self.client.close()
+            self.client = None
+
+    # ------------------------------------------------------------------ jobs
+    def submit(self, spec: P.JobSpec, kind: str = "generate", job_id: str | None = None, priority: int | None = None,
+               on_progress: ProgressCallback | None = None, on_chunk: ChunkCallback | None = None) -> JobHandle:
+        self.connect()
+        job = JobHandle(job_id or P.new_id(), kind, spec, priority, on_progress, on_chunk)
+        if job.id in self.jobs:
+            raise ValueError(f"job id {job.id} is already used by this bridge")
+        self.jobs[job.id] = job
+        self._send_job(job)
+        return job
+
+    def _send_job(self, job: JobHandle) -> None:
+        assert self.client is not None
+        job.sent_at = time.monotonic()
+        self.client.send(P.job_request(job.spec, job.kind, job.id, job.priority))
+
+    def cancel(self, job_id: str) -> None:
+        """Ask the sidecar to stop a job; its handle ends as cancelled when the sidecar confirms."""
+        job = self.jobs.get(job_id)
+        if job is None or job.finished or self.client is None:
+            return
+        self.client.send(P.Message("cancel", body={"job": job_id}))
+
+    def wait(self, job_id: str, timeout: float) -> JobHandle:
+        """Drive the session until the job ends; raises SidecarError after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        job = self.jobs[job_id]
+        while not job.finished:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SidecarError(f"job {job_id} did not finish within {timeout:.0f} s",
+                                   "the sidecar may be overloaded; try again or cancel the job")
+            self.poll(min(left, 0.1))
+        return job
+
+    def run(self, spec: P.JobSpec, kind: str = "generate", timeout: float = 3600.0, **kw: Any) -> Take:
+        """Submit, wait, and return the take (raises the job's error)."""
+        job = self.submit(spec, kind, **kw)
+        self.wait(job.id, timeout)
+        if job.error is not None:
+            raise job.error
+        assert job.take is not None
+        return job.take
+
+    def unfinished(self) -> list[JobHandle]:
+        return [j for j in self.jobs.values() if not j.finished]
+
+    # ------------------------------------------------------------------ the loop
+    def poll(self, timeout: float) -> None:
+        """Handle what arrives within ``timeout`` s; ping; recover a dead sidecar."""
+        self.connect()
+        assert self.client is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self.client.recv(max(0.0, min(deadline - time.monotonic(), self.heartbeat.interval)))
+            if msg is not None:
+                self._dispatch(msg)
+            if self.manager.exited() or self.heartbeat.dead(self.client):
+                self._recover()
+                return
+            self.heartbeat.beat(self.client)
+            self._resend_unaccepted()
+            if time.monotonic() >= deadline:
+                return
+
+    def _resend_unaccepted(self) -> None:
+        now = time.monotonic()
+        for job in self.unfinished():
+            if job.state == "sent" and now - job.sent_at > self.accept_timeout:
+                log.info("job %s not accepted after %.1f s: sending it again", job.id, self.accept_timeout)
+                job.submissions += 1
+                self._send_job(job)
+
+    def _dispatch(self, msg: P.Message) -> None:
+        if msg.type == "pong":
+            self.heartbeat.on_pong(msg)
+            return
+        job = self.jobs.get(msg.re or "")
+        if job is None:
+            if msg.type not in ("cancel_reply", "status_reply", "hello_reply", "artists_reply"):
+                log.info("ignoring %s for unknown request %s", msg.type, msg.re)
+            return
+        if job.finished:
+            log.info("ignoring %s for finished job %s", msg.type, job.id)
+            return
+        if msg.type == "accepted":
+            job.state = "accepted"
+        elif msg.type == "progress":
+            if job.on_progress is not None:
+                job.on_progress(str(msg.body.get("stage", "")), float(msg.body.get("frac", 0.0)))
+        elif msg.type == "chunk":
+            self._chunk(job, msg)
+        elif msg.type == "done":
+            job.take = P.take_from_done(msg)
+            job.state = "done"
+            self.restarter.healthy()
+        elif msg.type == "error" and msg.body.get("code") == "busy":
+            log.info("sidecar busy; job %s will be sent again in %.1f s", job.id, self.accept_timeout)
+            job.state, job.sent_at = "sent", time.monotonic()
+        elif msg.type == "error":
+            job.error = P.remote_error(msg)
+            job.state = "cancelled" if isinstance(job.error, CancelledError) else "failed"
+
+    def _chunk(self, job: JobHandle, msg: P.Message) -> None:
+        idx = msg.body.get("index")
+        audio = msg.buffers.get("audio")
+        if not isinstance(idx, int) or not isinstance(audio, P.Audio):
+            log.warning("skipping a malformed chunk of job %s", job.id)
+            return
+        if idx in job.chunks_seen:
+            return  # the same phrase again, from a resubmitted job
+        job.chunks_seen.add(idx)
+        if job.first_chunk_s is None:
+            job.first_chunk_s = time.monotonic() - job.t0
+        if job.on_chunk is not None:
+            job.on_chunk(np.array(audio.array, np.float32, ndmin=2), int(msg.body.get("start_sample", 0)))
+
+    def _recover(self) -> None:
+        """The sidecar is dead or hung: kill it, start another, resubmit the unfinished jobs."""
+        assert self.client is not None
+        why = "exited" if self.manager.exited() else ("stalled" if self.heartbeat.stalled else "stopped answering")
+        log.warning("sidecar %s: %s", self.manager.info.pid if self.manager.info else "?", why)
+        self.client.close()
+        self.client = None
+        self.manager.kill(term_timeout=0.5)
+        if not self.restarter.allow():
+            err = SidecarError(f"the sidecar {why} and was restarted {self.restarter.count} times already",
+                               f"see its log ({self.manager.log_file}); check the models with `topline artists`")
+            for job in self.unfinished():
+                job.state, job.error = "failed", err
+            raise err
+        self.restarter.record()
+        self.restarts += 1
+        self.client = self.manager.start()
+        self.heartbeat.reset()
+        self.hello = self.client.hello(self.request_timeout)
+        for job in self.unfinished():
+            job.state = "sent"
+            job.submissions += 1
+            self._send_job(job)

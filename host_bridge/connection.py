@@ -1,0 +1,86 @@
+"""The connection file: how a bridge finds a running sidecar (like a Jupyter kernel's JSON file).
+
+The sidecar writes it once it is listening; it is readable by the user only (0600), written
+atomically, and removed on clean exit. It names the address, the port, the sidecar's pid and,
+when the socket is bound beyond loopback, the server's CURVE public key.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from host_bridge.errors import InputError
+
+ENV_CONNECTION_FILE = "TOPLINE_CONNECTION_FILE"
+
+
+def default_connection_file() -> Path:
+    """``$TOPLINE_CONNECTION_FILE``, else ``<user runtime dir>/topline/sidecar.json``."""
+    env = os.environ.get(ENV_CONNECTION_FILE)
+    if env:
+        return Path(env)
+    import platformdirs
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no XDG_RUNTIME_DIR: platformdirs falls back to /tmp and says so
+        return Path(platformdirs.user_runtime_dir("topline")) / "sidecar.json"
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    ip: str
+    port: int
+    pid: int
+    protocol: int
+    transport: str = "tcp"
+    server_public_key: str | None = None
+    """Z85 CURVE public key of the sidecar; set when it is bound beyond loopback."""
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.ip in ("0.0.0.0", "*") else self.ip
+        return f"{self.transport}://{host}:{self.port}"
+
+    def write(self, path: str | Path) -> Path:
+        """Atomically write the file, readable and writable by the user only."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(asdict(self), f, indent=1)
+            os.replace(tmp, p)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return p
+
+    @classmethod
+    def read(cls, path: str | Path) -> "ConnectionInfo":
+        p = Path(path)
+        try:
+            d: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
+            return cls(str(d["ip"]), int(d["port"]), int(d["pid"]), int(d["protocol"]), str(d.get("transport", "tcp")),
+                       d.get("server_public_key"))
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise InputError(f"connection file {p} is unreadable: {e}",
+                             "delete it and start the sidecar again (`topline sidecar`)") from e
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

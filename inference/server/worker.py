@@ -1,0 +1,146 @@
+"""The render worker: one thread per device that loads and warms the pipeline once, then renders
+jobs from the queue one at a time, streaming progress and phrase chunks as they finish.
+
+Events leave through an inproc PUSH socket to the server loop (a ZeroMQ socket belongs to one
+thread); the loop forwards them to the job's owner.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+import zmq
+
+from host_bridge import protocol as P
+from host_bridge.errors import CancelledError, ToplineError
+from inference.server.jobs import Job, JobQueue
+
+log = logging.getLogger(__name__)
+
+PipelineFactory = Callable[..., Any]
+
+
+def load_factory(spec: str) -> PipelineFactory:
+    """``"package.module:callable"`` or ``"path/to/file.py:callable"`` -> the callable (the
+    sidecar's pipeline is injectable, so tests run the real server with a fast real engine)."""
+    mod, _, name = spec.rpartition(":")
+    if not mod or not name:
+        raise ValueError(f"pipeline factory {spec!r} is not 'module:callable'")
+    if mod.endswith(".py"):
+        loc = importlib.util.spec_from_file_location(f"_topline_pipeline_{abs(hash(mod))}", mod)
+        if loc is None or loc.loader is None:
+            raise ValueError(f"cannot load {mod}")
+        module = importlib.util.module_from_spec(loc)
+        loc.loader.exec_module(module)
+    else:
+        module = importlib.import_module(mod)
+    factory: PipelineFactory = getattr(module, name)
+    return factory
+
+
+class RenderWorker(threading.Thread):
+    def __init__(self, ctx: zmq.Context, events_url: str, queue: JobQueue, factory: PipelineFactory,
+                 threads: int, warm: bool = True) -> None:
+        super().__init__(name="render-worker", daemon=True)
+        self.ctx, self.events_url, self.queue = ctx, events_url, queue
+        self.factory, self.threads, self.warm = factory, threads, warm
+        self.pipeline: Any = None
+        self.ready = threading.Event()
+        self.failure: ToplineError | None = None
+        self.warm_s: float | None = None
+        self.stopping = threading.Event()
+        self._push: zmq.Socket | None = None
+
+    # ------------------------------------------------------------------ thread
+    def run(self) -> None:
+        self._push = self.ctx.socket(zmq.PUSH)
+        self._push.setsockopt(zmq.LINGER, 1000)
+        self._push.connect(self.events_url)
+        t0 = time.perf_counter()
+        try:
+            self.pipeline = self.factory(threads=self.threads)
+            if self.warm:
+                self.pipeline.warm_up()
+            self.warm_s = time.perf_counter() - t0
+            log.info("pipeline ready in %.2f s", self.warm_s)
+        except ToplineError as e:
+            log.error("pipeline failed to load: %s", e)
+            self.failure = e
+        except Exception as e:  # noqa: BLE001 - reported to every client instead of dying silently
+            log.exception("pipeline failed to load")
+            self.failure = ToplineError(f"the sidecar could not load its models: {e}",
+                                        "see the sidecar log; reinstall the model packages (scripts/setup.sh)")
+        self.ready.set()
+        self._push.send_multipart([b"", b"ready", b""])
+        while not self.stopping.is_set():
+            job = self.queue.take(timeout=0.2)
+            if job is not None:
+                self.render(job)
+        self._push.close()
+
+    # ------------------------------------------------------------------ one job
+    def emit(self, job: Job, msg: P.Message) -> None:
+        """Send an event of ``job`` unless it was cancelled (a cancelled job says nothing more)."""
+        if job.state == "cancelled":
+            return
+        self._send(job, b"e", msg)
+
+    def _send(self, job: Job, flag: bytes, msg: P.Message) -> None:
+        assert self._push is not None
+        self._push.send_multipart([job.owner, flag, job.id.encode(), *P.encode(msg)], copy=False)
+
+    def render(self, job: Job) -> None:
+        from inference.pipeline import GenerateRequest
+
+        if self.failure is not None:
+            self.queue.finish(job, "failed")
+            self.emit_final(job, P.error_reply(job.id, self.failure))
+            return
+        n_chunk = 0
+
+        def progress(stage: str, frac: float) -> None:
+            job.last_progress = time.monotonic()
+            self.emit(job, P.progress_event(job.id, stage, frac))
+
+        def on_chunk(audio: Any, start_sample: int) -> None:
+            nonlocal n_chunk
+            job.last_progress = time.monotonic()
+            self.on_chunk(job, n_chunk)
+            self.emit(job, P.chunk_event(job.id, audio, job.spec.sample_rate, start_sample, n_chunk))
+            n_chunk += 1
+
+        self.on_job_started(job)
+        try:
+            req = GenerateRequest(**job.spec.request_fields())
+            take = self.pipeline.generate(req, progress=progress, on_chunk=on_chunk, cancel=job.cancel)
+        except CancelledError:
+            self.queue.finish(job, "cancelled")  # the server loop has already told the owner
+            return
+        except ToplineError as e:
+            if self.queue.finish(job, "failed"):
+                self.emit_final(job, P.error_reply(job.id, e))
+            return
+        except Exception as e:  # noqa: BLE001 - a failing job answers with an error; the sidecar stays up
+            log.exception("job %s failed", job.id)
+            if self.queue.finish(job, "failed"):
+                self.emit_final(job, P.error_reply(job.id, ToplineError(
+                    f"the sidecar failed on this job: {type(e).__name__}: {e}",
+                    "this is a bug; the sidecar log has the traceback, please report it")))
+            return
+        if self.queue.finish(job, "done"):
+            self.emit_final(job, P.done_event(job.id, take))
+
+    def emit_final(self, job: Job, msg: P.Message) -> None:
+        """The last event of a job; the server loop keeps it to answer a resubmission."""
+        self._send(job, b"f", msg)
+
+    # ------------------------------------------------------------------ hooks (misbehaving test sidecars)
+    def on_job_started(self, job: Job) -> None:
+        pass
+
+    def on_chunk(self, job: Job, index: int) -> None:
+        pass
