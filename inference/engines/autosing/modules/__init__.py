@@ -1,0 +1,1 @@
+"""Reusable blocks: attention (KV cache, cached cross-attention), transformer layers."""
