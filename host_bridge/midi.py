@@ -199,7 +199,7 @@ def _meters_to_bars(sigs: list[tuple[int, int, int]], tpb: int, p: Path) -> list
     for tick, num, den in sigs:
         qn = tick / tpb
         if num < 1 or den not in (1, 2, 4, 8, 16, 32):
-            raise TempoError(f"{p.name} has an invalid time signature {num}/{den} at bar {cur.bar}",
+            raise TempoError(f"{p.name} has an invalid time signature {num}/{den} at quarter note {qn:g}",
                              "fix the time signature in the DAW and export the MIDI again")
         bars = (qn - cur_qn) / cur.bar_qn
         whole = math.floor(bars + 1e-9)
@@ -215,8 +215,6 @@ def _meters_to_bars(sigs: list[tuple[int, int, int]], tpb: int, p: Path) -> list
                             p.name, num, den, qn, bar + 1)
                 bar += 1
                 qn = cur_qn + (whole + 1) * cur.bar_qn
-        if bar == 1 and qn == 0.0 and out and out[-1].bar == 1:
-            out.pop()
         cur = MeterChange(max(1, bar), num, den)
         cur_qn = qn
         out = [m for m in out if m.bar != cur.bar] + [cur]

@@ -354,3 +354,20 @@ def test_fractional_pitch_rounded(tmp_path):
     p = tmp_path / "r.mid"
     write_score_midi(sc, p)
     assert [n.pitch for n in read_melody(p).notes] == [60.0, 62.0]
+
+
+def test_invalid_time_signature_raises(tmp_path):
+    p = _save(tmp_path / "sig.mid", [_conductor(sigs=((0.0, 4, 4), (4.0, 4, 64))), _track("v", _notes(SCALE))])
+    with pytest.raises(TempoError) as e:
+        read_melody(p)
+    assert "sig.mid" in e.value.message and "4/64" in e.value.message and e.value.hint
+
+
+def test_many_tempo_and_meter_changes_place_notes_in_seconds(tmp_path):
+    bpms = ((0.0, 120.0), (2.0, 60.0), (5.0, 180.0))
+    p = _save(tmp_path / "m.mid", [_conductor(bpms, sigs=((0.0, 3, 4), (3.0, 6, 8))), _track("v", _notes(SCALE))])
+    m = read_melody(p)
+    secs = [m.tempo_map.seconds_at(n.onset) for n in m.notes]
+    assert secs == pytest.approx([0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 4 + 1 / 3, 4 + 2 / 3])
+    assert m.tempo_map.bar_beat_at(m.notes[2].onset) == (1, pytest.approx(3.0))  # 3/4 bar 1, beat 3
+    assert m.tempo_map.bar_beat_at(m.notes[7].onset) == (3, pytest.approx(3.0))  # 6/8 bar 3, 3rd eighth
