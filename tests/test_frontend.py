@@ -98,7 +98,9 @@ def test_thread_safe():
 # ---------------------------------------------------------------------------------- syllables
 @pytest.mark.parametrize("word,count", [("cat", 1), ("don't", 1), ("twinkle", 2), ("little", 2), ("button", 2),
                                         ("purple", 2), ("beautiful", 3), ("understand", 3), ("everything", 3),
-                                        ("café", 2), ("strengths", 1), ("together", 3), ("I", 1)])
+                                        ("café", 2), ("strengths", 1), ("together", 3), ("I", 1),
+                                        ("quiet", 2), ("lion", 2), ("idea", 3), ("museum", 3), ("period", 3),
+                                        ("fire", 1), ("clear", 1)])
 def test_syllable_counts(g2p, word, count):
     assert len(_word_sylls(g2p, word)) == count
 
@@ -223,10 +225,12 @@ def test_melisma_goes_to_the_line_end(g2p):
     assert sc.notes[3].phonemes is None
 
 
-def test_melisma_prefers_a_split_held_note(g2p):
-    sheet = LyricsSheet.parse("moon so bright")
-    mel = _melody([60, 64, 64, 67])  # the repeated 64 (no gap) reads as one held note
-    assert [n.syllable for n in align(sheet, mel, g2p).notes] == ["moon", "so", "", "bright"]
+def test_melisma_at_line_end_rather_than_on_a_repeated_pitch(g2p):
+    # "Light the Lanterns": E4 E4 G4 G4 E4 D4 D4 B3, the B3 continues "hill"
+    sheet = LyricsSheet.parse("Light the lan-terns on the hill")
+    mel = _melody([64, 64, 67, 67, 64, 62, 62, 59], [1, .5, .5, 1, 1, 1, 1, 1])
+    assert [n.syllable for n in align(sheet, mel, g2p).notes] == ["Light", "the", "lan", "terns", "on", "the",
+                                                                  "hill", ""]
 
 
 def test_melisma_prefers_short_runs(g2p):

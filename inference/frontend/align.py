@@ -178,12 +178,12 @@ def _melisma_cost(i: int, k: int, notes: Sequence[Note], j: int) -> float:
     if gap > 0.05:
         return 3.0  # a vowel carried over a rest
     cost = 1.0
-    if cur.pitch == prev.pitch:
-        cost = 0.3  # a held note split in two (a tie)
-    elif cur.duration <= 0.5 + _EPS:
-        cost = 0.3  # a run of short notes: an ornament
+    if cur.pitch != prev.pitch and (cur.duration <= 0.25 + _EPS or cur.duration <= 0.5 * prev.duration + _EPS):
+        cost = 0.3  # a run of short notes moving away from the syllable's note: an ornament
+    elif cur.pitch == prev.pitch:
+        cost = 0.6  # a held note split in two (a tie); repeated pitches usually carry syllables
     if i == k - 1:
-        cost *= 0.5  # the end of the line
+        cost *= 0.4  # the end of the line: the classic place to hold a vowel over notes
     return cost
 
 

@@ -71,6 +71,8 @@ def syllabify(phones: Sequence[str], n_syllables: int | None = None) -> list[Pho
     bare, stress = _strip_marks(phones)
     if not bare:
         bare, stress = ["ə"], [0]
+    if n_syllables is None:
+        _split_hiatus(bare, stress)
     vowels = [i for i, p in enumerate(bare) if is_vowel(p)]
     if not vowels:  # a hum ("m") or a bare consonant: sing the whole thing
         vowels = [len(bare) - 1]
@@ -115,6 +117,25 @@ def _strip_marks(phones: Sequence[str]) -> tuple[list[str], list[int]]:
             stress.append(0)
         bare.append(q)
     return bare, stress
+
+
+_HIATUS = {"aɪə": ("aɪ", "ə"), "aʊə": ("aʊ", "ə"), "eɪə": ("eɪ", "ə"), "oʊə": ("oʊ", "ə")}
+_HIATUS_UNLESS_R = {"iə": ("i", "ə"), "uə": ("u", "ə")}
+
+
+def _split_hiatus(bare: list[str], stress: list[int]) -> None:
+    """espeak writes two syllables as one phone in "quiet" (aɪə), "idea", "museum" (iə); split
+    them, in place. Before ɹ, iə/uə is one vowel ("period")."""
+    i = 0
+    while i < len(bare):
+        p = bare[i]
+        nxt = bare[i + 1] if i + 1 < len(bare) else ""
+        pair = _HIATUS.get(p) or (_HIATUS_UNLESS_R.get(p) if nxt != "ɹ" else None)
+        if pair:
+            bare[i:i + 1] = list(pair)
+            stress[i:i + 1] = [stress[i], 0]
+            i += 1
+        i += 1
 
 
 def _split_one(bare: list[str], stress: list[int], vowels: list[int]) -> bool:
