@@ -89,16 +89,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.tempo is not None and not _midi_has_tempo(melody_path):
         tempo_map = TempoMap.constant(args.tempo).with_meter_changes(melody.tempo_map.meters)
 
-    from inference.pipeline import GenerateRequest, Pipeline  # noqa: I001 (lazy: loads models)
+    from host_bridge.cli_sidecar import generate_via_sidecar
+    from host_bridge.protocol import JobSpec
 
-    req = GenerateRequest(lyrics_text=sheet.text_with_sections(), sample_rate=sr, length_samples=audio.shape[1],
-                          tempo_map=tempo_map, melody_midi=melody_path.read_bytes(), instrumental=audio,
-                          artist=artist.name, seed=args.seed, channels=args.channels,
-                          lyrics_source=str(args.lyrics), melody_source=str(melody_path))
+    spec = JobSpec(lyrics_text=sheet.text_with_sections(), sample_rate=sr, length_samples=audio.shape[1],
+                   tempo_map=tempo_map, melody_midi=melody_path.read_bytes(), instrumental=audio,
+                   artist=artist.name, seed=args.seed, channels=args.channels,
+                   lyrics_source=str(args.lyrics), melody_source=str(melody_path))
     bar = ProgressBar()
     t0 = time.perf_counter()
-    pipe = Pipeline(threads=args.threads)
-    take = pipe.generate(req, progress=bar)
+    take = generate_via_sidecar(spec, args, progress=bar)  # a warm sidecar, started for the call if none runs
     bar.close()
     mid = out.with_suffix(".mid")
     write_score_midi(take.score, mid)
@@ -126,7 +126,15 @@ def cmd_artists(args: argparse.Namespace) -> int:
 
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
-EXTRA_COMMANDS: list[Registrar] = []
+
+
+def _sidecar_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    from host_bridge.cli_sidecar import register
+
+    register(sub)
+
+
+EXTRA_COMMANDS: list[Registrar] = [_sidecar_commands]
 """Functions adding further subcommands (sidecar, compose, ardour...), each from its own module."""
 
 
@@ -147,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--float", action="store_true", help="write 32-bit float WAV instead of 24-bit")
     g.add_argument("--threads", type=int, default=2, help="CPU threads for the models")
     g.add_argument("--out", required=True, help="the stem to write (WAV); the sung MIDI goes beside it")
+    from host_bridge.cli_sidecar import add_generate_options
+
+    add_generate_options(g)
     g.set_defaults(func=cmd_generate)
 
     a = sub.add_parser("artists", help="list the artists")

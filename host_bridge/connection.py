@@ -77,10 +77,15 @@ class ConnectionInfo:
 
 
 def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` runs (a zombie waiting to be reaped counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no procfs (macOS): the signal test is all we have
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"

@@ -1,0 +1,150 @@
+"""The CLI's sidecar commands: ``topline sidecar``, ``topline bridge``, and the road every
+``topline generate`` takes (through a sidecar, started for the call when none is running).
+
+Kept apart from host_bridge/cli.py; :func:`register` adds the subcommands to its parser.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+from pathlib import Path
+from typing import Any, Callable
+
+from host_bridge.connection import default_connection_file
+from host_bridge.protocol import JobSpec
+
+log = logging.getLogger(__name__)
+
+AUTO_SIDECAR_IDLE_EXIT_S = 600.0
+"""A sidecar that ``topline generate`` started stays warm this long after its last job."""
+
+
+def add_generate_options(g: argparse.ArgumentParser) -> None:
+    """Options of ``topline generate`` that choose the sidecar."""
+    g.add_argument("--connection-file", type=Path, default=None,
+                   help="the sidecar to use (default: the user's; started when none runs)")
+    g.add_argument("--sidecar-pipeline", default=None,
+                   help="pipeline factory (module:callable) for a sidecar started for this call")
+
+
+def generate_via_sidecar(spec: JobSpec, args: argparse.Namespace,
+                         progress: Callable[[str, float], None] | None = None) -> Any:
+    """Render ``spec`` on the sidecar of ``args.connection_file`` (starting one, left warm for
+    later calls, when none answers). Returns the Take."""
+    from host_bridge.bridge import Bridge
+    from host_bridge.supervisor import SidecarManager, sidecar_command
+
+    extra = ["--threads", str(getattr(args, "threads", 2)), "--idle-exit", str(AUTO_SIDECAR_IDLE_EXIT_S)]
+    if getattr(args, "sidecar_pipeline", None):
+        extra += ["--pipeline", args.sidecar_pipeline]
+    manager = SidecarManager(sidecar_command(extra), getattr(args, "connection_file", None), detach=True)
+    bridge = Bridge(manager)
+    try:
+        return bridge.run(spec, on_progress=progress)
+    finally:
+        bridge.close()
+
+
+# ------------------------------------------------------------------------------ topline sidecar
+def _add_sidecar(sub: Any) -> None:
+    s = sub.add_parser("sidecar", help="run the inference sidecar (models kept warm), or stop / query one")
+    try:
+        from inference.server.__main__ import add_arguments
+    except ImportError:  # a bridge-only build: it can stop and query a sidecar, not run one
+        s.add_argument("--connection-file", type=Path, default=None)
+        s.set_defaults(server_available=False)
+    else:
+        add_arguments(s)
+        s.set_defaults(server_available=True)
+    s.add_argument("--stop", action="store_true", help="stop the running sidecar")
+    s.add_argument("--status", action="store_true", help="print the running sidecar's hello and queue")
+    s.add_argument("--make-keys", type=Path, metavar="DIR",
+                   help="create CURVE keys (server + one bridge) for binding beyond 127.0.0.1, then exit")
+    s.set_defaults(func=cmd_sidecar)
+
+
+def cmd_sidecar(args: argparse.Namespace) -> int:
+    from host_bridge.errors import InputError
+
+    cf = args.connection_file or default_connection_file()
+    if args.make_keys:
+        import zmq.auth
+
+        (args.make_keys / "clients").mkdir(parents=True, exist_ok=True)
+        zmq.auth.create_certificates(str(args.make_keys), "server")
+        zmq.auth.create_certificates(str(args.make_keys / "clients"), "bridge")
+        print(f"keys in {args.make_keys}: start with --curve-keys {args.make_keys}; "
+              f"bridges use {args.make_keys / 'clients' / 'bridge.key_secret'}")
+        return 0
+    if args.stop or args.status:
+        from host_bridge.supervisor import SidecarManager
+
+        manager = SidecarManager(connection_file=cf)
+        client = manager.attach()
+        if client is None:
+            print(f"no sidecar answers at {cf}")
+            return 1
+        try:
+            if args.status:
+                print(json.dumps({"hello": client.hello(), "status": client.status()}, indent=1))
+            if args.stop:
+                manager.shutdown(client)
+                print(f"sidecar {manager.info.pid if manager.info else '?'} stopped")
+        finally:
+            client.close()
+        return 0
+    if not args.server_available:
+        raise InputError("this build has no sidecar", "install Topline with the sidecar extra: pip install topline[sidecar]")
+    from inference.server.__main__ import config_from
+    from inference.server.app import SidecarServer
+
+    args.connection_file = cf
+    return SidecarServer(config_from(args)).serve()
+
+
+# ------------------------------------------------------------------------------ topline bridge
+def _add_bridge(sub: Any) -> None:
+    b = sub.add_parser("bridge", help="serve the OSC surface for a DAW, delivering takes next to the session")
+    where = b.add_mutually_exclusive_group(required=True)
+    where.add_argument("--session", type=Path, help="the DAW session file or folder (takes go beside it)")
+    where.add_argument("--takes", type=Path, help="the takes folder")
+    b.add_argument("--osc-host", default="127.0.0.1", help="address for OSC (default loopback)")
+    b.add_argument("--osc-port", type=int, default=9050, help="UDP port for OSC (0 picks one)")
+    b.add_argument("--connection-file", type=Path, default=None, help="the sidecar to use")
+    b.add_argument("--sidecar-pipeline", default=None, help="pipeline factory for a sidecar this bridge starts")
+    b.add_argument("--threads", type=int, default=2, help="CPU threads for a sidecar this bridge starts")
+    b.add_argument("--float", action="store_true", help="write takes as 32-bit float WAV instead of 24-bit")
+    b.set_defaults(func=cmd_bridge)
+
+
+def cmd_bridge(args: argparse.Namespace) -> int:
+    from host_bridge.bridge import Bridge
+    from host_bridge.osc import OscSurface
+    from host_bridge.supervisor import SidecarManager, sidecar_command
+    from host_bridge.takes import TakeFolder, takes_folder_for
+
+    folder = args.takes if args.takes else takes_folder_for(args.session)
+    extra = ["--threads", str(args.threads)] + (["--pipeline", args.sidecar_pipeline] if args.sidecar_pipeline else [])
+    bridge = Bridge(SidecarManager(sidecar_command(extra), args.connection_file))
+    hello = bridge.connect()
+    surface = OscSurface(bridge, TakeFolder(folder, subtype="FLOAT" if args.float else "PCM_24"),
+                         args.osc_host, args.osc_port)
+    for s in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(s, lambda *_: surface.stop())
+    surface.start()
+    host, port = surface.address
+    print(f"topline bridge: OSC on {host}:{port}, sidecar {hello['pid']} ({hello['state']}), takes in {folder}",
+          flush=True)
+    try:
+        surface.run()
+    finally:
+        bridge.close()
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``sidecar`` and ``bridge`` to the ``topline`` parser (see host_bridge.cli.EXTRA_COMMANDS)."""
+    _add_sidecar(sub)
+    _add_bridge(sub)

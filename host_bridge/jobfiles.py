@@ -1,0 +1,50 @@
+"""Files a musician hands over (instrumental, lyrics sheet, guide MIDI) -> a validated JobSpec.
+
+Everything is checked here, on the bridge side, before anything is sent, so a typo costs no
+model time and the error names the file and the fix. Used by ``topline generate`` and the OSC
+surface alike.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import mido
+
+from host_bridge.errors import InputError
+from host_bridge.protocol import JobSpec
+
+
+def midi_has_tempo(path: Path) -> bool:
+    try:
+        mf = mido.MidiFile(str(path))
+    except (OSError, ValueError, EOFError, KeyError, IndexError):
+        return True  # let the MIDI reader report the real problem
+    return any(m.type == "set_tempo" for tr in mf.tracks for m in tr)
+
+
+def spec_from_files(instrumental: str | Path, lyrics: str | Path, melody: str | Path, *, artist: str = "alpha",
+                    seed: int = 0, tempo: float | None = None, channels: int = 1, start_sample: int = 0,
+                    bars: tuple[int, int] | None = None) -> JobSpec:
+    from host_bridge.audio import read_audio
+    from host_bridge.midi import read_melody
+    from host_bridge.model import LyricsSheet, TempoMap
+    from presets import get_artist
+
+    a = get_artist(artist)
+    audio, sr = read_audio(instrumental)
+    sheet = LyricsSheet.load(lyrics)
+    melody_path = Path(melody)
+    if not melody_path.is_file():
+        raise InputError(f"melody file {melody_path} does not exist", "check the path to the guide MIDI file")
+    guide = read_melody(melody_path, tempo_bpm=tempo)
+    tempo_map = None
+    if tempo is not None and not midi_has_tempo(melody_path):
+        tempo_map = TempoMap.constant(tempo).with_meter_changes(guide.tempo_map.meters)
+    if channels not in (1, 2):
+        raise InputError(f"{channels} output channels asked for", "ask for a mono (1) or stereo (2) stem")
+    if start_sample < 0:
+        raise InputError(f"start sample {start_sample} is before the session start", "give a position >= 0")
+    return JobSpec(lyrics_text=sheet.text_with_sections(), sample_rate=sr, length_samples=audio.shape[1],
+                   tempo_map=tempo_map, melody_midi=melody_path.read_bytes(), instrumental=audio,
+                   start_sample=start_sample, artist=a.name, seed=seed, bars=bars, channels=channels,
+                   lyrics_source=str(lyrics), melody_source=str(melody_path))
