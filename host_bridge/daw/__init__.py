@@ -1,0 +1,1 @@
+"""Adapters between Topline and the DAWs it sings into (one subpackage per DAW)."""

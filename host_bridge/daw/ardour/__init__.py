@@ -1,0 +1,13 @@
+"""Ardour 7 adapter: read the session file, export a bus headless, place takes in beat time.
+
+See :mod:`host_bridge.daw.ardour.adapter` for the round trip and ``daw_plugin/ardour/`` for the
+Lua scripts (headless variants and the editor action).
+"""
+from host_bridge.daw.ardour.adapter import ArdourAdapter, Capture, SingOptions, StaleTake, create_session
+from host_bridge.daw.ardour.errors import (ArdourError, ArdourMissingError, ArdourRunError, BarRangeError,
+                                           RouteNotFoundError, SessionBusyError, SessionFileError)
+from host_bridge.daw.ardour.session import ArdourSession
+
+__all__ = ["ArdourAdapter", "Capture", "SingOptions", "StaleTake", "create_session", "ArdourError",
+           "ArdourMissingError", "ArdourRunError", "BarRangeError", "RouteNotFoundError", "SessionBusyError",
+           "SessionFileError", "ArdourSession"]

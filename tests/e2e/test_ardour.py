@@ -1,0 +1,332 @@
+"""End to end with the real Ardour 7 (Debian's ardour7-lua, headless on the Dummy backend).
+
+Each session is built from scratch, the instrumental placed at bar 1, a take sung over a bar range
+through the real adapter and the real pipeline (compose, produce), then the session's master is
+exported by Ardour and checked: the take sits where the tempo map puts the capture start (cross-
+correlation within 1 ms), the session file holds its region at the right beat, and the instrumental
+track is untouched. The singing engine is a fast stand-in (seeded noise bursts on every note,
+rendered at 24 kHz so the produce stage resamples), injected by subclassing the real Pipeline:
+the placement checks need a sharp correlation peak, not a voice.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import os
+import signal
+import subprocess
+import threading
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from host_bridge.daw.ardour import (ArdourAdapter, ArdourMissingError, BarRangeError, RouteNotFoundError,
+                                    SessionBusyError, SingOptions, create_session)
+from host_bridge.daw.ardour import runner as R
+from host_bridge.daw.ardour.session import TICKS_PER_QN
+from host_bridge.daw.take_source import InProcessTakeSource
+from host_bridge.model import MeterChange, Score, TempoChange, TempoMap
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not any(__import__("shutil").which(b) for b in R.LUA_BINARIES),
+                       reason="Ardour 7 headless (ardour7-lua) is not installed: apt-get install ardour"),
+]
+
+ENGINE_RATE = 24000
+TOLERANCE_S = 0.001
+
+
+# ---------------------------------------------------------------------- a fast engine, the real pipeline
+class NoiseBurstEngine:
+    """Engine protocol: every note is a burst of seeded noise from its onset to 80% of its length."""
+
+    name = "noise-burst"
+    sample_rate = ENGINE_RATE
+
+    def warm_up(self) -> None:
+        pass
+
+    def render(self, score: Score, artist: Any, *, seed: int = 0,
+               cancel: threading.Event | None = None) -> Iterator[Any]:
+        from inference.engines.base import RenderedPhrase
+
+        rng = np.random.default_rng(seed + 1)
+        tm = score.tempo_map
+        for phrase in score.phrases():
+            t0 = tm.seconds_at(phrase[0].onset)
+            t1 = tm.seconds_at(phrase[-1].end)
+            x = np.zeros(int(np.ceil((t1 - t0) * ENGINE_RATE)) + 1, np.float32)
+            for n in phrase:
+                a = int(round((tm.seconds_at(n.onset) - t0) * ENGINE_RATE))
+                b = int(round((tm.seconds_at(n.onset + 0.8 * n.duration) - t0) * ENGINE_RATE))
+                x[a:b] = 0.05 * rng.standard_normal(b - a).astype(np.float32)
+            yield RenderedPhrase(x[None, :], ENGINE_RATE, t0, tuple(phrase), {})
+
+
+def fast_source() -> InProcessTakeSource:
+    from inference.pipeline import Pipeline
+
+    class FastPipeline(Pipeline):
+        def engine(self, name: str) -> Any:
+            return NoiseBurstEngine()
+
+    return InProcessTakeSource(FastPipeline(threads=1))
+
+
+# ---------------------------------------------------------------------- session building
+def guide_melody(path: Path, first_qn: float, bars: int, bar_qn: float) -> Path:
+    """Two notes per bar (16 for 8 bars: one 'la' each), starting at ``first_qn``."""
+    import mido
+
+    mf = mido.MidiFile(ticks_per_beat=480)
+    tr = mido.MidiTrack()
+    mf.tracks.append(tr)
+    pitches = [60, 62, 64, 65, 67, 65, 64, 62]
+    last = 0
+    for i in range(2 * bars):
+        on = int(round((first_qn + i * bar_qn / 2) * 480))
+        off = int(round((first_qn + (i + 0.9) * bar_qn / 2) * 480))
+        tr.append(mido.Message("note_on", note=pitches[i % 8], velocity=90, time=on - last))
+        tr.append(mido.Message("note_off", note=pitches[i % 8], velocity=0, time=off - on))
+        last = off
+    buf = io.BytesIO()
+    mf.save(file=buf)
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def build_session(folder: Path, rate: int, tm: TempoMap, bars: tuple[int, int]) -> ArdourAdapter:
+    """Session with a 'Band' bus fed by the stereo 'Instrumental' track (what is captured) and a
+    'Guide' track straight to the master (must not be captured). The instrumental covers bars 1
+    to bars[1] + 3, at bar 1. Lyrics and guide melody are stored with the session."""
+    create_session(folder, rate, tm, tracks=[("Instrumental", 2, "Band"), ("Guide", 1)], busses=[("Band", 2)])
+    ad = ArdourAdapter(folder, take_source=fast_source())
+    end = ad.session.bar_sample(bars[1] + 3)
+    rng = np.random.default_rng(7)
+    t = np.arange(end) / rate
+    inst = (0.03 * rng.standard_normal((2, end)) + 0.1 * np.sin(2 * np.pi * 110 * t)[None]).astype(np.float32)
+    ad.place_audio("Instrumental", inst, rate, 1, "instrumental")
+    guide = np.zeros((1, end), np.float32)
+    guide[0, :: rate // 2] = 0.5
+    ad.place_audio("Guide", guide, rate, 1, "guide")
+    # let Ardour load and save it once, so later comparisons see Ardour's own formatting
+    with R.session_lock(ad.session.dir):
+        ad.runner.run("set_tempo_map.lua", ad.session.dir, ad.session.snapshot, {})
+    ad.session.reload()
+    bar_qn = tm.bar_length_qn(bars[0])
+    guide_melody(folder / "guide.mid", tm.qn_at_bar(bars[0]), bars[1] - bars[0] + 1, bar_qn)
+    n_bars = bars[1] - bars[0] + 1  # two notes a bar, one "la" each, in two lines
+    (folder / "lyrics.txt").write_text("[Verse]\n" + ("la " * n_bars).strip() + "\n" + ("la " * n_bars).strip() + "\n")
+    from host_bridge.daw.ardour.records import Settings
+
+    Settings(lyrics="lyrics.txt", melody="guide.mid", bus="Band", bars=bars).save(ad.session.topline_dir)
+    return ad
+
+
+def track_state(ad: ArdourAdapter, track: str) -> tuple[bytes, dict[str, str]]:
+    """The track's playlist XML and the hashes of its sources' files."""
+    ad.session.reload()
+    r = ad.session.route(track)
+    assert r.playlist_id
+    pl = copy.deepcopy(ad.session.playlist(r.playlist_id))
+    pl.tail = None  # the whitespace after it depends on what follows in the file
+    hashes = {}
+    for reg in ad.session.regions(track):
+        for sid in reg.source_ids:
+            src = [s for s in ad.session.root.findall("Sources/Source") if s.get("id") == sid][0]
+            f = ad.session.audiofiles_dir / src.get("name", "")
+            hashes[f.name] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return ET.tostring(pl), hashes
+
+
+def export_master(ad: ArdourAdapter, last_bar: int, out: Path) -> tuple[np.ndarray, dict[int, int]]:
+    path, res = ad.export(0, ad.session.bar_sample(last_bar), out, report_bars=(1, last_bar))
+    x, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    assert sr == ad.session.sample_rate
+    return x.T, {int(b): int(s) for b, s in res.values("bar")}
+
+
+def xcorr_peak(mix: np.ndarray, take: np.ndarray) -> int:
+    """Lag (samples) at which ``take`` best matches ``mix`` (both 1-D)."""
+    n = 1 << int(np.ceil(np.log2(len(mix) + len(take))))
+    c = np.fft.irfft(np.fft.rfft(mix, n) * np.conj(np.fft.rfft(take, n)), n)
+    return int(np.argmax(c[: len(mix)]))
+
+
+def check_take(ad: ArdourAdapter, rec: Any, mix: np.ndarray, inst_before: bytes) -> float:
+    """The acceptance checks for one take; returns the measured offset in ms."""
+    sr = ad.session.sample_rate
+    take, tsr = sf.read(str(ad.store.dir / f"{rec.take_id}.wav"), dtype="float32", always_2d=True)
+    assert tsr == sr
+    expected = ad.session.bar_sample(rec.bars[0])
+    lag = xcorr_peak(mix.sum(axis=0), take[:, 0])
+    offset_ms = 1000.0 * (lag - expected) / sr
+    assert abs(lag - expected) <= TOLERANCE_S * sr, f"take found at {lag}, expected {expected} ({offset_ms:.2f} ms)"
+    # the region: on its own track, at the capture start in beat time
+    ad.session.reload()
+    route, region = ad.session.region_by_id(rec.region_id) or (None, None)
+    assert route is not None and route.name == rec.track
+    assert region.position.beats
+    assert region.position.value == int(round(ad.session.tempo_map.qn_at_bar(rec.bars[0]) * TICKS_PER_QN))
+    assert ad.session.superclock_to_samples(region.length_sc) == take.shape[0]
+    return offset_ms
+
+
+MEASURED: dict[str, float] = {}
+
+
+def _report() -> None:
+    if MEASURED:
+        print("\nArdour round trip offsets (ms): " + ", ".join(f"{k}: {v:+.3f}" for k, v in MEASURED.items()))
+
+
+# ---------------------------------------------------------------------- session A: 48 kHz, 100 BPM, 4/4, bars 5-12
+@pytest.fixture(scope="module")
+def session_a(tmp_path_factory: pytest.TempPathFactory) -> ArdourAdapter:
+    return build_session(tmp_path_factory.mktemp("ardour") / "song48", 48000, TempoMap.constant(100), (5, 12))
+
+
+def test_48k_100bpm_take_lands_on_bar_5_and_second_take_gets_its_own_track(session_a: ArdourAdapter,
+                                                                           tmp_path: Path) -> None:
+    ad = session_a
+    inst_before = track_state(ad, "Instrumental")
+    guide_before = track_state(ad, "Guide")
+    t0 = time.monotonic()
+    rec1 = ad.sing(SingOptions())
+    sing_s = time.monotonic() - t0
+    assert rec1.track == "Alpha take 1" and rec1.bars == (5, 12) and rec1.bus == "Band"
+    assert rec1.bar_samples[0] == 460800  # bar 5 at 100 BPM, 48 kHz
+    mix, ardour_bars = export_master(ad, 15, tmp_path / "mix1.wav")
+    for b, s in ardour_bars.items():  # Ardour's tempo map and ours agree on every bar line
+        assert abs(ad.session.bar_sample(b) - s) <= 1
+    MEASURED["48k 4/4 take 1"] = check_take(ad, rec1, mix, inst_before[0])
+    assert track_state(ad, "Instrumental") == inst_before
+    assert track_state(ad, "Guide") == guide_before
+
+    rec2 = ad.sing(SingOptions(seed=1))
+    assert rec2.track == "Alpha take 2" and rec2.region_id != rec1.region_id
+    names = ad.session.route_names()
+    assert "Alpha take 1" in names and "Alpha take 2" in names
+    assert [r.id for r in ad.session.regions("Alpha take 1")] == [rec1.region_id]
+    mix, _ = export_master(ad, 15, tmp_path / "mix2.wav")
+    MEASURED["48k 4/4 take 2"] = check_take(ad, rec2, mix, inst_before[0])
+    MEASURED["48k 4/4 take 1 (after take 2)"] = check_take(ad, rec1, mix, inst_before[0])
+    assert track_state(ad, "Instrumental") == inst_before
+    MEASURED["48k sing seconds"] = sing_s
+
+
+def test_tempo_change_makes_takes_stale_and_resing_moves_them(session_a: ArdourAdapter, tmp_path: Path) -> None:
+    ad = session_a
+    if len(ad.store.all()) < 2:
+        pytest.skip("needs the takes of the previous test")
+    assert {s.state for s in ad.stale()} == {"ok"}
+    inst_before = track_state(ad, "Instrumental")
+    ad.set_tempo_map(TempoMap.constant(120))
+    assert abs(ad.session.tempo_map.bpm_at(0) - 120) < 1e-6
+    stale = {s.record.take_id: s for s in ad.stale()}
+    assert {s.state for s in stale.values()} == {"stale"}
+    first, second = sorted(stale, key=lambda k: stale[k].record.number)
+    # Ardour moved the beat-time region with bar 5; the audio inside is still sung at 100 BPM
+    done = ad.resing([first])
+    assert [r.take_id for r in done] == [first] and done[0].versions == 2
+    assert done[0].bar_samples[0] == 384000  # bar 5 at 120 BPM
+    states = {s.record.take_id: s.state for s in ad.stale()}
+    assert states == {first: "ok", second: "stale"}
+    mix, _ = export_master(ad, 15, tmp_path / "mix3.wav")
+    MEASURED["48k re-sung at 120 BPM"] = check_take(ad, done[0], mix, inst_before[0])
+    assert ad.session.route_names().count(done[0].track) == 1  # in place: no new track
+    assert track_state(ad, "Instrumental") == inst_before
+    assert len(ad.resing()) == 1  # the rest: every stale take
+    assert {s.state for s in ad.stale()} == {"ok"}
+
+
+def _unchanged(ad: ArdourAdapter) -> bytes:
+    return ad.session.file.read_bytes()
+
+
+def test_errors_leave_the_session_file_byte_identical(session_a: ArdourAdapter, monkeypatch: pytest.MonkeyPatch) -> None:
+    ad = session_a
+    before = _unchanged(ad)
+    with pytest.raises(RouteNotFoundError, match="no bus or track named 'Drums'") as e:
+        ad.sing(SingOptions(bus="Drums"))
+    assert "Band" in e.value.hint
+    with pytest.raises(BarRangeError, match="past the end"):
+        ad.sing(SingOptions(bars=(5, 400)))
+    with pytest.raises(BarRangeError):
+        ad.sing(SingOptions(bars=(0, 4)))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ArdourMissingError, match="ardour7-lua") as e2:
+        ad.sing(SingOptions())
+    assert "apt-get install ardour" in e2.value.hint
+    monkeypatch.undo()
+    assert _unchanged(ad) == before
+
+    # the session open in another (headless) Ardour: refused before anything runs
+    hold = ad.session.dir.parent / "hold.lua"
+    hold.write_text('local T = dofile(os.getenv("TOPLINE_LUA_LIB"))\nT.load()\n'
+                    'for i = 1, 600 do ARDOUR.LuaAPI.usleep(100000) end\nos.exit(0)\n')
+    env = dict(os.environ, TOPLINE_LUA_LIB=str(R.plugin_dir() / "headless" / "topline_lib.lua"),
+               TOPLINE_SESSION_DIR=str(ad.session.dir), TOPLINE_SESSION_NAME=ad.session.snapshot)
+    proc = subprocess.Popen(["nice", "-n", "10", ad.runner.binary, str(hold)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, cwd="/", start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        for line in proc.stdout:
+            if line.startswith(b"TOPLINE\tloaded") or time.monotonic() > deadline:
+                break
+        with pytest.raises(SessionBusyError, match="open in Ardour"):
+            ad.sing(SingOptions())
+        with pytest.raises(SessionBusyError):
+            ad.resing()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    assert _unchanged(ad) == before
+    assert R.session_users(ad.session.dir) == []
+
+
+# ---------------------------------------------------------------------- session B: 44.1 kHz in 6/8
+def test_44k1_in_6_8(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    tm = TempoMap((TempoChange(0.0, 90.0),), (MeterChange(1, 6, 8),))  # eighth = 180, dotted quarter = 60
+    ad = build_session(tmp_path_factory.mktemp("ardour") / "song44", 44100, tm, (5, 8))
+    assert ad.session.tempo_map.meter_at_bar(5).numerator == 6 and ad.session.sample_rate == 44100
+    inst_before = track_state(ad, "Instrumental")
+    rec = ad.sing(SingOptions())
+    assert rec.bar_samples[0] == 352800  # bar 5 = 12 quarter notes at 90/min = 8 s
+    mix, ardour_bars = export_master(ad, 11, tmp_path / "mix.wav")
+    for b, s in ardour_bars.items():
+        assert abs(ad.session.bar_sample(b) - s) <= 1
+    MEASURED["44.1k 6/8"] = check_take(ad, rec, mix, inst_before[0])
+    assert track_state(ad, "Instrumental") == inst_before
+
+
+# ---------------------------------------------------------------------- session C: tempo change inside the capture
+def test_tempo_change_inside_the_captured_bars(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    tm = TempoMap((TempoChange(0.0, 100.0), TempoChange(24.0, 140.0)),  # 140 BPM from bar 7
+                  (MeterChange(1, 4, 4),))
+    ad = build_session(tmp_path_factory.mktemp("ardour") / "songtc", 48000, tm, (5, 10))
+    assert [round(t.bpm, 3) for t in ad.session.tempo_map.tempos] == [100.0, 140.0]
+    inst_before = track_state(ad, "Instrumental")
+    rec = ad.sing(SingOptions())
+    mix, ardour_bars = export_master(ad, 13, tmp_path / "mix.wav")
+    for b, s in ardour_bars.items():
+        assert abs(ad.session.bar_sample(b) - s) <= 1
+    MEASURED["48k tempo change in range"] = check_take(ad, rec, mix, inst_before[0])
+    # the notes after the change were sung on the session's grid (140 BPM), not the MIDI file's
+    take, sr = sf.read(str(ad.store.dir / f"{rec.take_id}.wav"), dtype="float32", always_2d=True)
+    env = np.abs(take[:, 0])
+    for bar in (8, 9, 10):
+        at = ad.session.bar_sample(bar) - rec.bar_samples[0]
+        before = env[at - int(0.02 * sr): at - int(0.002 * sr)].max()
+        after = env[at + int(0.002 * sr): at + int(0.02 * sr)].max()
+        assert after > 20 * max(before, 1e-6), f"no note onset at bar {bar}"
+    assert track_state(ad, "Instrumental") == inst_before
+    _report()
