@@ -519,7 +519,8 @@ class Transcriber:
             ref_all += list(c.ref_words)
             per_chunk.append({"start_s": round(c.start_s, 2), "end_s": round(c.end_s, 2), "text": text,
                               "wer": _r(wer(c.ref_words, hyp))})
-        return {"wer": _r(wer(ref_all, hyp_all)), "ref_words": len(ref_all), "hyp": " ".join(hyp_all),
+        return {"wer": _r(wer(ref_all, hyp_all)), "errors": edit_distance(ref_all, hyp_all),
+                "ref_words": len(ref_all), "hyp": " ".join(hyp_all),
                 "chunks": per_chunk}
 
 

@@ -1,0 +1,227 @@
+"""Quality benchmark: sing every benchmark song through the real pipeline and meter the stems.
+
+    nice -n 10 .venv/bin/python benchmarks/quality.py [--songs a,b] [--artist alpha] [--json out.json]
+
+Each song (benchmarks/songs.py) is written to a folder as the CLI reads it (instrumental WAV at
+the song's rate, lyrics sheet, guide MIDI with tempo and meter), read back with the CLI's own
+readers, and sung with ``Pipeline().generate(GenerateRequest(...))``. The dry stem is then
+metered against the song's notes (benchmarks/meters.py): pitch on the steady part of notes,
+voicing, vowel arrival, Whisper-base WER, stem length/rate, real-time factor. Per-song lines,
+then the figures pooled over the set with PASS/FAIL against issue 9's targets.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import meters as M  # noqa: E402
+from benchmarks.songs import SONGS, Song, write_song  # noqa: E402
+
+log = logging.getLogger("benchmarks.quality")
+
+TARGETS: list[tuple[str, str, float, str]] = [
+    # key in the overall dict, comparison, threshold, label
+    ("median_abs_cents", "<=", 15.0, "median |cents| on steady frames"),
+    ("pct_frames_within_50c", ">=", 95.0, "% steady frames within 50 cents"),
+    ("pct_notes_within_50c", ">=", 95.0, "% notes within 50 cents (octave placement ok)"),
+    ("pct_note_time_voiced", ">=", 85.0, "% note time voiced"),
+    ("arrival_median_abs_ms", "<=", 30.0, "median |vowel arrival| (ms, calibrated)"),
+    ("wer_unguessable", "<=", 15.0, "WER % on unguessable lyrics"),
+    ("length_rate_exact", "==", 1.0, "stem length and rate exact on every song"),
+]
+
+
+def _passes(v: Any, op: str, thr: float) -> bool:
+    if v is None:
+        return False
+    v = float(v)
+    return v <= thr if op == "<=" else v >= thr if op == ">=" else v == thr
+
+
+def sung_pitches(take: Any) -> list[tuple[float, float]]:
+    """(onset seconds, sung MIDI pitch) of the take's score (after register placement)."""
+    tm = take.score.tempo_map
+    return [(tm.seconds_at(n.onset), float(n.pitch)) for n in take.score.notes]
+
+
+def reference_notes(song: Song, sung: list[tuple[float, float]] | None) -> list[M.NoteRef]:
+    tm = song.tempo_map
+    onsets = np.array([t for t, _ in sung]) if sung else np.zeros(0)
+    out = []
+    for n in song.notes():
+        a, b = tm.seconds_at(n.onset), tm.seconds_at(n.onset + n.duration)
+        sm = None
+        if len(onsets):
+            i = int(np.argmin(np.abs(onsets - a)))
+            if abs(onsets[i] - a) < 0.01:
+                sm = sung[i][1]  # type: ignore[index]
+        out.append(M.NoteRef(a, b, float(n.pitch), n.syllable, n.line, sm))
+    return out
+
+
+def line_words(song: Song) -> dict[int, list[str]]:
+    return {i: M.lyrics_words(ln.lyrics) for i, ln in enumerate(song.lines)}
+
+
+def run_song(song: Song, pipe: Any, folder: Path, args: argparse.Namespace,
+             transcriber: M.Transcriber | None) -> tuple[dict[str, Any], list[M.NoteResult]]:
+    from host_bridge.audio import read_audio
+    from host_bridge.model import LyricsSheet
+    from inference.pipeline import GenerateRequest
+
+    paths = write_song(song, folder, lyric_events=args.lyric_events)
+    audio, sr = read_audio(paths["instrumental"])
+    sheet = LyricsSheet.load(paths["lyrics"])
+    req = GenerateRequest(lyrics_text=sheet.text_with_sections(), sample_rate=sr, length_samples=audio.shape[1],
+                          tempo_map=None, melody_midi=paths["melody"].read_bytes(), instrumental=audio,
+                          artist=args.artist, seed=args.seed, channels=1,
+                          lyrics_source=str(paths["lyrics"]), melody_source=str(paths["melody"]))
+    t0 = time.perf_counter()
+    take = pipe.generate(req)
+    gen_s = time.perf_counter() - t0
+    if args.keep:
+        import soundfile as sf
+
+        sf.write(str(folder / "take.wav"), take.audio.T, take.sample_rate, subtype="FLOAT")
+        mix = take.audio.mean(0) * 0.8 + audio.mean(0) * 0.5
+        sf.write(str(folder / "mix.wav"), mix, sr, subtype="PCM_16")
+    notes = reference_notes(song, sung_pitches(take))
+    t1 = time.perf_counter()
+    summ, per_note = M.measure_pitch(take.audio, take.sample_rate, notes, model=args.crepe)
+    crepe_s = time.perf_counter() - t1
+    res: dict[str, Any] = {"song": song.name, "sample_rate": sr, "duration_s": round(song.duration_s, 2),
+                           "unguessable": song.unguessable, **summ}
+    res.update(M.length_rate_match(take.audio, take.sample_rate, audio, sr))
+    res["rtf"] = round(gen_s / song.duration_s, 3)
+    res["rtf_render"] = round(take.timings.get("render", float("nan")) / song.duration_s, 3)
+    res["generate_s"] = round(gen_s, 2)
+    res["crepe_s"] = round(crepe_s, 2)
+    res["register"] = take.register
+    if transcriber is not None:
+        chunks = M.chunk_lines(notes, line_words(song), audio_end_s=take.audio.shape[1] / take.sample_rate)
+        w = transcriber.score(take.audio, take.sample_rate, chunks)
+        res.update({"wer": w["wer"], "wer_errors": w["errors"], "wer_ref_words": w["ref_words"],
+                    "hyp": w["hyp"], "chunks": w["chunks"]})
+    return res, per_note
+
+
+def overall(results: list[dict[str, Any]], per_note: list[M.NoteResult], offset_s: float) -> dict[str, Any]:
+    o = M.summarise(per_note, offset_s)
+    o["songs"] = len(results)
+    o["length_rate_exact"] = float(all(r["rate_match"] and r["length_match"] for r in results))
+    for key, sel in (("wer_all", lambda r: True), ("wer_unguessable", lambda r: r["unguessable"]),
+                     ("wer_guessable", lambda r: not r["unguessable"])):
+        rs = [r for r in results if "wer" in r and sel(r)]
+        ref = sum(r["wer_ref_words"] for r in rs)
+        o[key] = round(100.0 * sum(r["wer_errors"] for r in rs) / ref, 1) if ref else None
+    dur = sum(r["duration_s"] for r in results)
+    o["rtf"] = round(sum(r["rtf"] * r["duration_s"] for r in results) / dur, 3) if dur else None
+    o["rtf_render"] = round(sum(r["rtf_render"] * r["duration_s"] for r in results) / dur, 3) if dur else None
+    return o
+
+
+COLS = [("song", "song", 14), ("sample_rate", "rate", 6), ("median_abs_cents", "|c|", 5),
+        ("pct_frames_within_50c", "fr50%", 6), ("pct_notes_within_50c", "nt50%", 6),
+        ("notes_octave_placed", "8va", 4), ("notes_octave_slipped", "slip", 4),
+        ("pct_note_time_voiced", "voic%", 6), ("arrival_median_ms", "arr", 6),
+        ("arrival_median_abs_ms", "|arr|", 6), ("wer", "WER%", 6), ("length_match", "len", 4),
+        ("rate_match", "rate", 4), ("rtf", "RTF", 6)]
+
+
+def print_row(r: dict[str, Any]) -> None:
+    print(" ".join(f"{M.fmt(r.get(k)):>{w}}" if k != "song" else f"{str(r.get(k)):<{w}}" for k, _, w in COLS),
+          flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--songs", default="", help=f"comma-separated, from: {', '.join(SONGS)}")
+    ap.add_argument("--artist", default=None, help="artist preset (default: the project's default)")
+    ap.add_argument("--json", type=Path, help="write every figure to this JSON file")
+    ap.add_argument("--crepe", default="tiny", choices=("tiny", "full"), help="CREPE model for the pitch meter")
+    ap.add_argument("--no-wer", action="store_true", help="skip Whisper")
+    ap.add_argument("--lyric-events", action="store_true", help="put the syllables into the guide MIDI as lyric events")
+    ap.add_argument("--keep", type=Path, help="keep each song's files, take.wav and mix.wav under this folder")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    from inference.pipeline import Pipeline
+    from presets import DEFAULT_ARTIST
+
+    args.artist = args.artist or DEFAULT_ARTIST
+    names = [s for s in args.songs.split(",") if s] or list(SONGS)
+    unknown = [n for n in names if n not in SONGS]
+    if unknown:
+        ap.error(f"unknown song(s) {unknown}; choose from {', '.join(SONGS)}")
+
+    print(f"# quality benchmark: artist {args.artist}, crepe {args.crepe}, {len(names)} songs, "
+          f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), load {os.getloadavg()[0]:.1f}",
+          flush=True)
+    t0 = time.perf_counter()
+    pipe = Pipeline(threads=args.threads)
+    pipe.warm_up()
+    warm_s = time.perf_counter() - t0
+    offset = M.arrival_offset_s(args.crepe)
+    transcriber = None if args.no_wer else M.Transcriber(threads=args.threads, seed=args.seed)
+    print(f"# pipeline warm-up {warm_s:.1f} s; arrival meter offset (ideal tone) {1000 * offset:.1f} ms, subtracted",
+          flush=True)
+    print(" ".join(f"{h:<{w}}" if k == "song" else f"{h:>{w}}" for k, h, w in COLS))
+    results: list[dict[str, Any]] = []
+    all_notes: list[M.NoteResult] = []
+    with tempfile.TemporaryDirectory() as td:
+        base = args.keep or Path(td)
+        for name in names:
+            try:
+                r, per_note = run_song(SONGS[name], pipe, base / name, args, transcriber)
+            except Exception as e:  # one broken song must not hide the others' figures
+                log.exception("song %s failed", name)
+                results.append({"song": name, "error": f"{type(e).__name__}: {e}"})
+                print(f"{name:<14} FAILED: {type(e).__name__}: {e}", flush=True)
+                continue
+            results.append(r)
+            all_notes.extend(per_note)
+            print_row(r)
+            if "hyp" in r:
+                print(f"{'':14}   heard: {r['hyp']}", flush=True)
+    ok = [r for r in results if "error" not in r]
+    o = overall(ok, all_notes, offset)
+    o["song"] = "OVERALL"
+    o["sample_rate"] = "-"
+    o["wer"] = o["wer_all"]
+    o["length_match"] = all(r["length_match"] for r in ok) if ok else False
+    o["rate_match"] = all(r["rate_match"] for r in ok) if ok else False
+    print_row(o)
+    print(f"# WER: unguessable {M.fmt(o['wer_unguessable'])} %, guessable {M.fmt(o['wer_guessable'])} %; "
+          f"RTF (whole generate) {M.fmt(o['rtf'], 3)}, render only {M.fmt(o['rtf_render'], 3)}; "
+          f"arrival signed median {M.fmt(o['arrival_median_ms'])} ms")
+    failed = [r["song"] for r in results if "error" in r]
+    verdicts = []
+    for key, op, thr, label in TARGETS:
+        p = _passes(o.get(key), op, thr) and not failed
+        verdicts.append({"target": label, "value": o.get(key), "op": op, "threshold": thr, "pass": p})
+        print(f"{'PASS' if p else 'FAIL'}  {label}: {M.fmt(o.get(key))} (target {op} {thr:g})")
+    if failed:
+        print(f"FAIL  songs that did not render: {', '.join(failed)}")
+    if args.json:
+        args.json.write_text(json.dumps({"artist": args.artist, "crepe": args.crepe, "warm_up_s": round(warm_s, 2),
+                                         "arrival_offset_ms": round(1000 * offset, 1), "songs": results,
+                                         "overall": o, "targets": verdicts}, indent=1, default=str))
+    return 0 if all(v["pass"] for v in verdicts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
