@@ -42,6 +42,8 @@ class JobHandle:
     chunks_seen: set[int] = field(default_factory=set)
     sent_at: float = field(default_factory=time.monotonic)
     submissions: int = 1
+    shm_slots: list[str] = field(default_factory=list)
+    """Shared-memory slots holding this job's request buffers (lent to the sidecar until the job ends)."""
     first_chunk_s: float | None = None
     """Seconds from the first submission to the first audio chunk."""
     t0: float = field(default_factory=time.monotonic)
@@ -76,7 +78,7 @@ class Bridge:
                                    "start one with `topline sidecar`")
             self.client = client
             self.heartbeat.reset()
-            self.hello = client.hello(self.request_timeout)
+            self.hello = client.hello_body
         return self.hello
 
     def close(self, stop_sidecar: bool | None = None) -> None:
@@ -102,7 +104,13 @@ class Bridge:
     def _send_job(self, job: JobHandle) -> None:
         assert self.client is not None
         job.sent_at = time.monotonic()
-        self.client.send(P.job_request(job.spec, job.kind, job.id, job.priority))
+        self._release_slots(job)
+        self.client.send(P.job_request(job.spec, job.kind, job.id, job.priority), job.shm_slots)
+
+    def _release_slots(self, job: JobHandle) -> None:
+        if job.shm_slots and self.client is not None and self.client.arena is not None:
+            self.client.arena.release(job.shm_slots)
+        job.shm_slots = []
 
     def cancel(self, job_id: str) -> None:
         """Ask the sidecar to stop a job; its handle ends as cancelled when the sidecar confirms."""
@@ -145,6 +153,7 @@ class Bridge:
             msg = self.client.recv(max(0.0, min(deadline - time.monotonic(), self.heartbeat.interval)))
             if msg is not None:
                 self._dispatch(msg)
+                self.client.release(msg)  # its audio was copied out
             if self.manager.exited() or self.heartbeat.dead(self.client):
                 self._recover()
                 return
@@ -190,6 +199,8 @@ class Bridge:
         elif msg.type == "error":
             job.error = P.remote_error(msg)
             job.state = "cancelled" if isinstance(job.error, CancelledError) else "failed"
+        if job.finished:
+            self._release_slots(job)
 
     def _chunk(self, job: JobHandle, msg: P.Message) -> None:
         idx = msg.body.get("index")
@@ -223,7 +234,7 @@ class Bridge:
         self.restarts += 1
         self.client = self.manager.start()
         self.heartbeat.reset()
-        self.hello = self.client.hello(self.request_timeout)
+        self.hello = self.client.hello_body
         for job in self.unfinished():
             job.state = "sent"
             job.submissions += 1

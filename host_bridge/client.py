@@ -14,11 +14,13 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import zmq
 
 from host_bridge import protocol as P
 from host_bridge.connection import ConnectionInfo
 from host_bridge.errors import ToplineError
+from host_bridge.shm import ShmArena, ShmMaps, shm_available
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,12 @@ class SidecarClient:
         """Frames received that could not be decoded (logged and skipped)."""
         self.last_seen = time.monotonic()
         """When the sidecar last sent a readable message."""
+        self.arena: ShmArena | None = None
+        self.maps: ShmMaps | None = None
+        self.use_shm = False
+        """Big buffers go through shared memory (agreed in hello with a sidecar on this machine)."""
+        self.hello_body: dict[str, Any] = {}
+        """The sidecar's last hello reply."""
 
     def _setup_curve(self, server_key: str, keys: Path | None) -> None:
         if keys is not None:
@@ -63,9 +71,12 @@ class SidecarClient:
         self.sock.curve_secretkey = secret
 
     # ------------------------------------------------------------------ raw
-    def send(self, msg: P.Message) -> None:
+    def send(self, msg: P.Message, slots: list[str] | None = None) -> None:
+        """Send ``msg``; the shared-memory slots its buffers were put in are appended to ``slots``
+        (they stay lent until released)."""
+        writer = _Recorder(self.arena, slots) if self.use_shm and self.arena is not None else None
         try:
-            self.sock.send_multipart(P.encode(msg), copy=False)
+            self.sock.send_multipart(P.encode(msg, writer), copy=False)
         except zmq.Again as e:
             raise SidecarError("the sidecar does not take messages (its queue is full or it is gone)",
                                "check that the sidecar is running (`topline sidecar --status`)") from e
@@ -81,7 +92,8 @@ class SidecarClient:
                 return None
             frames = self.sock.recv_multipart(copy=False)
             try:
-                msg = P.decode([f.buffer for f in frames], self.max_message_bytes)
+                msg = P.decode([f.buffer for f in frames], self.max_message_bytes,
+                               self.maps if self.use_shm else None)
             except P.ProtocolError as e:
                 self.garbage += 1
                 log.warning("skipped an unreadable message from the sidecar: %s", e)
@@ -120,9 +132,32 @@ class SidecarClient:
         finally:
             self.backlog = saved
 
-    def hello(self, timeout: float = 5.0) -> dict[str, Any]:
-        return self.request(P.Message("hello", body={"versions": list(P.SUPPORTED_VERSIONS)}),
-                            "hello_reply", timeout).body
+    def hello(self, timeout: float = 5.0, shm: bool = True) -> dict[str, Any]:
+        """Say hello; with ``shm``, offer shared memory when the sidecar is on this machine."""
+        body: dict[str, Any] = {"versions": list(P.SUPPORTED_VERSIONS)}
+        probe = None
+        if shm and not self.use_shm and self.info.ip in ("127.0.0.1", "localhost", "::1") and shm_available():
+            self.arena = self.arena or ShmArena()
+            probe = self.arena.put(np.zeros(self.arena.threshold, np.uint8))
+            if probe:
+                body["shm"] = probe
+        try:
+            reply = self.request(P.Message("hello", body=body), "hello_reply", timeout).body
+        finally:
+            if probe and self.arena is not None:
+                self.arena.release([probe])
+        if probe and reply.get("shm") is True:
+            self.use_shm = True
+            self.maps = self.maps or ShmMaps()
+        reply["shm"] = self.use_shm
+        self.hello_body = reply
+        return reply
+
+    def release(self, msg: P.Message) -> None:
+        """Tell the sidecar that the shared-memory slots of a received message were read."""
+        names = P.shm_slots(msg)
+        if names:
+            self.send(P.Message("release", body={"slots": names}))
 
     def status(self, timeout: float = 5.0) -> dict[str, Any]:
         return self.request(P.Message("status"), "status_reply", timeout).body
@@ -136,3 +171,18 @@ class SidecarClient:
 
     def close(self) -> None:
         self.sock.close(linger=0)
+        if self.arena is not None:
+            self.arena.close()
+
+
+class _Recorder:
+    """A ShmWriter that notes the slots it filled."""
+
+    def __init__(self, arena: ShmArena, slots: list[str] | None) -> None:
+        self.arena, self.slots = arena, slots
+
+    def put(self, array: np.ndarray) -> str | None:
+        name = self.arena.put(array)
+        if name is not None and self.slots is not None:
+            self.slots.append(name)
+        return name

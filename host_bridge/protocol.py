@@ -12,12 +12,18 @@ A message is a ZeroMQ multipart message::
                   "shape": [2, 8640000], "sample_rate": 48000}, {"name": "melody_midi", "nbytes": 312}]}
     frames 1..n  the buffers' raw bytes, in header order (little-endian, C order), never base64
 
-Requests (bridge -> sidecar): hello, generate, audition, cancel, status, artists, shutdown, ping.
+Requests (bridge -> sidecar): hello, generate, audition, cancel, status, artists, shutdown, ping,
+release (shared-memory slots read; no reply).
 Replies name their request in ``re``: hello_reply, status_reply, artists_reply, shutdown_reply,
 cancel_reply, pong, and the job events accepted, progress, chunk (a rendered phrase at its session position),
 done (the take) and error (code + message + hint, the fields of :mod:`host_bridge.errors`).
 A job's id is the id of the generate/audition request that made it; every event of the job
 carries it in ``re``, so a resubmitted job (same id) is recognised on both sides.
+
+Between peers on one machine that agreed to it in hello, a big audio buffer may travel through
+shared memory instead of a frame: its spec then names a slot (``"shm": "topline-<pid>-<n>"``)
+and no frame follows for it. The functions here stay pure: the slot store is passed in
+(:mod:`host_bridge.shm` implements it).
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ import json
 import math
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Sequence, Union
+from typing import Any, Protocol, Sequence, Union
 
 import numpy as np
 
@@ -40,7 +46,7 @@ DEFAULT_MAX_MESSAGE_BYTES = 512 << 20
 """Largest message (header + buffers) a peer accepts unless configured otherwise: a 20-minute
 96 kHz stereo float32 instrumental is 461 MB."""
 
-REQUESTS = frozenset({"hello", "generate", "audition", "cancel", "status", "artists", "shutdown", "ping"})
+REQUESTS = frozenset({"hello", "generate", "audition", "cancel", "status", "artists", "shutdown", "ping", "release"})
 REPLIES = frozenset({"hello_reply", "status_reply", "artists_reply", "shutdown_reply", "cancel_reply", "pong",
                      "accepted", "progress", "chunk", "done", "error"})
 JOB_REQUESTS = frozenset({"generate", "audition"})
@@ -76,6 +82,8 @@ class Audio:
 
     array: np.ndarray
     sample_rate: int
+    shm: str | None = None
+    """The shared-memory slot the array views, when it came that way (release it once read)."""
 
 
 Buffer = Union[Audio, bytes]
@@ -96,6 +104,16 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+class ShmWriter(Protocol):
+    def put(self, array: np.ndarray) -> str | None:
+        """Store the bytes of ``array``; the slot name, or None to send a frame instead."""
+
+
+class ShmReader(Protocol):
+    def view(self, name: str, dtype: str, shape: list[int]) -> np.ndarray:
+        """A read-only view of slot ``name``; ValueError when it cannot be read."""
+
+
 # ---------------------------------------------------------------------------------------- encode
 def _dumps(obj: Any) -> bytes:
     try:
@@ -105,9 +123,10 @@ def _dumps(obj: Any) -> bytes:
         raise ProtocolError(f"message body cannot be encoded: {e}", "send finite numbers only (no NaN/inf)") from e
 
 
-def encode(msg: Message) -> list[Frame]:
+def encode(msg: Message, shm: ShmWriter | None = None) -> list[Frame]:
     """Message -> multipart frames. Audio frames are views of the arrays (no copy when the array
-    is already C-contiguous little-endian); send them with ``copy=False``."""
+    is already C-contiguous little-endian); send them with ``copy=False``. With ``shm``, audio
+    buffers it accepts are copied into shared memory and named in the header instead."""
     specs: list[dict[str, Any]] = []
     frames: list[Frame] = []
     for name, buf in msg.buffers.items():
@@ -118,8 +137,13 @@ def encode(msg: Message) -> list[Frame]:
                 raise ProtocolError(f"audio buffer {name!r} has dtype {dt.name}",
                                     f"send one of {', '.join(sorted(AUDIO_DTYPES))} (float32 preferred)")
             a = np.ascontiguousarray(a, dtype=dt.newbyteorder("<"))
-            specs.append({"name": name, "dtype": dt.name, "shape": list(a.shape), "sample_rate": int(buf.sample_rate)})
-            frames.append(memoryview(a.data).cast("B") if a.size else b"")
+            spec = {"name": name, "dtype": dt.name, "shape": list(a.shape), "sample_rate": int(buf.sample_rate)}
+            slot = shm.put(a) if shm is not None else None
+            if slot is not None:
+                spec["shm"] = slot
+            else:
+                frames.append(memoryview(a.data).cast("B") if a.size else b"")
+            specs.append(spec)
         elif isinstance(buf, (bytes, bytearray, memoryview)):
             specs.append({"name": name, "nbytes": len(buf)})
             frames.append(buf)
@@ -138,10 +162,11 @@ def _nbytes(f: Any) -> int:
     return f.nbytes if isinstance(f, memoryview) else len(f)
 
 
-def decode(frames: Sequence[Any], max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Message:
+def decode(frames: Sequence[Any], max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, shm: ShmReader | None = None) -> Message:
     """Multipart frames -> Message. Raises :class:`ProtocolError` naming what is wrong; its ``re``
     is the request id whenever the header could be read. Audio arrays are read-only views of the
-    frames (no copy)."""
+    frames, or of shared memory through ``shm`` (no copy); without ``shm`` a buffer in shared
+    memory is refused."""
     if not frames:
         raise ProtocolError("empty message", "send a JSON header frame first")
     total = sum(_nbytes(f) for f in frames)
@@ -168,6 +193,8 @@ def decode(frames: Sequence[Any], max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) ->
     if mtype not in REQUESTS and mtype not in REPLIES:
         raise ProtocolError(f"unknown message type {mtype!r}", f"send one of {', '.join(sorted(REQUESTS))}",
                             code="unknown_type", re=re_id)
+    total += sum(_shm_nbytes(b) for b in header.get("buffers", []) if isinstance(b, dict)) \
+        if isinstance(header.get("buffers"), list) else 0
     if total > max_bytes:
         raise ProtocolError(f"message of {total} bytes is over the {max_bytes}-byte limit",
                             "send a shorter instrumental (or render the song in sections with bars)",
@@ -176,41 +203,71 @@ def decode(frames: Sequence[Any], max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) ->
     re = header.get("re")
     if not isinstance(body, dict) or (re is not None and not isinstance(re, str)):
         raise ProtocolError("header fields have wrong types", "body must be an object and re a string", re=re_id)
-    buffers = _decode_buffers(header.get("buffers", []), frames[1:], re_id)
+    buffers = _decode_buffers(header.get("buffers", []), frames[1:], re_id, shm)
     return Message(type=mtype, id=re_id, body=body, re=re, buffers=buffers, v=v)
 
 
-def _decode_buffers(specs: Any, frames: Sequence[Any], re_id: str) -> dict[str, Buffer]:
+def _shm_nbytes(spec: dict[str, Any]) -> int:
+    try:
+        return math.prod(int(d) for d in spec["shape"]) * np.dtype(spec["dtype"]).itemsize if "shm" in spec else 0
+    except (KeyError, TypeError, ValueError):
+        return 0  # malformed: _decode_buffers names the problem
+
+
+def _decode_buffers(specs: Any, frames: Sequence[Any], re_id: str, shm: ShmReader | None) -> dict[str, Buffer]:
     def bad(what: str) -> ProtocolError:
         return ProtocolError(f"buffers: {what}", "list one buffer spec per binary frame, in order", re=re_id)
 
-    if not isinstance(specs, list) or len(specs) != len(frames):
-        raise bad(f"header lists {len(specs) if isinstance(specs, list) else '?'} buffers, "
+    n_framed = sum(1 for s in specs if not (isinstance(s, dict) and "shm" in s)) if isinstance(specs, list) else -1
+    if n_framed != len(frames):
+        raise bad(f"header lists {n_framed if n_framed >= 0 else '?'} framed buffers, "
                   f"{len(frames)} binary frames came")
     out: dict[str, Buffer] = {}
-    for spec, f in zip(specs, frames):
+    it = iter(frames)
+    for spec in specs:
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or spec["name"] in out:
             raise bad(f"spec {spec!r} needs a unique name")
+        if "shm" in spec:
+            out[spec["name"]] = _shm_audio(spec, shm, bad)
+            continue
+        f = next(it)
         n = _nbytes(f)
         if "dtype" not in spec:
             if spec.get("nbytes") != n:
                 raise bad(f"{spec['name']} says {spec.get('nbytes')} bytes, frame has {n}")
             out[spec["name"]] = bytes(f)
             continue
-        dt, shape, sr = spec.get("dtype"), spec.get("shape"), spec.get("sample_rate")
-        if dt not in AUDIO_DTYPES:
-            raise bad(f"{spec['name']} has dtype {dt!r}; use float32")
-        if (not isinstance(shape, list) or not 1 <= len(shape) <= 2
-                or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
-            raise bad(f"{spec['name']} has shape {shape!r}; use [channels, samples]")
-        if not isinstance(sr, int) or isinstance(sr, bool) or sr <= 0:
-            raise bad(f"{spec['name']} has sample rate {sr!r}")
+        dt, shape, sr = _audio_spec(spec, bad)
         want = math.prod(shape) * np.dtype(dt).itemsize
         if want != n:
             raise bad(f"{spec['name']} of shape {shape} {dt} needs {want} bytes, frame has {n}")
         arr = np.frombuffer(f, dtype=np.dtype(dt).newbyteorder("<"), count=math.prod(shape)).reshape(shape)
         out[spec["name"]] = Audio(arr, sr)
     return out
+
+
+def _audio_spec(spec: dict[str, Any], bad: Any) -> tuple[str, list[int], int]:
+    dt, shape, sr = spec.get("dtype"), spec.get("shape"), spec.get("sample_rate")
+    if dt not in AUDIO_DTYPES:
+        raise bad(f"{spec['name']} has dtype {dt!r}; use float32")
+    if (not isinstance(shape, list) or not 1 <= len(shape) <= 2
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
+        raise bad(f"{spec['name']} has shape {shape!r}; use [channels, samples]")
+    if not isinstance(sr, int) or isinstance(sr, bool) or sr <= 0:
+        raise bad(f"{spec['name']} has sample rate {sr!r}")
+    return dt, shape, sr
+
+
+def _shm_audio(spec: dict[str, Any], shm: ShmReader | None, bad: Any) -> Audio:
+    dt, shape, sr = _audio_spec(spec, bad)
+    if shm is None or not isinstance(spec["shm"], str):
+        raise ProtocolError(f"buffer {spec['name']} is in shared memory, which this connection did not agree to",
+                            "send audio as binary frames (shared memory is negotiated in hello)",
+                            re=bad("").re)
+    try:
+        return Audio(shm.view(spec["shm"], dt, shape), sr, spec["shm"])
+    except ValueError as e:
+        raise bad(f"{spec['name']}: {e}") from None
 
 
 # ---------------------------------------------------------------------------------------- jobs
@@ -303,6 +360,11 @@ def reply(req: Message | str, mtype: str, body: dict[str, Any] | None = None,
           buffers: dict[str, Buffer] | None = None) -> Message:
     """A reply or job event answering ``req`` (a Message or a request id)."""
     return Message(mtype, body=body or {}, re=req if isinstance(req, str) else req.id, buffers=buffers or {})
+
+
+def shm_slots(msg: Message) -> list[str]:
+    """The shared-memory slots a received message's buffers view."""
+    return [b.shm for b in msg.buffers.values() if isinstance(b, Audio) and b.shm]
 
 
 def error_reply(re: str | None, err: ToplineError) -> Message:

@@ -22,6 +22,7 @@ from typing import Sequence
 from host_bridge import protocol as P
 from host_bridge.client import SidecarClient, SidecarError
 from host_bridge.connection import ConnectionInfo, default_connection_file, pid_alive
+from host_bridge.shm import sweep
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,8 @@ class SidecarManager:
             if self._wait(wait):
                 break
         self._reap()
+        if self.exited():
+            sweep(pid)  # shared-memory slots a killed sidecar could not remove
 
     def _wait(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

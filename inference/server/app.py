@@ -11,7 +11,6 @@ import logging
 import os
 import signal
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -22,14 +21,13 @@ from host_bridge import __version__
 from host_bridge import protocol as P
 from host_bridge.connection import ConnectionInfo, default_connection_file
 from host_bridge.errors import CancelledError, InputError, ToplineError
+from host_bridge.shm import ShmArena, ShmMaps, shm_available
 from inference.server.jobs import PRIORITY_AUDITION, PRIORITY_GENERATE, JobQueue, QueueFull
 from inference.server.worker import PipelineFactory, RenderWorker, load_factory
 
 log = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-KEEP_DONE = 4
-"""Final events kept to answer a resubmitted job that already finished."""
 
 
 @dataclass
@@ -59,8 +57,13 @@ class SidecarServer:
         self.handlers: dict[str, Callable[[bytes, P.Message], None]] = {
             "hello": self.on_hello, "ping": self.on_ping, "status": self.on_status, "artists": self.on_artists,
             "generate": self.on_job, "audition": self.on_job, "cancel": self.on_cancel, "shutdown": self.on_shutdown,
+            "release": self.on_release,
         }
-        self._recent_final: OrderedDict[str, list[Any]] = OrderedDict()
+        shm = config.ip in LOOPBACK and shm_available()
+        self.arena = ShmArena() if shm else None
+        self.maps = ShmMaps() if shm else None
+        self.shm_peers: set[bytes] = set()
+        """Bridges that agreed to shared memory in hello."""
         self._stop = False
         self._last_activity = time.monotonic()
         self.started = time.monotonic()
@@ -119,7 +122,10 @@ class SidecarServer:
         return public.decode("ascii")
 
     def send(self, ident: bytes, msg: P.Message) -> None:
-        self.send_frames(ident, P.encode(msg))
+        self.send_frames(ident, P.encode(msg, self.shm_for(ident)))
+
+    def shm_for(self, ident: bytes) -> ShmArena | None:
+        return self.arena if ident in self.shm_peers else None
 
     def send_frames(self, ident: bytes, frames: list[Any]) -> None:
         try:
@@ -153,7 +159,8 @@ class SidecarServer:
         return 0
 
     def make_worker(self) -> RenderWorker:
-        return RenderWorker(self.ctx, self.events_url, self.queue, self.factory, self.config.threads, self.config.warm)
+        return RenderWorker(self.ctx, self.events_url, self.queue, self.factory, self.config.threads, self.config.warm,
+                            self.shm_for)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         log.info("signal %d: shutting down", signum)
@@ -174,18 +181,11 @@ class SidecarServer:
                 frames = self.events.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
-            owner, flag, jid = frames[0].bytes, frames[1].bytes, frames[2].bytes.decode()
+            owner, flag = frames[0].bytes, frames[1].bytes
             if flag == b"ready":
                 log.info("worker ready%s", f" (failed: {self.worker.failure})" if self.worker.failure else "")
                 continue
-            if flag == b"f":
-                self._keep_final(jid, frames[3:])
-            self.send_frames(owner, frames[3:])
-
-    def _keep_final(self, job_id: str, frames: list[Any]) -> None:
-        self._recent_final[job_id] = frames
-        while len(self._recent_final) > KEEP_DONE:
-            self._recent_final.popitem(last=False)
+            self.send_frames(owner, frames[2:])
 
     def _check_idle(self) -> None:
         idle = self.config.idle_exit_s
@@ -199,7 +199,7 @@ class SidecarServer:
     def handle(self, ident: bytes, frames: list[Any]) -> None:
         """One request from bridge ``ident``: decode, dispatch, and answer any failure with an error."""
         try:
-            msg = P.decode(frames, self.config.max_message_bytes)
+            msg = P.decode(frames, self.config.max_message_bytes, self.maps if ident in self.shm_peers else None)
         except P.ProtocolError as e:
             log.info("bad message from %r: %s", ident, e)
             self.send(ident, P.error_reply(e.re, e))
@@ -239,6 +239,14 @@ class SidecarServer:
         if self.worker.failure is not None:
             f = self.worker.failure
             body["failure"] = {"code": f.code, "message": f.message, "hint": f.hint}
+        probe = msg.body.get("shm")
+        if self.maps is not None and isinstance(probe, str):
+            try:
+                self.maps.view(probe, "float32", [1])
+                self.shm_peers.add(ident)
+                body["shm"] = True
+            except ValueError as e:  # another machine or container: frames it is
+                log.info("bridge %r cannot share memory: %s", ident, e)
         self.send(ident, P.reply(msg, "hello_reply", body))
 
     def device(self) -> str:
@@ -246,7 +254,9 @@ class SidecarServer:
         return str(dev) if dev else "cpu"
 
     def on_status(self, ident: bytes, msg: P.Message) -> None:
-        self.send(ident, P.reply(msg, "status_reply", {"state": self.state(), **self.queue.snapshot()}))
+        lent = len(self.arena.lent()) if self.arena is not None else 0
+        self.send(ident, P.reply(msg, "status_reply", {"state": self.state(), "shm_lent": lent,
+                                                       **self.queue.snapshot()}))
 
     def on_artists(self, ident: bytes, msg: P.Message) -> None:
         from presets import load_artists
@@ -268,8 +278,9 @@ class SidecarServer:
         pos = snap["queued"].index(job.id) if job.id in snap["queued"] else None
         self.send(ident, P.reply(msg, "accepted", {"state": job.state, "duplicate": not new, "position": pos,
                                                    "seq": job.seq}))
-        if not new and job.finished and job.id in self._recent_final:
-            self.send_frames(ident, self._recent_final[job.id])
+        final = self.worker.final(job.id) if not new and job.finished else None
+        if final is not None:
+            self.send(ident, final)
 
     def on_cancel(self, ident: bytes, msg: P.Message) -> None:
         jid = msg.body.get("job")
@@ -278,10 +289,15 @@ class SidecarServer:
         job = self.queue.cancel(jid)
         state = job.state if job is not None else "unknown"
         self.send(ident, P.reply(msg, "cancel_reply", {"job": jid, "state": state}))
-        if job is not None and state == "cancelled" and job.id not in self._recent_final:
-            final = P.encode(P.error_reply(jid, CancelledError("the job was cancelled", "start it again when ready")))
-            self._keep_final(jid, final)
-            self.send_frames(job.owner, final)
+        if job is not None and state == "cancelled" and self.worker.final(jid) is None:
+            final = P.error_reply(jid, CancelledError("the job was cancelled", "start it again when ready"))
+            self.worker.keep_final(jid, final)
+            self.send(job.owner, final)
+
+    def on_release(self, ident: bytes, msg: P.Message) -> None:
+        slots = msg.body.get("slots")
+        if self.arena is not None and isinstance(slots, list):
+            self.arena.release([s for s in slots if isinstance(s, str)])
 
     def on_shutdown(self, ident: bytes, msg: P.Message) -> None:
         self.send(ident, P.reply(msg, "shutdown_reply", {"pid": os.getpid()}))
@@ -302,5 +318,7 @@ class SidecarServer:
             self._auth.stop()
         self.router.close(linger=1000)
         self.events.close(linger=0)
+        if self.arena is not None:
+            self.arena.close()
         if not (hasattr(self, "worker") and self.worker.is_alive()):
             self.ctx.term()  # a worker stuck in a render keeps its socket; the process exit ends it

@@ -11,6 +11,7 @@ import importlib.util
 import logging
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, Callable
 
 import zmq
@@ -22,6 +23,8 @@ from inference.server.jobs import Job, JobQueue
 log = logging.getLogger(__name__)
 
 PipelineFactory = Callable[..., Any]
+KEEP_FINAL = 4
+"""Final events kept to answer a resubmitted job that already finished."""
 
 
 def load_factory(spec: str) -> PipelineFactory:
@@ -44,7 +47,7 @@ def load_factory(spec: str) -> PipelineFactory:
 
 class RenderWorker(threading.Thread):
     def __init__(self, ctx: zmq.Context, events_url: str, queue: JobQueue, factory: PipelineFactory,
-                 threads: int, warm: bool = True) -> None:
+                 threads: int, warm: bool = True, shm_for: Callable[[bytes], P.ShmWriter | None] | None = None) -> None:
         super().__init__(name="render-worker", daemon=True)
         self.ctx, self.events_url, self.queue = ctx, events_url, queue
         self.factory, self.threads, self.warm = factory, threads, warm
@@ -54,6 +57,9 @@ class RenderWorker(threading.Thread):
         self.warm_s: float | None = None
         self.stopping = threading.Event()
         self._push: zmq.Socket | None = None
+        self.shm_for = shm_for or (lambda owner: None)
+        self._finals: OrderedDict[str, P.Message] = OrderedDict()
+        self._finals_lock = threading.Lock()
 
     # ------------------------------------------------------------------ thread
     def run(self) -> None:
@@ -75,7 +81,7 @@ class RenderWorker(threading.Thread):
             self.failure = ToplineError(f"the sidecar could not load its models: {e}",
                                         "see the sidecar log; reinstall the model packages (scripts/setup.sh)")
         self.ready.set()
-        self._push.send_multipart([b"", b"ready", b""])
+        self._push.send_multipart([b"", b"ready"])
         while not self.stopping.is_set():
             job = self.queue.take(timeout=0.2)
             if job is not None:
@@ -91,7 +97,8 @@ class RenderWorker(threading.Thread):
 
     def _send(self, job: Job, flag: bytes, msg: P.Message) -> None:
         assert self._push is not None
-        self._push.send_multipart([job.owner, flag, job.id.encode(), *P.encode(msg)], copy=False)
+        owner = job.owner
+        self._push.send_multipart([owner, flag, *P.encode(msg, self.shm_for(owner))], copy=False)
 
     def render(self, job: Job) -> None:
         from inference.pipeline import GenerateRequest
@@ -135,8 +142,19 @@ class RenderWorker(threading.Thread):
             self.emit_final(job, P.done_event(job.id, take))
 
     def emit_final(self, job: Job, msg: P.Message) -> None:
-        """The last event of a job; the server loop keeps it to answer a resubmission."""
+        """The last event of a job, kept to answer a resubmission of the finished job."""
+        self.keep_final(job.id, msg)
         self._send(job, b"f", msg)
+
+    def keep_final(self, job_id: str, msg: P.Message) -> None:
+        with self._finals_lock:
+            self._finals[job_id] = msg
+            while len(self._finals) > KEEP_FINAL:
+                self._finals.popitem(last=False)
+
+    def final(self, job_id: str) -> P.Message | None:
+        with self._finals_lock:
+            return self._finals.get(job_id)
 
     # ------------------------------------------------------------------ hooks (misbehaving test sidecars)
     def on_job_started(self, job: Job) -> None:

@@ -46,6 +46,9 @@ def test_generate_round_trip_streams_progress_chunks_and_one_take(managers: Mana
     assert take.engine == "tone" and take.artist == "alpha" and len(take.score.notes) == 16
     assert [s for s, _ in stages][:2] == ["compose", "compose"] and stages[-1] == ("produce", 1.0)
     assert len(chunks) == 4  # one per lyric line
+    # on one machine the audio went through shared memory, and every slot came back
+    assert hello.get("shm") is True and b.client is not None and b.client.use_shm
+    assert b.client.status()["shm_lent"] == 0 and b.client.arena is not None and b.client.arena.lent() == []
     for audio, at in chunks:  # each phrase sits where the take has it
         seg = take.audio[0, at - 4800: at - 4800 + audio.shape[1]]
         assert np.corrcoef(seg, audio[0])[0, 1] > 0.9  # (the take is high-passed and levelled)

@@ -1,0 +1,88 @@
+"""Shared-memory lanes: slots are reused, lent until released, bounded, and refused when not agreed."""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from host_bridge import protocol as P
+from host_bridge.shm import ShmArena, ShmMaps, shm_available, sweep
+
+pytestmark = pytest.mark.skipif(not shm_available(), reason="no /dev/shm")
+
+
+def test_audio_through_shared_memory_round_trips_without_frames() -> None:
+    arena, maps = ShmArena(threshold=1024), ShmMaps()
+    try:
+        a = np.random.default_rng(0).standard_normal((2, 48000)).astype(np.float32)
+        frames = P.encode(P.Message("chunk", re="j", buffers={"audio": P.Audio(a, 48000)}), arena)
+        assert len(frames) == 1, "the audio should not travel as a frame"
+        got = P.decode(frames, shm=maps).buffers["audio"]
+        assert isinstance(got, P.Audio) and got.shm is not None and not got.array.flags.writeable
+        np.testing.assert_array_equal(got.array, a)
+        assert P.shm_slots(P.decode(frames, shm=maps)) == [got.shm]
+        mode = os.stat(Path("/dev/shm") / got.shm).st_mode
+        assert stat.S_IMODE(mode) == 0o600
+    finally:
+        arena.close()
+
+
+def test_a_slot_is_lent_until_released_then_reused() -> None:
+    arena = ShmArena(threshold=16)
+    try:
+        a = np.ones(1000, np.float32)
+        s1 = arena.put(a)
+        s2 = arena.put(a)
+        assert s1 and s2 and s1 != s2 and set(arena.lent()) == {s1, s2}
+        arena.release([s1])  # type: ignore[list-item]
+        assert arena.put(a) == s1
+    finally:
+        arena.close()
+
+
+def test_small_buffers_and_a_full_arena_fall_back_to_frames() -> None:
+    arena = ShmArena(threshold=4096, max_bytes=10_000)
+    try:
+        assert arena.put(np.ones(10, np.float32)) is None
+        assert arena.put(np.ones(2000, np.float32)) is not None
+        assert arena.put(np.ones(2000, np.float32)) is None  # 16 kB would pass the 10 kB budget
+        frames = P.encode(P.Message("chunk", re="j", buffers={"audio": P.Audio(np.ones((1, 2000), np.float32), 8000)}),
+                          arena)
+        assert len(frames) == 2
+    finally:
+        arena.close()
+
+
+def test_a_slot_never_released_is_taken_back_after_its_lease() -> None:
+    arena = ShmArena(threshold=16, lease_s=0.0)
+    try:
+        s1 = arena.put(np.ones(100, np.float32))
+        assert arena.put(np.ones(100, np.float32)) == s1
+    finally:
+        arena.close()
+
+
+def test_shared_memory_is_refused_unless_agreed_and_names_are_checked() -> None:
+    arena, maps = ShmArena(threshold=16), ShmMaps()
+    try:
+        frames = P.encode(P.Message("chunk", re="j", buffers={"audio": P.Audio(np.ones((1, 100), np.float32), 8000)}),
+                          arena)
+        with pytest.raises(P.ProtocolError, match="did not agree"):
+            P.decode(frames)
+        for bad in ("../etc/passwd", "topline-1-x", "other-1-1"):
+            with pytest.raises(ValueError):
+                maps.view(bad, "float32", [1])
+        with pytest.raises(ValueError, match="holds"):
+            maps.view(arena.lent()[0], "float32", [1, 1000])
+    finally:
+        arena.close()
+
+
+def test_sweep_removes_a_dead_process_slots(tmp_path: Path) -> None:
+    (tmp_path / "topline-999999-0").write_bytes(b"x")
+    (tmp_path / "topline-999999-1").write_bytes(b"x")
+    (tmp_path / "topline-1-0").write_bytes(b"x")
+    assert sweep(999999, tmp_path) == 2 and [p.name for p in tmp_path.iterdir()] == ["topline-1-0"]
