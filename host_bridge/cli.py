@@ -136,6 +136,8 @@ def _sidecar_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 EXTRA_COMMANDS: list[Registrar] = [_sidecar_commands]
 """Functions adding further subcommands (sidecar, compose, ardour...), each from its own module."""
+from host_bridge.daw.ardour.cli import register as _ardour_commands  # noqa: E402 (argparse only)
+EXTRA_COMMANDS.append(_ardour_commands)  # `topline ardour ...`
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,8 +5,9 @@ through the real adapter and the real pipeline (compose, produce), then the sess
 exported by Ardour and checked: the take sits where the tempo map puts the capture start (cross-
 correlation within 1 ms), the session file holds its region at the right beat, and the instrumental
 track is untouched. The singing engine is a fast stand-in (seeded noise bursts on every note,
-rendered at 24 kHz so the produce stage resamples), injected by subclassing the real Pipeline:
-the placement checks need a sharp correlation peak, not a voice.
+rendered at 24 kHz so the produce stage resamples; ardour_noise_engine.py) behind the real Pipeline:
+the placement checks need a sharp correlation peak, not a voice. Session A's takes come through the
+real bridge from a sidecar process; sessions B and C use the in-process pipeline.
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import copy
 import hashlib
 import io
 import os
+import shutil
 import signal
 import subprocess
-import threading
+import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -30,54 +32,25 @@ from host_bridge.daw.ardour import (ArdourAdapter, ArdourMissingError, BarRangeE
                                     SessionBusyError, SingOptions, create_session)
 from host_bridge.daw.ardour import runner as R
 from host_bridge.daw.ardour.session import TICKS_PER_QN
-from host_bridge.daw.take_source import InProcessTakeSource
-from host_bridge.model import MeterChange, Score, TempoChange, TempoMap
+from host_bridge.daw.take_source import InProcessTakeSource, SidecarTakeSource, TakeSource
+from host_bridge.model import MeterChange, TempoChange, TempoMap
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not any(__import__("shutil").which(b) for b in R.LUA_BINARIES),
+    pytest.mark.skipif(not any(shutil.which(b) for b in R.LUA_BINARIES),
                        reason="Ardour 7 headless (ardour7-lua) is not installed: apt-get install ardour"),
 ]
 
-ENGINE_RATE = 24000
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 TOLERANCE_S = 0.001
 
 
 # ---------------------------------------------------------------------- a fast engine, the real pipeline
-class NoiseBurstEngine:
-    """Engine protocol: every note is a burst of seeded noise from its onset to 80% of its length."""
+def in_process_source() -> InProcessTakeSource:
+    from ardour_noise_engine import NoiseBurstPipeline
 
-    name = "noise-burst"
-    sample_rate = ENGINE_RATE
-
-    def warm_up(self) -> None:
-        pass
-
-    def render(self, score: Score, artist: Any, *, seed: int = 0,
-               cancel: threading.Event | None = None) -> Iterator[Any]:
-        from inference.engines.base import RenderedPhrase
-
-        rng = np.random.default_rng(seed + 1)
-        tm = score.tempo_map
-        for phrase in score.phrases():
-            t0 = tm.seconds_at(phrase[0].onset)
-            t1 = tm.seconds_at(phrase[-1].end)
-            x = np.zeros(int(np.ceil((t1 - t0) * ENGINE_RATE)) + 1, np.float32)
-            for n in phrase:
-                a = int(round((tm.seconds_at(n.onset) - t0) * ENGINE_RATE))
-                b = int(round((tm.seconds_at(n.onset + 0.8 * n.duration) - t0) * ENGINE_RATE))
-                x[a:b] = 0.05 * rng.standard_normal(b - a).astype(np.float32)
-            yield RenderedPhrase(x[None, :], ENGINE_RATE, t0, tuple(phrase), {})
-
-
-def fast_source() -> InProcessTakeSource:
-    from inference.pipeline import Pipeline
-
-    class FastPipeline(Pipeline):
-        def engine(self, name: str) -> Any:
-            return NoiseBurstEngine()
-
-    return InProcessTakeSource(FastPipeline(threads=1))
+    return InProcessTakeSource(NoiseBurstPipeline(threads=1))
 
 
 # ---------------------------------------------------------------------- session building
@@ -102,12 +75,13 @@ def guide_melody(path: Path, first_qn: float, bars: int, bar_qn: float) -> Path:
     return path
 
 
-def build_session(folder: Path, rate: int, tm: TempoMap, bars: tuple[int, int]) -> ArdourAdapter:
+def build_session(folder: Path, rate: int, tm: TempoMap, bars: tuple[int, int],
+                  source: TakeSource | None = None) -> ArdourAdapter:
     """Session with a 'Band' bus fed by the stereo 'Instrumental' track (what is captured) and a
     'Guide' track straight to the master (must not be captured). The instrumental covers bars 1
     to bars[1] + 3, at bar 1. Lyrics and guide melody are stored with the session."""
     create_session(folder, rate, tm, tracks=[("Instrumental", 2, "Band"), ("Guide", 1)], busses=[("Band", 2)])
-    ad = ArdourAdapter(folder, take_source=fast_source())
+    ad = ArdourAdapter(folder, take_source=source or in_process_source())
     end = ad.session.bar_sample(bars[1] + 3)
     rng = np.random.default_rng(7)
     t = np.arange(end) / rate
@@ -189,8 +163,15 @@ def _report() -> None:
 
 # ---------------------------------------------------------------------- session A: 48 kHz, 100 BPM, 4/4, bars 5-12
 @pytest.fixture(scope="module")
-def session_a(tmp_path_factory: pytest.TempPathFactory) -> ArdourAdapter:
-    return build_session(tmp_path_factory.mktemp("ardour") / "song48", 48000, TempoMap.constant(100), (5, 12))
+def session_a(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArdourAdapter]:
+    """Takes come through the real bridge from a real sidecar process (private, stopped after)."""
+    root = tmp_path_factory.mktemp("ardour")
+    source = SidecarTakeSource(connection_file=root / "sidecar.json", detach=False, threads=1,
+                               pipeline=f"{HERE / 'ardour_noise_engine.py'}:NoiseBurstPipeline", timeout_s=300)
+    try:
+        yield build_session(root / "song48", 48000, TempoMap.constant(100), (5, 12), source)
+    finally:
+        source.close()
 
 
 def test_48k_100bpm_take_lands_on_bar_5_and_second_take_gets_its_own_track(session_a: ArdourAdapter,
@@ -330,3 +311,30 @@ def test_tempo_change_inside_the_captured_bars(tmp_path_factory: pytest.TempPath
         assert after > 20 * max(before, 1e-6), f"no note onset at bar {bar}"
     assert track_state(ad, "Instrumental") == inst_before
     _report()
+
+
+# ---------------------------------------------------------------------- the CLI and the editor action
+def test_cli_lists_takes_and_refuses_a_missing_bus(session_a: ArdourAdapter, capsys: pytest.CaptureFixture[str]) -> None:
+    from host_bridge.cli import main
+
+    before = _unchanged(session_a)
+    assert main(["ardour", "stale", str(session_a.session.dir)]) == 0
+    out = capsys.readouterr().out
+    assert "Alpha take 1" in out or "no takes" in out
+    assert main(["ardour", "sing", str(session_a.session.file), "--bus", "Drums", "--in-process"]) == 2
+    err = capsys.readouterr().err
+    assert "no bus or track named 'Drums'" in err and "fix:" in err
+    assert main(["ardour", "export", str(session_a.session.dir), "--bars", "1-900", "--out", "/tmp/x.wav"]) == 2
+    assert "past the end" in capsys.readouterr().err
+    assert _unchanged(session_a) == before
+
+
+def test_editor_action_compiles_and_declares_itself(tmp_path: Path) -> None:
+    """The GUI action cannot run headless (no Editor); check Ardour's Lua accepts it."""
+    chk = tmp_path / "chk.lua"
+    chk.write_text('function ardour(t) META = t end\n'
+                   f'assert(loadfile("{R.plugin_dir() / "topline_sing.lua"}"))()\n'
+                   'print("TOPLINE\\tscript\\t" .. META["type"] .. "\\t" .. type(factory))\nos.exit(0)\n')
+    out = subprocess.run(["nice", "-n", "10", R.find_ardour_lua(), str(chk)], capture_output=True, text=True,
+                         timeout=120)
+    assert "TOPLINE\tscript\tEditorAction\tfunction" in out.stdout, out.stdout + out.stderr

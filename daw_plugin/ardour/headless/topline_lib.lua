@@ -108,10 +108,17 @@ function T.set_tempo_map()
   tm = nil
 end
 
+-- The last line of every successful run. Ardour 7.3 sometimes crashes in its teardown at exit
+-- (after an export above all); the caller trusts a run that reported "done" before that.
+function T.done()
+  T.report("done")
+  os.exit(0)
+end
+
 function T.save_and_exit()
   Session:save_state("", false, false, false, false, false)
   T.report("saved")
-  os.exit(0)
+  T.done()
 end
 
 return T

@@ -261,13 +261,19 @@ class ArdourAdapter:
                 used.append(int(name[len(prefix):]))
         return max(used, default=0) + 1
 
-    def sing(self, opts: SingOptions, progress: ProgressCallback | None = None) -> TakeRecord:
-        """Capture, sing and place a new take on a new track. Returns its record."""
+    def sing(self, opts: SingOptions, progress: ProgressCallback | None = None,
+             capture_file: str | Path | None = None, place: bool = True) -> TakeRecord:
+        """Capture, sing and place a new take on a new track. Returns its record.
+
+        ``capture_file``: the bus already exported over the bars (by the editor action, while
+        Ardour has the session open) instead of a headless export. ``place`` False: deliver the
+        take and its record only, without touching the session file (the editor action imports it
+        itself, then calls :meth:`link`)."""
         from presets import get_artist
 
         bus, bars, artist, sheet, lyrics_p, melody, melody_src = self._inputs(opts)
         digest = self.session.digest
-        cap = self.capture(bus, bars)
+        cap = self.capture(bus, bars) if capture_file is None else self.capture_from_file(capture_file, bus, bars)
         take = self._sing(cap, sheet, str(lyrics_p), melody, melody_src, artist, opts.seed, opts.channels, progress)
         display = get_artist(artist).display_name
         number = self.next_take_number(display)
@@ -277,8 +283,45 @@ class ArdourAdapter:
                          lyrics=str(lyrics_p), melody=melody_src, tempo_map=self.session.tempo_map.to_dict(),
                          bar_samples=self._bar_samples(bars), sources=[], created=_now(),
                          timings={**take.timings, "capture": cap.seconds})
-        self._place_new(rec, take, digest)
+        if place:
+            self._place_new(rec, take, digest)
+        else:
+            self._save_take_files(rec, take)
         return rec
+
+    def capture_from_file(self, path: str | Path, bus: str, bars: tuple[int, int]) -> Capture:
+        """A capture exported elsewhere (Ardour's GUI): checked against the session's rate and bars."""
+        from host_bridge.audio import read_audio
+
+        self.session.route(bus)
+        self.session.check_bars(*bars)
+        audio, sr = read_audio(path)
+        start, end = self.session.bar_sample(bars[0]), self.session.bar_sample(bars[1] + 1)
+        if sr != self.session.sample_rate:
+            raise InputError(f"capture {path} is at {sr} Hz, the session at {self.session.sample_rate} Hz",
+                             "export the bus at the session rate")
+        if abs(audio.shape[1] - (end - start)) > 1:
+            raise InputError(f"capture {path} is {audio.shape[1]} samples long; bars {bars[0]}-{bars[1]} are "
+                             f"{end - start}", "export exactly the bars to sing (from the first bar line to the "
+                             "bar line after the last bar)")
+        fixed = np.zeros((audio.shape[0], end - start), np.float32)
+        n = min(end - start, audio.shape[1])
+        fixed[:, :n] = audio[:, :n]
+        return Capture(fixed, sr, start, bars, bus, {}, 0.0)
+
+    def link(self, take_id: str) -> TakeRecord:
+        """Attach a take delivered with ``place=False`` to the region the editor action imported:
+        the region on the take's track that starts at the capture start."""
+        rec = self.store.load(take_id)
+        self.session.reload()
+        want = rec.bar_samples[0]
+        for reg in self.session.regions(rec.track):
+            if abs(self.session.position_samples(reg.position) - want) <= 1:
+                rec.region_id = reg.id
+                self.store.save(rec)
+                return rec
+        raise TakeRecordError(f"track {rec.track!r} has no region at bar {rec.bars[0]}",
+                              "save the session after the take was imported, then link it again")
 
     def _bar_samples(self, bars: tuple[int, int]) -> list[int]:
         return [self.session.bar_sample(b) for b in range(bars[0], bars[1] + 2)]
