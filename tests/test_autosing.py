@@ -413,3 +413,55 @@ def test_train_entry_point_writes_a_loadable_checkpoint(tmp_path):
     model = AutoSing.from_checkpoint(tmp_path / "ckpt", device="cpu")
     y = model.sing("la la la", np.zeros((1, 16000), np.float32), 16000, np.asarray(artists["artist"], np.float32))
     assert y.shape == (1, 16000)
+
+
+def test_bf16_model_keeps_float32_rotary_and_generates():
+    m = build_lm(debug_lm(2), seed=0).to(torch.bfloat16)
+    assert all(layer.self_attn.inv_freq.dtype == torch.float32 for layer in m.layers)
+    ex = example(13)
+    text, mask, music = conditioning(m, ex)
+    fixed, pos = stage2_plan(m, "compressed", 32)
+    seq = Generator(m).generate(text, mask, music, fixed, pos, artist=ex.artist[None], params=GREEDY)
+    assert (seq[fixed < 0] < K).all()
+
+
+def test_lyrics_only_score_is_split_over_windows(debug_model):
+    """AutoSing needs no melody: a Score holding only lyric lines renders."""
+    from presets import get_artist
+
+    m = AutoSing(debug_model.stage1, debug_model.stage2, debug_model.codec)
+    m.max_frames = 64
+    eng = AutoSingEngine(model=m)
+    score = Score((), TempoMap.constant(100), ("one", "two", "three", "four"))
+    phs = list(eng.render(score, get_artist("alpha"), instrumental=np.zeros((1, 128 * 384), np.float32),
+                          instrumental_sample_rate=SR))
+    assert [p.info["window"] for p in phs] == [0, 1]
+    assert [p.start_s for p in phs] == [0.0, pytest.approx(64 / m.codec.frame_rate)]
+
+
+def test_rendered_windows_make_a_stem_on_the_session_grid(debug_model):
+    from inference.produce import Producer
+    from presets import get_artist
+
+    artist = get_artist("alpha")
+    sr, start, n = 48000, 96000, 60000
+    inst = (0.1 * np.random.default_rng(0).standard_normal((2, n))).astype(np.float32)
+    producer = Producer(sr, n, start, 2, artist)
+    for ph in AutoSingEngine(model=debug_model).render(_score(), artist, instrumental=inst, instrumental_sample_rate=sr,
+                                                       instrumental_start_s=start / sr):
+        producer.add(ph)
+    stem = producer.finish()
+    assert stem.shape == (2, n) and producer.dropped_s < 0.6  # SNAC padding past the end is trimmed
+    assert np.abs(stem[:, :2400]).max() > 0  # placed at the instrumental's start
+
+
+@pytest.mark.slow
+def test_compiled_decode_step_equals_eager():
+    m = build_lm(debug_lm(2), seed=0)
+    ex = example(14)
+    text, mask, music = conditioning(m, ex)
+    fixed, pos = stage2_plan(m, "unrolled", 32)
+    args = (text, mask, music, fixed, pos)
+    eager = Generator(m).generate(*args, artist=ex.artist[None], params=GREEDY)
+    compiled = Generator(m, compile=True).generate(*args, artist=ex.artist[None], params=GREEDY)
+    assert torch.equal(eager, compiled)

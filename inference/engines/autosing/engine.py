@@ -58,21 +58,25 @@ class VocalChunk:
 
 
 class AutoSing:
-    def __init__(self, stage1: AutoSingLM, stage2: AutoSingLM, codec: Codec, compile: bool = False) -> None:
+    def __init__(self, stage1: AutoSingLM, stage2: AutoSingLM, codec: Codec, compile: bool = False,
+                 compile_mode: str | None = None) -> None:
         if stage1.cfg.stage != 1 or stage2.cfg.stage != 2:
             raise ModelError("stage models swapped", "pass the stage-1 model first, then the stage-2 model")
         if stage2.cfg.codebook_size != codec.codebook_size or stage1.cfg.codebook_size != codec.codebook_size:
             raise ModelError(f"the stages use {stage2.cfg.codebook_size} codes per codebook, the codec "
                              f"{codec.codebook_size}", "use the codec the checkpoint was trained with")
         self.stage1, self.stage2, self.codec = stage1, stage2, codec
-        self.gen1, self.gen2 = Generator(stage1, compile), Generator(stage2, compile)
+        self.gen1, self.gen2 = Generator(stage1, compile, compile_mode), Generator(stage2, compile, compile_mode)
         self.sample_rate = codec.sample_rate
         max_s = min(stage1.cfg.max_seconds, stage2.cfg.max_seconds)
         self.max_frames = max(codec.align, int(max_s * codec.frame_rate) // codec.align * codec.align)
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_checkpoint(cls, folder: Path | str, device: str | None = None, compile: bool = False) -> "AutoSing":
+    def from_checkpoint(cls, folder: Path | str, device: str | None = None, compile: bool = False,
+                        dtype: torch.dtype | None = None) -> "AutoSing":
+        """Load ``folder`` (stage1/, stage2/, codec/). ``dtype`` (e.g. torch.bfloat16 on a GPU)
+        applies to the two transformers; SNAC stays in float32."""
         from inference.engines.autosing.loaders import load_lm, load_snac
 
         folder = Path(folder)
@@ -82,6 +86,8 @@ class AutoSing:
         dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
         s1 = load_lm(folder / "stage1", stage=1, device=dev)
         s2 = load_lm(folder / "stage2", stage=2, device=dev)
+        if dtype is not None:
+            s1, s2 = s1.to(dtype), s2.to(dtype)
         codec = Codec(load_snac(folder / "codec", device=dev))
         return cls(s1, s2, codec, compile)
 
@@ -138,6 +144,7 @@ class AutoSing:
                                  params=params.stage1, seed=seed, cancel=cancel)[0, 1:]
         layout = params.layout or s2.cfg.infer_layout
         fixed, pos = stage2_plan(s2, layout, n_fine)
+        seq_dev = fixed.to(self.gen2.device)
         seq = fixed.clone()
         dec = codec.streaming(seed)
         done, step_frames = 0, p.frame_multiple
@@ -145,9 +152,10 @@ class AutoSing:
         emitted = 0
         for t, tok in self.gen2.stream(sem[None], torch.ones((1, sem.numel()), dtype=torch.bool), music,
                                        fixed, pos, artist=artist, params=params.stage2, seed=seed + 1, cancel=cancel):
-            seq[:, t] = tok.cpu()
+            seq_dev[:, t] = tok
             ready = p.finished_frames(layout, t + 1) // step_frames * step_frames
-            if ready > done:
+            if ready > done:  # copy back only when a block of frames is complete
+                seq[:, :t + 1] = seq_dev[:, :t + 1].cpu()
                 audio = dec.push(self._codes(seq, layout, done, ready))
                 done = ready
                 if audio.shape[1]:
@@ -155,6 +163,7 @@ class AutoSing:
                     emitted += audio.shape[1]
         if cancel is not None and cancel.is_set():
             raise CancelledError("the job was cancelled", "start it again when you are ready")
+        seq = seq_dev.cpu()
         if done < n_fine:
             audio = dec.push(self._codes(seq, layout, done, n_fine))
             if audio.shape[1]:

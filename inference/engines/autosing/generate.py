@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -38,11 +38,13 @@ class Generator:
     """One model's inference state: preallocated caches (grown when a longer or wider request
     comes), an optionally compiled decode step."""
 
-    def __init__(self, model: AutoSingLM, compile: bool = False) -> None:
+    def __init__(self, model: AutoSingLM, compile: bool = False, compile_mode: str | None = None) -> None:
+        """``compile``: torch.compile the one-step decode (static shapes: the caches are
+        preallocated); ``compile_mode`` e.g. "reduce-overhead" (CUDA graphs) on a GPU."""
         self.model = model.eval()
         self._decode: Callable[..., torch.Tensor] = model.step
         if compile:
-            self._decode = torch.compile(model.step, dynamic=False)  # type: ignore[assignment]
+            self._decode = torch.compile(model.step, dynamic=False, mode=compile_mode)  # type: ignore[assignment]
         self._cache_shape: tuple[int, int] | None = None
 
     @property
@@ -60,7 +62,8 @@ class Generator:
                fixed: torch.Tensor, pos: torch.Tensor, *, artist: torch.Tensor | None = None,
                params: SamplingParams = SamplingParams(), seed: int = 0, prompt_steps: int = 1,
                cancel: threading.Event | None = None) -> Iterator[tuple[int, torch.Tensor]]:
-        """Yield ``(t, tokens [S])`` for every delayed step t >= ``prompt_steps``. text [1, M],
+        """Yield ``(t, tokens [S])`` (on the model's device; nothing here waits for the device)
+        for every delayed step t >= ``prompt_steps``. text [1, M],
         music [1, S_music, N] (undelayed compressed layout), artist [1, A] or None. ``fixed``
         columns below ``prompt_steps`` must be fully known (a prompt); they are prefilled at once."""
         m = self.model
@@ -80,7 +83,7 @@ class Generator:
         elif artist is not None:
             artist = artist.to(dev)
         self._caches(b, length)
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator(device=dev).manual_seed(seed)
         m.prefill_memory(m.encode(text, text_mask, music, artist))
         seq = fixed.clone()
         posb = pos.to(dev)[None].expand(b, -1)
@@ -98,12 +101,10 @@ class Generator:
                 logits = self._decode(seq[None, :, t:t + 1].expand(b, -1, -1), posb[:, t:t + 1],
                                       torch.tensor(t, device=dev))[:, :, -1]
 
-    def generate(self, *args: object, **kw: object) -> torch.Tensor:
-        """Like :meth:`stream`, returning the whole delayed sequence [S, L]."""
-        fixed: torch.Tensor = args[3] if len(args) > 3 else kw["fixed"]  # type: ignore[assignment]
-        prompt_steps = int(kw.get("prompt_steps", 1))  # type: ignore[call-overload]
+    def generate(self, text: torch.Tensor, text_mask: torch.Tensor, music: torch.Tensor, fixed: torch.Tensor,
+                 pos: torch.Tensor, **kw: Any) -> torch.Tensor:
+        """Like :meth:`stream` (same keywords), returning the whole delayed sequence [S, L]."""
         seq = fixed.clone().to(self.device)
-        for t, tok in self.stream(*args, **kw):  # type: ignore[arg-type]
+        for t, tok in self.stream(text, text_mask, music, fixed, pos, **kw):
             seq[:, t] = tok
-        assert (seq[:, prompt_steps:] >= 0).all()
         return seq

@@ -325,10 +325,15 @@ def main(argv: list[str] | None = None) -> int:
     semantic = SemanticTokenizer(SemanticConfig(sample_rate=codec.sample_rate, vocab=sem_vocab))
     examples = [prepare_example(v, i, sr, ly, codec, None, names.index(a)) for v, i, sr, ly, a in raw]
     fit_semantic(semantic, examples, codec.hop, cfg.seed)
-    emb_cfg = C.EmbedderConfig(n_artists=max(2, len(names)), codebook_size=codec.codebook_size,
-                               **({"dim": 32, "n_layers": 1, "n_heads": 2} if args.size == "debug" else {}))
+    emb_cfg = C.EmbedderConfig(n_artists=max(2, len(names)), codebook_size=codec.codebook_size)
+    if args.size == "debug":
+        emb_cfg = C.EmbedderConfig(dim=32, n_layers=1, n_heads=2, n_artists=emb_cfg.n_artists,
+                                   codebook_size=codec.codebook_size)
     embedder = build_embedder(emb_cfg).to(args.device)
-    report: Progress = lambda ph, s, n, l: (s % 100 == 0 or s == n - 1) and log.info("%s %d/%d loss %.4f", ph, s, n, l)
+    def report(phase: str, step: int, total: int, loss: float) -> None:
+        if step % 100 == 0 or step == total - 1:
+            log.info("%s %d/%d loss %.4f", phase, step, total, loss)
+
     train_embedder(embedder, examples, cfg, report)
     with torch.no_grad():
         for ex in examples:

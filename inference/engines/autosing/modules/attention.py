@@ -12,13 +12,17 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def rope(x: torch.Tensor, pos: torch.Tensor, base: float) -> torch.Tensor:
-    """Rotate ``x`` [B, H, T, D] by positions ``pos`` [B, T] (float)."""
-    d = x.shape[-1]
-    inv = 1.0 / (base ** (torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d))
-    ang = pos.float()[:, None, :, None] * inv  # [B, 1, T, D/2]
-    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
-    x1, x2 = x[..., : d // 2], x[..., d // 2:]
+def rope_angles(pos: torch.Tensor, inv_freq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin [B, 1, T, D/2] for positions ``pos`` [B, T] (float)."""
+    ang = pos.float()[:, None, :, None] * inv_freq
+    return ang.cos(), ang.sin()
+
+
+def rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate ``x`` [B, H, T, D] (half-split pairs) by precomputed angles."""
+    d = x.shape[-1] // 2
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    x1, x2 = x[..., :d], x[..., d:]
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], -1)
 
 
@@ -46,16 +50,29 @@ class Attention(nn.Module):
         self.wq = nn.Linear(dim, dim, bias=False)
         self.wkv = nn.Linear(dim, 2 * dim, bias=False)
         self.wo = nn.Linear(dim, dim, bias=False)
-        self.rope_base, self.use_rope = rope_base, use_rope
+        self.use_rope = use_rope
+        inv = 1.0 / (rope_base ** (torch.arange(0, self.head_dim, 2, dtype=torch.float32) / self.head_dim))
+        self.register_buffer("inv_freq", inv, persistent=False)
         self.cache: KVCache | None = None
         self.mem_kv: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None
+
+    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
+        """Keep the rotary frequencies in float32 when the module is cast to bf16/fp16."""
+        inv = self.inv_freq
+        out = super()._apply(fn, recurse)
+        self.inv_freq = inv.to(self.inv_freq.device)
+        return out
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         b, t, _ = x.shape
         return x.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
 
-    def _rot(self, x: torch.Tensor, pos: torch.Tensor | None) -> torch.Tensor:
-        return rope(x, pos, self.rope_base) if self.use_rope and pos is not None else x
+    def _rot(self, x: torch.Tensor, pos: torch.Tensor | None,
+             angles: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        if not self.use_rope or pos is None:
+            return x
+        cos, sin = angles if angles is not None else rope_angles(pos, self.inv_freq)
+        return rope(x, cos, sin)
 
     def memory_kv(self, mem: torch.Tensor, mem_pos: torch.Tensor | None,
                   mem_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -70,12 +87,13 @@ class Attention(nn.Module):
         """Self-attention over ``x`` [B, T, dim] (with the KV cache when one is set up and ``start``
         is given), or cross-attention when ``memory`` (from :meth:`memory_kv`) is given."""
         b, t, _ = x.shape
-        q = self._rot(self._split(self.wq(x)), pos)
+        angles = rope_angles(pos, self.inv_freq) if self.use_rope and pos is not None else None
+        q = self._rot(self._split(self.wq(x)), pos, angles)
         if memory is not None:
             k, v, attn_mask = memory
         else:
             k, v = self.wkv(x).chunk(2, -1)
-            k, v = self._rot(self._split(k), pos), self._split(v)
+            k, v = self._rot(self._split(k), pos, angles), self._split(v)
             attn_mask = mask
             if self.cache is not None and start is not None:
                 k, v = self.cache.update(start, k, v)
