@@ -87,10 +87,11 @@ function factory (params) return function ()
 	os.remove (capture)
 	local take_id = out:match ('"take_id": "([^"]+)"')
 	local track = out:match ('"track": "([^"]+)"')
-	if not take_id or not track then fail ("Topline could not sing:\n" .. out); return end
+	local stem = out:match ('"stem": "([^"]+)"')
+	if not take_id or not track or not stem then fail ("Topline could not sing:\n" .. out); return end
 
 	-- 5. import the take on a new track at the first bar, in beat time; name the track; save; link
-	local wav = dir .. "topline/takes/" .. take_id .. ".wav"
+	local wav = dir .. stem
 	local files = C.StringVector ()
 	files:push_back (wav)
 	local qb, qt = tm:quarters_at_bbt (Temporal.BBT_TIME (first, 1, 0)):str ():match ("^(%d+):(%d+)$")
@@ -98,7 +99,7 @@ function factory (params) return function ()
 	Editor:do_import (files, Editing.ImportDistinctFiles, Editing.ImportAsTrack, ARDOUR.SrcQuality.SrcBest,
 		ARDOUR.MidiTrackNameSource.SMFTrackName, ARDOUR.MidiTempoMapDisposition.SMFTempoIgnore,
 		pos, ARDOUR.PluginInfo (), ARDOUR.Track (), false)
-	local new = Session:route_by_name (take_id)
+	local new = Session:route_by_name (stem:match ("([^/]+)%.wav$"))
 	if new and not new:isnil () then new:set_name (track) end
 	Session:save_state ("", false, false, false, false, false)
 	os.execute (TOPLINE .. " ardour link " .. q (file) .. " --take " .. q (take_id) .. " >/dev/null 2>&1")

@@ -137,9 +137,12 @@ def xcorr_peak(mix: np.ndarray, take: np.ndarray) -> int:
 def check_take(ad: ArdourAdapter, rec: Any, mix: np.ndarray, inst_before: bytes) -> float:
     """The acceptance checks for one take; returns the measured offset in ms."""
     sr = ad.session.sample_rate
-    take, tsr = sf.read(str(ad.store.dir / f"{rec.take_id}.wav"), dtype="float32", always_2d=True)
+    take, tsr = sf.read(str(ad.session.dir / rec.stem), dtype="float32", always_2d=True)
     assert tsr == sr
     expected = ad.session.bar_sample(rec.bars[0])
+    from host_bridge.takes import read_time_reference
+
+    assert read_time_reference(ad.session.dir / rec.stem) == expected  # delivered with its BWF position
     lag = xcorr_peak(mix.sum(axis=0), take[:, 0])
     offset_ms = 1000.0 * (lag - expected) / sr
     assert abs(lag - expected) <= TOLERANCE_S * sr, f"take found at {lag}, expected {expected} ({offset_ms:.2f} ms)"
@@ -302,7 +305,7 @@ def test_tempo_change_inside_the_captured_bars(tmp_path_factory: pytest.TempPath
         assert abs(ad.session.bar_sample(b) - s) <= 1
     MEASURED["48k tempo change in range"] = check_take(ad, rec, mix, inst_before[0])
     # the notes after the change were sung on the session's grid (140 BPM), not the MIDI file's
-    take, sr = sf.read(str(ad.store.dir / f"{rec.take_id}.wav"), dtype="float32", always_2d=True)
+    take, sr = sf.read(str(ad.session.dir / rec.stem), dtype="float32", always_2d=True)
     env = np.abs(take[:, 0])
     for bar in (8, 9, 10):
         at = ad.session.bar_sample(bar) - rec.bar_samples[0]

@@ -95,6 +95,7 @@ def create_session(folder: str | Path, sample_rate: int, tempo_map: TempoMap,
     folder = Path(folder).resolve()
     if folder.exists() and any(folder.iterdir()):
         raise InputError(f"{folder} already exists and is not empty", "choose a new folder for the session")
+    folder.parent.mkdir(parents=True, exist_ok=True)
     run = runner or R.ArdourRunner()
     env = {"TOPLINE_RATE": str(sample_rate),
            "TOPLINE_TRACKS": "\n".join("\t".join(str(v) for v in t) for t in tracks),
@@ -284,9 +285,9 @@ class ArdourAdapter:
                          bar_samples=self._bar_samples(bars), sources=[], created=_now(),
                          timings={**take.timings, "capture": cap.seconds})
         if place:
-            self._place_new(rec, take, digest)
+            self._place_new(rec, take, digest, sheet.text_with_sections())
         else:
-            self._save_take_files(rec, take)
+            self._save_take_files(rec, take, sheet.text_with_sections())
         return rec
 
     def capture_from_file(self, path: str | Path, bus: str, bars: tuple[int, int]) -> Capture:
@@ -333,7 +334,7 @@ class ArdourAdapter:
             raise SessionBusyError(f"{self.session.file.name} changed while the take was sung",
                                    "save and close the session in Ardour, then sing again")
 
-    def _place_new(self, rec: TakeRecord, take: Take, digest: str) -> None:
+    def _place_new(self, rec: TakeRecord, take: Take, digest: str, lyrics_text: str) -> None:
         t0 = time.monotonic()
         self._guard_unchanged(digest)
         before = self.session.file.read_bytes()
@@ -353,7 +354,7 @@ class ArdourAdapter:
             rec.region_id = placed.region_id
             rec.sources = [f.name for f in files]
             rec.timings["place"] = time.monotonic() - t0
-            self._save_take_files(rec, take)
+            self._save_take_files(rec, take, lyrics_text)
         except BaseException:
             self.session.file.write_bytes(before)
             self.session.reload()
@@ -361,18 +362,15 @@ class ArdourAdapter:
                 f.unlink(missing_ok=True)
             raise
 
-    def _save_take_files(self, rec: TakeRecord, take: Take) -> None:
-        from host_bridge.audio import write_wav
+    def _save_take_files(self, rec: TakeRecord, take: Take, lyrics_text: str = "") -> None:
+        """Deliver the take (``Topline Takes/<take_id>-NNNN.wav`` with its BWF time reference,
+        ``.mid`` and ``.json``: a re-sing gets the next number) and save its record."""
+        from host_bridge.takes import TakeFolder, takes_folder_for
 
-        d = self.store.dir
-        d.mkdir(parents=True, exist_ok=True)
-        write_wav(d / f"{rec.take_id}.wav", take.audio, take.sample_rate, subtype="FLOAT")
-        try:
-            from host_bridge.midi import write_score_midi
-
-            write_score_midi(take.score, d / f"{rec.take_id}.mid")
-        except (ImportError, ValueError, OSError) as e:
-            log.warning("could not write the take's MIDI: %s", e)
+        folder = TakeFolder(takes_folder_for(self.session.dir), prefix=rec.take_id, subtype="FLOAT")
+        delivered = folder.deliver(take, lyrics_text=lyrics_text, extra={"ardour_take": rec.take_id,
+                                                                           "ardour_track": rec.track})
+        rec.stem = str(delivered.wav.relative_to(self.session.dir))
         self.store.save(rec)
 
     # ------------------------------------------------------------------ tempo changes
@@ -461,7 +459,7 @@ class ArdourAdapter:
         rec.tempo_map = self.session.tempo_map.to_dict()
         rec.bar_samples = self._bar_samples(rec.bars)
         rec.timings = {**take.timings, "capture": cap.seconds, "place": time.monotonic() - t0}
-        self._save_take_files(rec, take)
+        self._save_take_files(rec, take, sheet.text_with_sections())
         return rec
 
 

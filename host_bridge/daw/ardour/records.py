@@ -6,7 +6,9 @@ bars, artist), so a later run (or the editor action) needs no arguments.
 ``<session>/topline/takes/<take_id>.json``: one record per take placed in the session: its track
 and region, the capture (bus, bars, start), who sang it, and the tempo map it was sung to (with
 the sample position of every captured bar line), which is how a later tempo or meter change is
-noticed. The stem as delivered (``<take_id>.wav``) and its score (``<take_id>.mid``) sit beside it.
+noticed. The take itself is delivered by :class:`host_bridge.takes.TakeFolder` into the session's
+``Topline Takes`` folder (``<take_id>-0001.wav`` with its BWF time reference, ``.mid``, ``.json``;
+each re-sing adds the next number); the record names the latest in ``stem``.
 """
 from __future__ import annotations
 
@@ -95,6 +97,8 @@ class TakeRecord:
     created: str
     versions: int = 1
     """How many times this take was sung (re-sings after tempo changes count)."""
+    stem: str = ""
+    """The latest delivered WAV of this take, relative to the session folder (``Topline Takes/...``)."""
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
