@@ -46,6 +46,8 @@ class JobHandle:
     """Shared-memory slots holding this job's request buffers (lent to the sidecar until the job ends)."""
     first_chunk_s: float | None = None
     """Seconds from the first submission to the first audio chunk."""
+    first_chunk_sidecar_s: float | None = None
+    """Of those, the seconds the sidecar spent from starting the job to sending that chunk."""
     t0: float = field(default_factory=time.monotonic)
 
     @property
@@ -213,6 +215,8 @@ class Bridge:
         job.chunks_seen.add(idx)
         if job.first_chunk_s is None:
             job.first_chunk_s = time.monotonic() - job.t0
+            el = msg.body.get("elapsed_s")
+            job.first_chunk_sidecar_s = float(el) if isinstance(el, (int, float)) else None
         if job.on_chunk is not None:
             job.on_chunk(np.array(audio.array, np.float32, ndmin=2), int(msg.body.get("start_sample", 0)))
 

@@ -61,6 +61,8 @@ class JobQueue:
         self._cv = threading.Condition()
         self._closed = False
         self.queued_bytes = 0
+        self._active: Job | None = None
+        """The job the worker is executing (until it calls finish, even when cancelled meanwhile)."""
 
     def get(self, job_id: str) -> Job | None:
         with self._cv:
@@ -100,6 +102,7 @@ class JobQueue:
                     if job.state == "queued":
                         job.state = "running"
                         job.started = job.last_progress = time.monotonic()
+                        self._active = job
                         return job
                 left = deadline - time.monotonic()
                 if self._closed or left <= 0:
@@ -119,10 +122,12 @@ class JobQueue:
     def finish(self, job: Job, state: str) -> bool:
         """Record the end of a running job; False when it was cancelled meanwhile (drop its result)."""
         with self._cv:
+            if self._active is job:
+                self._active = None
+            job.spec = _released(job.spec)
             if job.state != "running":
                 return False
             job.state = state
-            job.spec = _released(job.spec)
             return True
 
     def close(self) -> None:
@@ -136,7 +141,7 @@ class JobQueue:
 
     def snapshot(self) -> dict[str, Any]:
         with self._cv:
-            running = next((j for j in self._jobs.values() if j.state == "running"), None)
+            running = self._active
             return {
                 "queued": [j.id for j in sorted((j for j in self._jobs.values() if j.state == "queued"),
                                                 key=lambda j: (j.priority, j.seq))],

@@ -117,7 +117,9 @@ class RenderWorker(threading.Thread):
             nonlocal n_chunk
             job.last_progress = time.monotonic()
             self.on_chunk(job, n_chunk)
-            self.emit(job, P.chunk_event(job.id, audio, job.spec.sample_rate, start_sample, n_chunk))
+            msg = P.chunk_event(job.id, audio, job.spec.sample_rate, start_sample, n_chunk)
+            msg.body["elapsed_s"] = round(time.monotonic() - (job.started or job.submitted), 4)
+            self.emit(job, msg)
             n_chunk += 1
 
         self.on_job_started(job)
