@@ -81,19 +81,25 @@ def cmd_generate(args: argparse.Namespace) -> int:
     artist = get_artist(args.artist)
     audio, sr = read_audio(args.instrumental)
     sheet = LyricsSheet.load(args.lyrics)
-    melody_path = Path(args.melody)
-    if not melody_path.is_file():
-        raise InputError(f"melody file {melody_path} does not exist", "check the path to the guide MIDI file")
-    melody = read_melody(melody_path, tempo_bpm=args.tempo)
     tempo_map = None
-    if args.tempo is not None and not _midi_has_tempo(melody_path):
-        tempo_map = TempoMap.constant(args.tempo).with_meter_changes(melody.tempo_map.meters)
+    melody_bytes: bytes | None = None
+    melody_path = Path(args.melody) if args.melody else Path("composed")
+    if args.melody is None:  # no guide melody: the sidecar's composer writes one over the instrumental
+        if args.tempo is not None:
+            tempo_map = TempoMap.constant(args.tempo)
+    else:
+        if not melody_path.is_file():
+            raise InputError(f"melody file {melody_path} does not exist", "check the path to the guide MIDI file")
+        melody = read_melody(melody_path, tempo_bpm=args.tempo)
+        if args.tempo is not None and not _midi_has_tempo(melody_path):
+            tempo_map = TempoMap.constant(args.tempo).with_meter_changes(melody.tempo_map.meters)
+        melody_bytes = melody_path.read_bytes()
 
     from host_bridge.cli_sidecar import generate_via_sidecar
     from host_bridge.protocol import JobSpec
 
     spec = JobSpec(lyrics_text=sheet.text_with_sections(), sample_rate=sr, length_samples=audio.shape[1],
-                   tempo_map=tempo_map, melody_midi=melody_path.read_bytes(), instrumental=audio,
+                   tempo_map=tempo_map, melody_midi=melody_bytes, instrumental=audio,
                    artist=artist.name, seed=args.seed, channels=args.channels,
                    lyrics_source=str(args.lyrics), melody_source=str(melody_path))
     bar = ProgressBar()
@@ -138,6 +144,8 @@ EXTRA_COMMANDS: list[Registrar] = [_sidecar_commands]
 """Functions adding further subcommands (sidecar, compose, ardour...), each from its own module."""
 from host_bridge.daw.ardour.cli import register as _ardour_commands  # noqa: E402 (argparse only)
 EXTRA_COMMANDS.append(_ardour_commands)  # `topline ardour ...`
+from host_bridge.cli_compose import register as _compose_commands  # noqa: E402 (argparse only)
+EXTRA_COMMANDS.append(_compose_commands)  # `topline compose`, `topline analyze`
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="sing a lyrics sheet over an instrumental")
     g.add_argument("--instrumental", required=True, help="the instrumental (WAV/FLAC/AIFF/OGG, mono or stereo)")
     g.add_argument("--lyrics", required=True, help="lyrics sheet (plain text, [Verse]/[Chorus] headers allowed)")
-    g.add_argument("--melody", required=True, help="guide melody, a Standard MIDI File")
+    g.add_argument("--melody", default=None,
+                   help="guide melody, a Standard MIDI File (without it a melody is composed over the instrumental)")
     g.add_argument("--artist", default="alpha", help="who sings (see `topline artists`)")
     g.add_argument("--tempo", type=_positive_tempo, default=None, help="tempo in BPM, when the MIDI file has none")
     g.add_argument("--seed", type=int, default=0, help="another seed gives another take")

@@ -121,11 +121,16 @@ class Pipeline:
         from inference.frontend.align import align
 
         sheet = LyricsSheet.parse(req.lyrics_text, source=req.lyrics_source)
-        if req.melody_midi is None:
-            raise InputError("no guide melody was given",
-                             "pass --melody FILE.mid (the composer that writes one is not in this build yet)")
-        melody = _read_melody(req.melody_midi, req.melody_source, req.tempo_map)
-        score = align(sheet, melody, self.g2p())
+        if req.melody_midi is None:  # no guide melody: compose one over the instrumental
+            from inference.compose.stage import compose_over
+
+            artist = get_artist(req.artist)
+            score, _, _ = compose_over(sheet, req.instrumental, req.sample_rate, artist.low, artist.high,
+                                       tempo_map=req.tempo_map, start_s=req.start_sample / req.sample_rate,
+                                       seed=req.seed, g2p=self.g2p())
+        else:
+            melody = _read_melody(req.melody_midi, req.melody_source, req.tempo_map)
+            score = align(sheet, melody, self.g2p())
         if req.bars is not None:
             tm = score.tempo_map
             a, b = tm.qn_at_bar(req.bars[0]), tm.qn_at_bar(req.bars[1] + 1)

@@ -1,0 +1,149 @@
+"""``topline compose`` and ``topline analyze``: the composer and the instrumental analysis from
+the command line. Run in this process (no sidecar); the sidecar-side modules (librosa,
+matplotlib, the text front end) are imported inside the commands, so the bridge stays light.
+
+Kept apart from host_bridge/cli.py; :func:`register` adds the subcommands to its parser.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from host_bridge.errors import InputError, TempoError
+
+_METER = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{1,2})\s*$")
+
+
+def _meter(v: str) -> tuple[int, int]:
+    m = _METER.match(v)
+    if not m or int(m.group(2)) not in (2, 4, 8, 16) or int(m.group(1)) < 1:
+        raise argparse.ArgumentTypeError(f"meter {v!r} is not like 4/4, 3/4 or 6/8")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _tempo(v: str) -> float:
+    try:
+        f = float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"tempo {v!r} is not a number") from None
+    if not (20.0 <= f <= 400.0):
+        raise argparse.ArgumentTypeError(f"tempo {f} BPM is outside 20-400")
+    return f
+
+
+def _tempo_map(args: argparse.Namespace) -> Any:
+    from host_bridge.model import TempoMap
+
+    if args.tempo is None:
+        return None
+    num, den = args.meter or (4, 4)
+    try:
+        return TempoMap.constant(args.tempo, num, den, offset_s=args.offset)
+    except TempoError:
+        raise
+    except ValueError as e:
+        raise InputError(f"tempo map cannot be built: {e}", "check --tempo, --meter and --offset") from e
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tempo", type=_tempo, default=None,
+                   help="the session tempo in BPM (quarter notes); without it the tempo is estimated")
+    p.add_argument("--meter", type=_meter, default=None, help="the session meter, e.g. 4/4, 3/4, 6/8")
+    p.add_argument("--offset", type=float, default=0.0, help="where bar 1 starts in the file, seconds (with --tempo)")
+
+
+def cmd_compose(args: argparse.Namespace) -> int:
+    from host_bridge.audio import read_audio
+    from host_bridge.midi import write_score_midi
+    from host_bridge.model import LyricsSheet
+    from presets import get_artist
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".mid", ".midi"):
+        raise InputError(f"output {out} is not a .mid file", "name the output like melody.mid")
+    artist = get_artist(args.artist)
+    audio, sr = read_audio(args.instrumental)
+    sheet = LyricsSheet.load(args.lyrics)
+    from inference.compose.stage import compose_over
+
+    score, an, rep = compose_over(sheet, audio, sr, artist.low, artist.high, tempo_map=_tempo_map(args),
+                                  seed=args.seed, meter=args.meter)
+    write_score_midi(score, out)
+    for w in rep.warnings:
+        print(f"topline: warning: {w}")
+    lo, hi = score.pitch_range()
+    print(f"wrote {out}: {len(score.notes)} notes over {len(score.lines)} lines, {an.key.name}, "
+          f"{an.grid.bpm:.1f} BPM {an.grid.numerator}/{an.grid.denominator}, pitches {int(lo)}-{int(hi)}, "
+          f"seed {args.seed}")
+    if args.picture:
+        from inference.compose.picture import draw
+
+        print(f"wrote {draw(an, score, args.picture)}")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from host_bridge.audio import read_audio
+
+    audio, sr = read_audio(args.file)
+    from inference.analysis import analyze
+
+    an = analyze(audio, sr, tempo_map=_tempo_map(args), meter=args.meter)
+    score = None
+    if args.lyrics:
+        from host_bridge.model import LyricsSheet
+        from inference.compose import compose
+        from presets import get_artist
+
+        artist = get_artist(args.artist)
+        score = compose(LyricsSheet.load(args.lyrics), an, artist.low, artist.high, seed=args.seed)
+    if args.json:
+        d = an.summary()
+        d["chords_per_bar"] = [[bar, labels] for bar, labels in an.chords_per_bar()]
+        print(json.dumps(d, indent=2))
+    else:
+        g = an.grid
+        print(f"tempo   {g.bpm:.1f} BPM (quarter notes), {g.numerator}/{g.denominator}, "
+              f"{'from the tempo map' if g.source == 'tempo_map' else 'estimated'} "
+              f"(confidence {g.confidence:.2f}, onsets on the grid {g.agreement:.0%})")
+        print(f"key     {an.key.name} (confidence {an.key.confidence:.2f})")
+        print(f"length  {an.duration_s:.1f} s, {an.bars} bars, loudness {an.loudness_db:.1f} dBFS")
+        print("sections")
+        for s in an.sections:
+            print(f"  bars {s.first_bar:>3}-{s.last_bar:<3} {s.label} {s.role:<7} {s.energy_db:6.1f} dB "
+                  f"(confidence {s.confidence:.2f})")
+        print("chords per bar")
+        for bar, labels in an.chords_per_bar():
+            print(f"  {bar:>3}  {' '.join(labels)}")
+        for w in an.warnings:
+            print(f"topline: warning: {w}")
+    if args.picture:
+        from inference.compose.picture import draw
+
+        print(f"wrote {draw(an, score, args.picture)}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``compose`` and ``analyze`` to the ``topline`` parser (see host_bridge.cli.EXTRA_COMMANDS)."""
+    c = sub.add_parser("compose", help="write a melody for the lyrics over an instrumental (MIDI)")
+    c.add_argument("--instrumental", required=True, help="the instrumental (WAV/FLAC/AIFF/OGG)")
+    c.add_argument("--lyrics", required=True, help="lyrics sheet (plain text, [Verse]/[Chorus] headers allowed)")
+    c.add_argument("--artist", default="alpha", help="whose range the melody fits (see `topline artists`)")
+    c.add_argument("--seed", type=int, default=0, help="another seed gives another melody")
+    c.add_argument("--out", required=True, help="the melody to write (.mid, with lyric events)")
+    c.add_argument("--picture", default=None, help="also draw chords, sections and the melody to this PNG")
+    _add_common(c)
+    c.set_defaults(func=cmd_compose)
+    a = sub.add_parser("analyze", help="tempo, key, chords per bar and sections of an instrumental")
+    a.add_argument("file", help="the instrumental (WAV/FLAC/AIFF/OGG)")
+    a.add_argument("--picture", default=None, help="draw chords and sections (and a composed melody) to this PNG")
+    a.add_argument("--lyrics", default=None, help="compose a melody for these lyrics into the picture")
+    a.add_argument("--artist", default="alpha", help="whose range the melody fits")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--json", action="store_true", help="print the analysis as JSON")
+    _add_common(a)
+    a.set_defaults(func=cmd_analyze)

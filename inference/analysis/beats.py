@@ -1,0 +1,275 @@
+"""Beats and downbeats: checked against the session's tempo map, or estimated from the audio.
+
+Estimation resolves the usual half/double-tempo ambiguity with the meter: each hypothesis
+(tactus tempo x meter in {4/4, 3/4, 6/8}) is tracked, then scored by how the harmony lines up
+with its bars (chords change on downbeats), how strongly its beats are accented, whether its
+beats split in two or in three (onset periodicity), and a mild prior on tempo and meter.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from host_bridge.model import MeterChange, TempoChange, TempoMap
+from inference.analysis.features import CHROMA_HOP, HOP, SR, Features, sync
+from inference.analysis.result import BeatGrid, beat_qn, beats_per_bar
+
+log = logging.getLogger(__name__)
+
+METERS: tuple[tuple[int, int], ...] = ((4, 4), (3, 4), (6, 8))
+ONSET_LATENCY_S = 0.018
+"""How late the onset envelope peaks after an attack (measured on clicks); taken off estimated beats."""
+_METER_PRIOR = {(4, 4): 0.0, (3, 4): -0.05, (6, 8): -0.05}
+
+
+@dataclass
+class _Hypothesis:
+    tactus_bpm: float
+    meter: tuple[int, int]
+    beats_s: np.ndarray
+    phase: int
+    score: float
+    parts: dict[str, float]
+
+
+# ---------------------------------------------------------------------- checking a given map
+def grid_from_tempo_map(feat: Features, tempo_map: TempoMap, start_s: float = 0.0) -> BeatGrid:
+    """Felt beats of ``tempo_map`` over the audio (whose sample 0 sits at session time ``start_s``),
+    with ``agreement``: the share of strong onsets that land on the map's half-beat grid."""
+    dur = feat.duration_s
+    q0 = max(0.0, tempo_map.qn_at(start_s))
+    q1 = tempo_map.qn_at(start_s + dur)
+    beats_qn: list[float] = []
+    bar = tempo_map.bar_beat_at(q0)[0]
+    while True:
+        m = tempo_map.meter_at_bar(bar)
+        bq = beat_qn(m.numerator, m.denominator)
+        b0 = tempo_map.qn_at_bar(bar)
+        if b0 > q1:
+            break
+        for k in range(beats_per_bar(m.numerator, m.denominator)):
+            q = b0 + k * bq
+            if q0 - 1e-6 <= q <= q1:
+                beats_qn.append(q)
+        bar += 1
+    beats_s = [tempo_map.seconds_at(q) - start_s for q in beats_qn]
+    downs = [tempo_map.seconds_at(tempo_map.qn_at_bar(b)) - start_s
+             for b in range(tempo_map.bar_beat_at(q0)[0], bar) if tempo_map.qn_at_bar(b) >= q0 - 1e-6]
+    m0 = tempo_map.meter_at(q0)
+    agreement, best_shift = _agreement(feat, np.asarray(beats_s), beat_qn(m0.numerator, m0.denominator) == 1.5)
+    conf = float(np.clip(agreement, 0.0, 1.0))
+    if best_shift is not None:
+        log.warning("the instrumental seems to sit %.0f ms off the tempo map's grid", best_shift * 1000)
+    return BeatGrid(tuple(beats_qn), tuple(beats_s), tuple(downs), tempo_map.bpm_at(q0), m0.numerator,
+                    m0.denominator, conf, "tempo_map", agreement)
+
+
+def _onset_peaks(feat: Features) -> tuple[np.ndarray, np.ndarray]:
+    import librosa
+
+    env = feat.onset
+    if env.max() <= 1e-6:
+        return np.zeros(0), np.zeros(0)
+    pk = librosa.util.peak_pick(env, pre_max=3, post_max=3, pre_avg=10, post_avg=10,
+                                delta=0.5 * float(np.std(env)), wait=4)
+    return pk * HOP / SR, env[pk]
+
+
+def _agreement(feat: Features, beats_s: np.ndarray, ternary: bool = False) -> tuple[float, float | None]:
+    """Share of onset strength within 60 ms of the grid of beats and their halves (thirds when
+    ``ternary``), and a shift (s) that would fit clearly better when there is one."""
+    times, w = _onset_peaks(feat)
+    if len(times) < 4 or len(beats_s) < 2:
+        return 0.0, None
+    times = times - ONSET_LATENCY_S
+    step = np.diff(beats_s)
+    subs = (1 / 3, 2 / 3) if ternary else (1 / 2,)
+    grid = np.sort(np.concatenate([beats_s] + [beats_s[:-1] + step * f for f in subs]))
+
+    def fit(shift: float) -> float:
+        d = np.abs(times[:, None] - (grid[None, :] + shift)).min(axis=1)
+        return float(np.sum(w * (d < 0.06)) / np.sum(w))
+
+    base = fit(0.0)
+    period = float(np.median(np.diff(beats_s))) / 2
+    shifts = np.linspace(-period / 2, period / 2, 21)
+    scores = [fit(s) for s in shifts]
+    i = int(np.argmax(scores))
+    if scores[i] > base + 0.25 and abs(shifts[i]) > 0.03:
+        return base, float(shifts[i])
+    return base, None
+
+
+# ---------------------------------------------------------------------- estimation
+def estimate_grid(feat: Features, meter: tuple[int, int] | None = None) -> tuple[BeatGrid, TempoMap]:
+    """Beats, downbeats, tempo and meter from the audio alone (``meter`` when the caller knows it).
+    The returned tempo map puts bar 1 on the first downbeat."""
+    import librosa
+
+    env = feat.onset + 0.5 * feat.onset_low
+    if env.max() <= 1e-6 or feat.duration_s < 2.0:
+        return _fallback(feat)
+    t0 = float(librosa.feature.tempo(onset_envelope=env, sr=SR, hop_length=HOP, start_bpm=110.0)[0])
+    cands: list[float] = []
+    for r in (1 / 3, 1 / 2, 2 / 3, 3 / 4, 1.0, 4 / 3, 3 / 2, 2.0, 3.0):
+        t = t0 * r
+        if 50.0 <= t <= 200.0 and all(abs(math.log(t / c)) > 0.04 for c in cands):
+            cands.append(t)
+    ac = librosa.autocorrelate(env - env.mean())
+    ac = ac / (ac[0] + 1e-9)
+    meters = (meter,) if meter else METERS
+    hyps: list[_Hypothesis] = []
+    for t in cands:
+        _, frames = librosa.beat.beat_track(onset_envelope=env, sr=SR, hop_length=HOP, bpm=t,
+                                            tightness=400, trim=False, units="frames")
+        if len(frames) < 6:
+            continue
+        beats_s = _trim(feat, _regularise(env, frames * HOP / SR))
+        if len(beats_s) < 6:
+            continue
+        for m in meters:
+            hyps.append(_score(feat, env, ac, t, m, beats_s))
+    if not hyps:
+        return _fallback(feat)
+    hyps.sort(key=lambda h: -h.score)
+    best = hyps[0]
+    margin = best.score - hyps[1].score if len(hyps) > 1 else 1.0
+    log.debug("beat hypotheses: %s", [(round(h.tactus_bpm, 1), h.meter, round(h.score, 3), h.parts)
+                                      for h in hyps[:6]])
+    return _grid_from_hypothesis(feat, best, float(np.clip(0.5 + 2.0 * margin, 0.0, 1.0)))
+
+
+def _score(feat: Features, env: np.ndarray, ac: np.ndarray, tactus_bpm: float, meter: tuple[int, int],
+           beats_s: np.ndarray) -> _Hypothesis:
+    k = beats_per_bar(*meter)
+    ternary = meter == (6, 8)
+    period = 60.0 / tactus_bpm * SR / HOP            # frames per beat
+
+    def acf(lag: float) -> float:
+        i = int(round(lag))
+        return float(ac[i]) if 0 < i < len(ac) else 0.0
+
+    sub2 = max(acf(period / 2), acf(period / 2 - 1), acf(period / 2 + 1))
+    sub3 = max(acf(period / 3), acf(period / 3 - 1), acf(period / 3 + 1), acf(2 * period / 3))
+    subdivision = (sub3 - sub2) if ternary else (sub2 - sub3)
+    # accent: onset strength at the beats against the strength half-way between them
+    fr = np.clip(np.round(beats_s * SR / HOP).astype(int), 0, len(env) - 1)
+    mid = np.clip(np.round((beats_s[:-1] + np.diff(beats_s) / (3 if ternary else 2)) * SR / HOP).astype(int),
+                  0, len(env) - 1)
+    accent = float(np.log((env[fr].mean() + 1e-3) / (env[mid].mean() + 1e-3)))
+    salience = float(np.log((env_at(env, beats_s).mean() + 1e-3) / (env.mean() + 1e-3)))
+    # harmony: chord changes should fall on one beat phase of k (the downbeat)
+    bounds = np.concatenate([beats_s, [beats_s[-1] + np.median(np.diff(beats_s))]])
+    d = _chord_change(sync(feat.chroma, CHROMA_HOP, bounds))
+    low = env_at(feat.onset_low, beats_s)
+    best_phase, best_c = 0, -1e9
+    for p in range(k):
+        on = d[p::k][1:] if p == 0 else d[p::k]
+        off = np.concatenate([d[q::k] for q in range(k) if q != p]) if k > 1 else np.zeros(1)
+        c = float(on.mean() - off.mean()) / (float(d.mean()) + 1e-3) if len(on) and len(off) else 0.0
+        lo_on = low[p::k].mean() if len(low[p::k]) else 0.0
+        c += 0.3 * float(np.log((lo_on + 1e-3) / (low.mean() + 1e-3)))
+        if c > best_c:
+            best_phase, best_c = p, c
+    prior = -0.5 * (math.log2(tactus_bpm / 105.0) / 0.8) ** 2 + _METER_PRIOR[meter]
+    parts = {"harmony": best_c, "subdivision": subdivision, "accent": accent, "prior": prior,
+             "salience": salience}
+    score = 0.2 * best_c + 0.5 * subdivision + 0.1 * accent + 0.3 * prior + 0.5 * salience
+    return _Hypothesis(tactus_bpm, meter, beats_s, best_phase, score, parts)
+
+
+def _regularise(env: np.ndarray, beats_s: np.ndarray) -> np.ndarray:
+    """Replace tracked beats by the constant-tempo grid that best fits the onset envelope when the
+    tracked beats are close to one (most productions run to a click); keep them otherwise."""
+    idx = np.arange(len(beats_s))
+    slope, intercept = np.polyfit(idx, beats_s, 1)
+    resid = np.abs(beats_s - (intercept + slope * idx))
+    if np.median(resid) > 0.04:
+        return beats_s
+    # fine search of period and phase against the envelope (smoothed over +-2 frames)
+    sm = np.convolve(env, np.ones(3) / 3.0, mode="same")
+    n = len(beats_s)
+    best, best_v = (slope, intercept), -1.0
+    for ds in np.linspace(-0.012, 0.012, 49):
+        per = slope * (1.0 + ds)
+        mid = n // 2
+        centre = intercept + slope * mid
+        for dp in np.linspace(-0.035, 0.035, 15):
+            t = centre + dp + per * (idx - mid)
+            fr = np.round(t * SR / HOP).astype(int)
+            ok = (fr >= 0) & (fr < len(sm))
+            v = float(sm[fr[ok]].sum())
+            if v > best_v:
+                best_v, best = v, (per, centre + dp - per * mid)
+    per, start = best
+    first = start - per * np.floor((start + 0.05) / per)    # extend the grid back to the start
+    last = beats_s[-1] + per / 2
+    return np.arange(first, last, per)
+
+
+def _trim(feat: Features, beats_s: np.ndarray) -> np.ndarray:
+    """Drop beats in the silence (or reverb tail) before the first and after the last clear onset."""
+    times, w = _onset_peaks(feat)
+    if len(times) == 0:
+        return beats_s
+    strong = times[w >= 0.25 * np.percentile(w, 75)]
+    loud = np.nonzero(feat.rms_db > feat.rms_db.max() - 30.0)[0]
+    start = min(strong[0], loud[0] * CHROMA_HOP / SR if len(loud) else strong[0])
+    return beats_s[(beats_s >= start - 0.1) & (beats_s <= strong[-1] + 0.1)]
+
+
+def _chord_change(chroma: np.ndarray, temperature: float = 0.06) -> np.ndarray:
+    """How much the chord changes into each beat (0..1): chroma [12, N] is turned into a
+    distribution over chord templates (so the notes of one chord played in any order look
+    alike), and consecutive distributions are compared (1 - Bhattacharyya coefficient)."""
+    from inference.analysis.harmony import _T
+
+    c = chroma / (np.linalg.norm(chroma, axis=0, keepdims=True) + 1e-9)
+    s = _T @ c
+    p = np.exp((s - s.max(axis=0, keepdims=True)) / temperature)
+    p /= p.sum(axis=0, keepdims=True)
+    return np.concatenate([[0.0], 1.0 - np.sum(np.sqrt(p[:, 1:] * p[:, :-1]), axis=0)])
+
+
+def env_at(env: np.ndarray, times_s: np.ndarray) -> np.ndarray:
+    fr = np.clip(np.round(np.asarray(times_s) * SR / HOP).astype(int), 0, len(env) - 1)
+    # the strongest value within +-2 frames (onsets smear slightly)
+    return np.max(np.stack([env[np.clip(fr + o, 0, len(env) - 1)] for o in range(-2, 3)]), axis=0)
+
+
+def _grid_from_hypothesis(feat: Features, h: _Hypothesis, confidence: float) -> tuple[BeatGrid, TempoMap]:
+    num, den = h.meter
+    bq = beat_qn(num, den)
+    beats = h.beats_s - ONSET_LATENCY_S
+    idx = np.arange(len(beats))
+    slope, intercept = np.polyfit(idx, beats, 1)           # seconds per beat; robust constant tempo
+    bpm = 60.0 / slope * bq
+    k = beats_per_bar(num, den)
+    first_down = intercept + h.phase * slope
+    while first_down - k * slope > -0.5 * slope:
+        first_down -= k * slope
+    tm = TempoMap((TempoChange(0.0, float(bpm)),), (MeterChange(1, num, den),), float(first_down))
+    grid = _grid_on_map(feat, tm, beats, confidence, "estimated")
+    return grid, tm
+
+
+def _grid_on_map(feat: Features, tm: TempoMap, beats_s: np.ndarray, confidence: float, source: str) -> BeatGrid:
+    qn = [tm.qn_at(float(t)) for t in beats_s]
+    m = tm.meters[0]
+    bq = beat_qn(m.numerator, m.denominator)
+    qn_r = [round(q / bq) * bq for q in qn]
+    downs = [float(t) for t, q in zip(beats_s, qn_r) if abs(q / m.bar_qn - round(q / m.bar_qn)) < 1e-6]
+    agreement, _ = _agreement(feat, np.asarray(beats_s), bq == 1.5)
+    return BeatGrid(tuple(qn_r), tuple(float(t) for t in beats_s), tuple(downs), tm.tempos[0].bpm,
+                    m.numerator, m.denominator, confidence, source, agreement)
+
+
+def _fallback(feat: Features) -> tuple[BeatGrid, TempoMap]:
+    """No usable pulse (silence, noise, a drone): a 120 BPM 4/4 grid at time 0, confidence 0."""
+    tm = TempoMap.constant(120.0)
+    n = int(feat.duration_s * 2) + 1
+    beats = np.arange(n) * 0.5
+    return _grid_on_map(feat, tm, beats, 0.0, "estimated"), tm

@@ -1,0 +1,181 @@
+"""The topline composer: lyrics + analysis + artist (+ seed) -> a singable Score.
+
+Plan: lyric lines become phrases over whole bars (a section's lines share a phrase length; a
+line too long for it gets more bars), a section starts on an instrumental section boundary
+when one is near and the rest still fits; a lyric section sung again with the same words gets
+the same rhythm and melody (re-composed close to it only where the chords under it differ).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from host_bridge.errors import LyricsError
+from host_bridge.model import LyricsSheet, Note, Score
+from inference.analysis.result import Analysis
+from inference.compose.melody import Contour, NoteSlot, phrase_pitches
+from inference.compose.plan import Phrase, SylIn, bars_needed, make_phrase, rhythm, slot_strength
+
+log = logging.getLogger(__name__)
+
+_CHORUS = re.compile(r"chorus|hook|refrain", re.I)
+
+
+@dataclass
+class ComposeReport:
+    """What the composer did, for logs and the picture."""
+
+    phrases: list[Phrase] = field(default_factory=list)
+    reused: list[int] = field(default_factory=list)
+    """Line indices whose melody was taken from an earlier identical section."""
+    warnings: list[str] = field(default_factory=list)
+
+
+def syllables_for(sheet: LyricsSheet, g2p: Any | None = None) -> list[list[SylIn]]:
+    """Syllables per line from the text front end (lexical stress from the G2P)."""
+    from inference.frontend.g2p import G2P
+    from inference.frontend.syllables import lyrics_syllables
+
+    lines = lyrics_syllables(sheet, g2p if g2p is not None else G2P())
+    return [[SylIn(s.text, s.phonemes.stress, s.word, s.line, s.phonemes) for s in line] for line in lines]
+
+
+def compose(sheet: LyricsSheet, analysis: Analysis, low: int, high: int, seed: int = 0,
+            syllables: Sequence[Sequence[SylIn]] | None = None, g2p: Any | None = None,
+            report: ComposeReport | None = None) -> Score:
+    """Write a melody for ``sheet`` over the analysed instrumental, inside MIDI range
+    ``low``..``high`` (the artist's). Raises LyricsError when the lyrics need more bars than the
+    instrumental has."""
+    rep = report if report is not None else ComposeReport()
+    syls = [list(s) for s in (syllables if syllables is not None else syllables_for(sheet, g2p))]
+    if len(syls) != len(sheet.lines):
+        raise ValueError("one syllable list per lyric line is needed")
+    if high - low < 7:
+        raise LyricsError(f"the singer's range {low}-{high} is under a fifth", "choose an artist with a wider range")
+    tm = analysis.tempo_map
+    rng = np.random.default_rng(seed)
+    sections = _sections(sheet)
+    phrases = _plan(sheet, syls, analysis, sections)
+    rep.phrases = phrases
+    key = analysis.key
+    span = high - low
+    notes: list[Note] = []
+    memory: dict[tuple[str, ...], list[list[tuple[float, float, int]]]] = {}
+    prev_pitch: int | None = None
+    for sec_name, first, last in sections:
+        texts = tuple(sheet.lines[i].text.lower() for i in range(first, last + 1))
+        chorus = bool(_CHORUS.search(sec_name))
+        centre = low + span * (0.5 if chorus else 0.38)
+        sec_rng = np.random.default_rng([seed, _stable_hash(texts)])
+        remembered = memory.get(texts)
+        made: list[list[tuple[float, float, int]]] = []
+        for li in range(first, last + 1):
+            ph = phrases[li]
+            line_syls = syls[li]
+            cadence = "final" if li == last else "open"
+            if remembered is not None:
+                cand = [(ph.start_qn + rel, du, p) for rel, du, p in remembered[li - first]]
+                if cand[-1][0] + cand[-1][1] <= ph.end_qn + 1e-6 and _fits(cand, analysis, tm) \
+                        and _range_ok(cand, low, high):
+                    made.append(cand)
+                    rep.reused.append(li)
+                    prev_pitch = cand[-1][2]
+                    continue
+            timing = rhythm(tm, ph, line_syls, sec_rng)
+            slots = [NoteSlot(on, du, slot_strength(tm, on), analysis.chord_at(on).pitch_classes, s.stress)
+                     for (on, du), s in zip(timing, line_syls)]
+            contour = Contour(centre=centre + sec_rng.uniform(-1.5, 1.5),
+                              height=min(span * 0.35, 3.0 + sec_rng.uniform(0, 4.0)),
+                              peak=float(sec_rng.uniform(0.35, 0.7)))
+            guide = [p for _, _, p in remembered[li - first]] if remembered is not None else None
+            pitches = phrase_pitches(slots, key, low, high, contour, cadence, prev_pitch, sec_rng, guide)
+            made.append([(on, du, p) for (on, du), p in zip(timing, pitches)])
+            prev_pitch = pitches[-1]
+        if remembered is None:
+            memory[texts] = [[(on - phrases[li].start_qn, du, p) for on, du, p in line_notes]
+                             for li, line_notes in zip(range(first, last + 1), made)]
+        for li, line_notes in zip(range(first, last + 1), made):
+            for (on, du, p), s in zip(line_notes, syls[li]):
+                notes.append(Note(on, du, float(p), s.text, s.phonemes,
+                                  s.word, li, 100 if s.stress >= 2 else 84))
+    for w in rep.warnings:
+        log.warning(w)
+    return Score(tuple(notes), tm, tuple(ln.text for ln in sheet.lines), tuple(sheet.sections))
+
+
+def _stable_hash(texts: tuple[str, ...]) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256("\n".join(texts).encode()).digest()[:4], "little")
+
+
+def _fits(cand: list[tuple[float, float, int]], analysis: Analysis, tm: Any) -> bool:
+    """A remembered line still suits the chords where it is sung again: every strong-beat note
+    is a chord tone (or the chord is unknown)."""
+    for on, _, p in cand:
+        if slot_strength(tm, on) >= 3:
+            pcs = analysis.chord_at(on).pitch_classes
+            if pcs and p % 12 not in pcs:
+                return False
+    return True
+
+
+def _range_ok(cand: list[tuple[float, float, int]], low: int, high: int) -> bool:
+    return all(low <= p <= high for _, _, p in cand)
+
+
+def _sections(sheet: LyricsSheet) -> list[tuple[str, int, int]]:
+    """(name, first line, last line) of each lyric section."""
+    heads = sheet.sections
+    out = []
+    for i, (name, first) in enumerate(heads):
+        last = heads[i + 1][1] - 1 if i + 1 < len(heads) else len(sheet.lines) - 1
+        out.append((name, first, last))
+    return out
+
+
+def _plan(sheet: LyricsSheet, syls: list[list[SylIn]], analysis: Analysis,
+          sections: list[tuple[str, int, int]]) -> list[Phrase]:
+    tm = analysis.tempo_map
+    total = analysis.bars
+    boundaries = sorted({s.first_bar for s in analysis.sections})
+    start_bar = 1
+    intro = [s for s in analysis.sections if s.role == "intro"]
+    lens: list[int] = []
+    sec_lens: list[list[int]] = []
+    for _, first, last in sections:
+        need = [bars_needed(tm, 1, len(syls[i])) for i in range(first, last + 1)]
+        common = int(np.median(need)) if need else 1
+        common = max(common, min(need))
+        ls = [max(common, nb) for nb in need]
+        sec_lens.append(ls)
+        lens.extend(ls)
+    if intro and intro[0].last_bar + 1 + sum(lens) - 1 <= total:
+        start_bar = intro[0].last_bar + 1
+    phrases: list[Phrase] = []
+    bar = start_bar
+    for si, (name, first, last) in enumerate(sections):
+        remaining = sum(sum(x) for x in sec_lens[si:])
+        if si > 0:
+            nxt = [b for b in boundaries if bar <= b <= bar + 4]
+            if nxt and nxt[0] + remaining - 1 <= total:
+                bar = nxt[0]
+        for li, nb in zip(range(first, last + 1), sec_lens[si]):
+            phrases.append(make_phrase(tm, li, bar, nb, len(syls[li])))
+            bar += nb
+    if bar - 1 > max(total, 0):
+        fit, used = 0, start_bar - 1
+        for nb in lens:
+            if used + nb > total:
+                break
+            used += nb
+            fit += 1
+        raise LyricsError(
+            f"the lyrics need {bar - start_bar} bars but the instrumental has {total} bars: "
+            f"{fit} of the {len(sheet.lines)} lines fit",
+            f"shorten the lyrics to {fit} lines or give a longer instrumental")
+    return phrases
