@@ -223,7 +223,7 @@ def test_tiny_models_overfit_one_example_and_reproduce_it(codec):
     music = codec.encode(inst, SR)
     ex = example(6)
     ex.music = music
-    cfg = TrainConfig(steps=220, finetune_steps=60, batch_size=1, lr=3e-3, warmup=20, cond_drop=0.0)
+    cfg = TrainConfig(steps=160, finetune_steps=40, batch_size=1, lr=4e-3, warmup=20, cond_drop=0.0)
     s1, s2 = build_lm(debug_lm(1), seed=1), build_lm(debug_lm(2), seed=2)
     l1, l2 = train_lm(s1, [ex], cfg), train_lm(s2, [ex], cfg)
     assert l1[-1] < 0.05 and l2[-1] < 0.05 and l1[0] > 1.0 and l2[0] > 1.0
@@ -465,3 +465,27 @@ def test_compiled_decode_step_equals_eager():
     eager = Generator(m).generate(*args, artist=ex.artist[None], params=GREEDY)
     compiled = Generator(m, compile=True).generate(*args, artist=ex.artist[None], params=GREEDY)
     assert torch.equal(eager, compiled)
+
+
+def test_engine_warm_up_runs(debug_model):
+    eng = AutoSingEngine(model=debug_model)
+    eng.warm_up()
+    assert eng.sample_rate == 32000 and eng.name == "autosing"
+
+
+@pytest.mark.slow
+def test_streaming_decode_equals_one_shot_on_the_real_32khz_shape():
+    """The context rule (2 attention windows either side) holds for SNAC 32 kHz's real decoder
+    (random weights: the receptive field is a property of the architecture)."""
+    from inference.engines.autosing.config import SNAC_32KHZ
+
+    c = Codec(build_snac(SNAC_32KHZ, seed=0))
+    assert (c.sample_rate, c.hop, c.align, c.context) == (32000, 384, 32, 64)
+    codes = rand_codes(128, 15, k=4096)
+    whole = c.decode(codes, seed=2)
+    dec, outs = c.streaming(seed=2), []
+    for a in range(0, 128, 32):
+        outs.append(dec.push([x[:, a // s:(a + 32) // s] for x, s in zip(codes, c.strides)]))
+    outs.append(dec.flush())
+    assert [o.shape[1] // 384 for o in outs] == [0, 0, 32, 32, 64]
+    assert np.abs(np.concatenate(outs, 1) - whole).max() < 1e-4

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from inference.engines.autosing.config import EmbedderConfig
+from inference.engines.autosing.modules.streams import StreamEmbedding, StreamHeads
 from inference.engines.autosing.modules.transformer import DecoderLayer
 from inference.engines.autosing.patterns import Pattern
 
@@ -19,16 +20,15 @@ class ArtistEmbedder(nn.Module):
         self.cfg = cfg
         self.pattern = Pattern(cfg.pattern, cfg.codebook_size)
         d, v = cfg.dim, cfg.codebook_size
-        self.tok_emb = nn.ModuleList(nn.Embedding(v + 3, d) for _ in range(self.pattern.n_streams))
+        self.tok_emb = StreamEmbedding(self.pattern.n_streams, v + 3, d)
         self.layers = nn.ModuleList(DecoderLayer(d, cfg.n_heads, 4, 10000.0, cross=False) for _ in range(cfg.n_layers))
         self.norm = nn.LayerNorm(d)
-        self.ar_heads = nn.ModuleList(nn.Linear(d, v) for _ in range(self.pattern.n_streams))
+        self.ar_heads = StreamHeads(d, self.pattern.n_streams, v)
         self.to_emb = nn.Linear(d, cfg.emb_dim)
         self.classifier = nn.Linear(cfg.emb_dim, cfg.n_artists)
 
     def _hidden(self, tokens: torch.Tensor) -> torch.Tensor:
-        x = sum(e(tokens[:, i]) for i, e in enumerate(self.tok_emb))
-        assert isinstance(x, torch.Tensor)
+        x = self.tok_emb(tokens)
         pos = (torch.arange(tokens.shape[-1], device=tokens.device, dtype=torch.float32)
                * self.pattern.group)[None].expand(tokens.shape[0], -1)
         for layer in self.layers:
@@ -45,7 +45,7 @@ class ArtistEmbedder(nn.Module):
     def loss(self, codes: list[torch.Tensor], labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         tok = self.tokens(codes)
         h = self._hidden(tok[..., :-1])
-        logits = torch.stack([hd(h) for hd in self.ar_heads], 1)
+        logits = self.ar_heads(h)
         tgt = tok[..., 1:].clone()
         tgt[tgt >= self.cfg.codebook_size] = -100
         l_ar = F.cross_entropy(logits.reshape(-1, self.cfg.codebook_size), tgt.reshape(-1), ignore_index=-100)

@@ -21,6 +21,7 @@ from torch import nn
 
 from inference.engines.autosing.config import LMConfig
 from inference.engines.autosing.modules.attention import KVCache
+from inference.engines.autosing.modules.streams import StreamEmbedding, StreamHeads
 from inference.engines.autosing.modules.transformer import DecoderLayer, EncoderLayer, MemoryKV
 from inference.engines.autosing.patterns import Pattern
 
@@ -56,9 +57,9 @@ class AutoSingLM(nn.Module):
         # Target specials: BLANK = V, PAD = V + 1, MASK = V + 2.
         self.blank, self.pad = self.out_vocab, self.out_vocab + 1
         self.text_null, self.text_pad = self.text_vocab, self.text_vocab + 1
-        self.tok_emb = nn.ModuleList(nn.Embedding(self.out_vocab + 3, d) for _ in range(self.n_out))
+        self.tok_emb = StreamEmbedding(self.n_out, self.out_vocab + 3, d)
         self.text_emb = nn.Embedding(self.text_vocab + 2, d)
-        self.music_emb = nn.ModuleList(nn.Embedding(cfg.codebook_size + 3, d) for _ in range(self.pattern.n_streams))
+        self.music_emb = StreamEmbedding(self.pattern.n_streams, cfg.codebook_size + 3, d)
         self.text_enc = nn.ModuleList(EncoderLayer(d, cfg.n_heads, cfg.ffn_mult, cfg.rope_base)
                                       for _ in range(cfg.mem_layers))
         self.music_enc = nn.ModuleList(EncoderLayer(d, cfg.n_heads, cfg.ffn_mult, cfg.rope_base)
@@ -67,7 +68,7 @@ class AutoSingLM(nn.Module):
         self.layers = nn.ModuleList(DecoderLayer(d, cfg.n_heads, cfg.ffn_mult, cfg.rope_base, cfg.text_fuse,
                                                  text_rope=cfg.stage == 2) for _ in range(cfg.n_layers))
         self.norm = nn.LayerNorm(d)
-        self.heads = nn.ModuleList(nn.Linear(d, self.out_vocab) for _ in range(self.n_out))
+        self.heads = StreamHeads(d, self.n_out, self.out_vocab)
         self._mem_kv: list[tuple[MemoryKV, MemoryKV]] | None = None
 
     # ------------------------------------------------------------------ conditioning
@@ -107,8 +108,7 @@ class AutoSingLM(nn.Module):
             fine = torch.tensor([lv >= self.cfg.fine_levels_masked for lv in self.pattern.levels], device=dev)
             music[:, fine] = self.pattern.mask
         n = music.shape[-1]
-        y = sum(emb(music[:, i]) for i, emb in enumerate(self.music_emb))
-        assert isinstance(y, torch.Tensor)
+        y = self.music_emb(music)
         mpos = (torch.arange(n, device=dev, dtype=torch.float32) * self.pattern.group)[None].expand(b, n)
         mmask = music_mask if music_mask is not None else torch.ones((b, n), dtype=torch.bool, device=dev)
         for layer in self.music_enc:
@@ -121,13 +121,10 @@ class AutoSingLM(nn.Module):
 
     # ------------------------------------------------------------------ decoder
     def _embed(self, tokens: torch.Tensor) -> torch.Tensor:
-        x = sum(emb(tokens[:, i]) for i, emb in enumerate(self.tok_emb))
-        assert isinstance(x, torch.Tensor)
-        return x
+        return self.tok_emb(tokens)
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.norm(x)
-        return torch.stack([h(x) for h in self.heads], 1)
+        return self.heads(self.norm(x))
 
     def forward(self, tokens: torch.Tensor, pos: torch.Tensor, mem: Memories) -> torch.Tensor:
         """Full-sequence (training) forward: tokens [B, S, L], pos [B, L] -> logits [B, S, L, V];
