@@ -18,6 +18,7 @@ Names are never reused, so a cached mapping never shows another buffer's bytes.
 """
 from __future__ import annotations
 
+import atexit
 import itertools
 import logging
 import mmap
@@ -25,6 +26,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,8 @@ PREFIX = "topline-"
 _NAME = re.compile(r"^topline-(\d+)-(\d+)$")
 _IDS = itertools.count()
 """Slot numbers, unique in this process (several arenas may live in one bridge)."""
+_ARENAS: "weakref.WeakSet[ShmArena]" = weakref.WeakSet()
+_swept = False
 
 
 def shm_available(directory: Path = SHM_DIR) -> bool:
@@ -64,6 +68,11 @@ class ShmArena:
         self._slots: dict[str, _Slot] = {}
         self._lock = threading.Lock()
         self.total = 0
+        global _swept
+        if not _swept:
+            _swept = True
+            sweep_dead(directory)
+        _ARENAS.add(self)
 
     def put(self, array: np.ndarray) -> str | None:
         """Copy ``array`` (C-contiguous little-endian) into a free slot; its name, or None when the
@@ -182,3 +191,17 @@ def sweep(pid: int, directory: Path = SHM_DIR) -> int:
         p.unlink(missing_ok=True)
         n += 1
     return n
+
+
+def sweep_dead(directory: Path = SHM_DIR) -> int:
+    """Remove the slots of every Topline process that is gone (killed before it could clean up)."""
+    from host_bridge.connection import pid_alive
+
+    pids = {int(m[1]) for p in directory.glob(f"{PREFIX}*") if (m := _NAME.match(p.name))}
+    return sum(sweep(pid, directory) for pid in pids if not pid_alive(pid))
+
+
+@atexit.register
+def _close_all() -> None:
+    for arena in list(_ARENAS):
+        arena.close()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from host_bridge import protocol as P
-from host_bridge.shm import ShmArena, ShmMaps, shm_available, sweep
+from host_bridge.shm import ShmArena, ShmMaps, shm_available, sweep, sweep_dead
 
 pytestmark = pytest.mark.skipif(not shm_available(), reason="no /dev/shm")
 
@@ -81,8 +81,24 @@ def test_shared_memory_is_refused_unless_agreed_and_names_are_checked() -> None:
         arena.close()
 
 
+def test_slots_of_a_process_that_exits_without_closing_are_removed() -> None:
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from host_bridge.shm import ShmArena; a = ShmArena(threshold=16); "
+            "print(a.put(np.ones(100, np.float32)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[1])
+    name = out.stdout.strip()
+    assert name.startswith("topline-") and not (Path("/dev/shm") / name).exists()
+
+
 def test_sweep_removes_a_dead_process_slots(tmp_path: Path) -> None:
     (tmp_path / "topline-999999-0").write_bytes(b"x")
     (tmp_path / "topline-999999-1").write_bytes(b"x")
     (tmp_path / "topline-1-0").write_bytes(b"x")
     assert sweep(999999, tmp_path) == 2 and [p.name for p in tmp_path.iterdir()] == ["topline-1-0"]
+    (tmp_path / "topline-999998-0").write_bytes(b"x")
+    (tmp_path / f"topline-{os.getpid()}-77").write_bytes(b"x")
+    assert sweep_dead(tmp_path) == 1  # pid 1 and this process live on
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["topline-1-0", f"topline-{os.getpid()}-77"])
