@@ -54,9 +54,9 @@ def session_xml(tempos: str, meters: str, regions: str = "", music_times: str = 
 """
 
 
-def tempo(npm: float, note: int, sclock: int, quarters: str, enpm: float | None = None) -> str:
+def tempo(npm: float, note: int, sclock: int, quarters: str, enpm: float | None = None, omega: float = 0.0) -> str:
     return (f'<Tempo npm="{npm}" enpm="{enpm if enpm is not None else npm}" note-type="{note}" type="Tempo::Constant" '
-            f'active="1" sclock="{sclock}" quarters="{quarters}" bbt="1|1|0" omega="0"/>')
+            f'active="1" sclock="{sclock}" quarters="{quarters}" bbt="1|1|0" omega="{omega}"/>')
 
 
 def meter(num: int, den: int, bar: int, quarters: str, beat: int = 1) -> str:
@@ -100,12 +100,18 @@ def test_a_tempo_point_off_its_position_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_ramp_is_approximated_with_exact_ends(tmp_path: Path) -> None:
-    end_s = 8 * 60 / 110.0  # a ramp 100 -> 120 over 8 quarters lasts about this long
-    x = session_xml(tempo(100, 4, 0, "0:0", enpm=120) + tempo(120, 4, int(round(end_s * SCPS)), "8:0"),
+    # what Ardour 7.3 wrote for a ramp 100 -> 140 over bars 1-4 (it put bar 2 at sample 109797)
+    x = session_xml(tempo(100, 4, 0, "0:0", enpm=140, omega=1.4762849584278155e-10) +
+                    tempo(140, 4, 2279182178, "16:0"), meter(4, 4, 1, "0:0"))
+    s = ArdourSession(write(tmp_path, x))
+    assert s.tempo_map.seconds_at(16.0) == pytest.approx(2279182178 / SCPS, abs=1e-6)
+    assert [s.bar_sample(b) for b in (2, 3, 4, 5)] == pytest.approx([109797, 210034, 302243, 387616], abs=1)
+
+
+def test_a_ramp_ardour_has_not_computed_plays_at_its_start_tempo(tmp_path: Path) -> None:
+    x = session_xml(tempo(100, 4, 0, "0:0", enpm=140) + tempo(140, 4, int(round(9.6 * SCPS)), "16:0"),
                     meter(4, 4, 1, "0:0"))
-    tm = ArdourSession(write(tmp_path, x)).tempo_map
-    assert tm.seconds_at(8.0) == pytest.approx(end_s, abs=1e-6)
-    assert tm.bpm_at(0.01) < tm.bpm_at(7.99)
+    assert ArdourSession(write(tmp_path, x)).bar_sample(5) == 460800
 
 
 def test_bbt_markers_and_meters_off_the_bar_line_are_refused(tmp_path: Path) -> None:

@@ -90,21 +90,36 @@ function T.connect_to_master(route)
 end
 
 -- Replace the tempo map by the tempo and meter points in TOPLINE_TEMPOS
--- ("ticks<TAB>npm<TAB>end_npm<TAB>note_type" per line, ticks = 1920 per quarter note) and
--- TOPLINE_METERS ("ticks<TAB>divisions<TAB>note_value" per line). Missing variables keep the map.
+-- ("ticks<TAB>npm<TAB>end_npm<TAB>note_type" per line, ticks = 1920 per quarter note; end_npm
+-- different from npm ramps the tempo up to the next point) and TOPLINE_METERS
+-- ("ticks<TAB>divisions<TAB>note_value" per line). Missing variables keep the map.
+-- 7.3 computes a ramp only when its next point already exists: constant points go in first,
+-- then the ramps one by one, last first, each in its own update.
 function T.set_tempo_map()
   local tempos, meters = T.records("TOPLINE_TEMPOS"), T.records("TOPLINE_METERS")
   if #tempos == 0 and #meters == 0 then return end
+  local ramps = {}
   local tm = Temporal.TempoMap.fetch_writable()
   for _, t in ipairs(tempos) do
-    local pos = Temporal.timepos_t.from_ticks(tonumber(t[1]))
-    tm:set_tempo(Temporal.Tempo(tonumber(t[2]), tonumber(t[3]), tonumber(t[4])), pos)
+    if tonumber(t[2]) == tonumber(t[3]) then
+      tm:set_tempo(Temporal.Tempo(tonumber(t[2]), tonumber(t[3]), tonumber(t[4])),
+                   Temporal.timepos_t.from_ticks(tonumber(t[1])))
+    else
+      ramps[#ramps + 1] = t
+    end
   end
   for _, m in ipairs(meters) do
     local pos = Temporal.timepos_t.from_ticks(tonumber(m[1]))
     tm:set_meter(Temporal.Meter(tonumber(m[2]), tonumber(m[3])), pos)
   end
   Temporal.TempoMap.update(tm)
+  for i = #ramps, 1, -1 do
+    local t = ramps[i]
+    tm = Temporal.TempoMap.fetch_writable()
+    tm:set_tempo(Temporal.Tempo(tonumber(t[2]), tonumber(t[3]), tonumber(t[4])),
+                 Temporal.timepos_t.from_ticks(tonumber(t[1])))
+    Temporal.TempoMap.update(tm)
+  end
   tm = nil
 end
 

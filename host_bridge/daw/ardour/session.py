@@ -32,7 +32,9 @@ TICKS_PER_QN = 1920
 """Temporal::ticks_per_beat: ticks per quarter note in ``b<ticks>`` positions."""
 MIN_SESSION_VERSION = 7000
 RAMP_STEPS_PER_QN = 16
-"""A ramped tempo segment is approximated by this many constant steps per quarter note."""
+"""A ramped tempo segment is approximated by this many constant steps per quarter note. Ardour 7's
+ramps are linear in quarter notes (tempo = start * (1 + omega * superclocks-per-quarter * dq)), so
+steps at each step's middle tempo, fitted to Ardour's end point, stay within a sample of it."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,8 @@ class ArdourSession:
             qn = _quarters(el.get("quarters"), where)
             qpm = float(el.get("npm", "120")) * 4.0 / note
             end_qpm = float(el.get("enpm", el.get("npm", "120"))) * 4.0 / note
+            if float(el.get("omega", "0") or 0) == 0.0:
+                end_qpm = qpm  # a "ramp" Ardour has not computed plays at its start tempo (7.3)
             points.append((qn, qpm, end_qpm, int(el.get("sclock", "0"))))
         if not points:
             raise SessionFileError(f"{where} has no tempo", "open the session in Ardour 7 and save it once")
