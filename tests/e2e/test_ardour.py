@@ -283,6 +283,48 @@ def test_errors_leave_the_session_file_byte_identical(session_a: ArdourAdapter, 
     assert R.session_users(ad.session.dir) == []
 
 
+MIDI_TRACK_LUA = """
+local T = dofile(os.getenv("TOPLINE_LUA_LIB"))
+T.load()
+local tl = Session:new_midi_track(ARDOUR.ChanCount(ARDOUR.DataType("midi"), 1),
+  ARDOUR.ChanCount(ARDOUR.DataType("audio"), 2), true, ARDOUR.PluginInfo(), nil, nil, 1, "Melody",
+  ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true, false)
+local tr = nil
+for r in tl:iter() do tr = T.check_name(r, "Melody"):to_track() end
+ARDOUR.LuaAPI.usleep(200000)
+-- 7.3's Lua cannot make a MIDI region; bouncing the empty track makes one, then notes go in
+local reg = tr:bounce_range(0, tonumber(os.getenv("TOPLINE_LEN")), ARDOUR.InterThreadInfo(), tr:main_outs(), false, "melody")
+tr:playlist():add_region(reg, Temporal.timepos_t.from_ticks(tonumber(os.getenv("TOPLINE_AT"))), 1, false, 0, 0, false)
+local mm = reg:to_midiregion():midi_source(0):model()
+local cmd = mm:new_note_diff_command("guide")
+for _, n in ipairs(T.records("TOPLINE_NOTES")) do
+  local on, len = tonumber(n[1]), tonumber(n[2])
+  cmd:add(ARDOUR.LuaAPI.new_noteptr(1, Temporal.Beats(on // 1920, on % 1920), Temporal.Beats(len // 1920, len % 1920),
+                                    tonumber(n[3]), 90))
+end
+mm:apply_command(Session, cmd)
+T.save_and_exit()
+"""
+
+
+def add_melody_track(ad: ArdourAdapter, first_qn: float, bars: int, bar_qn: float) -> list[tuple[float, int]]:
+    """A MIDI track 'Melody' with a melody (other pitches than guide.mid) in a region at
+    ``first_qn``, written by Ardour itself. Returns (onset qn from bar 1, pitch) per note."""
+    notes = [(int(round(i * bar_qn / 2 * 1920)), int(round(0.9 * bar_qn / 2 * 1920)), 60 + i % 5)
+             for i in range(2 * bars)]
+    script = ad.session.dir.parent / "melody_track.lua"
+    script.write_text(MIDI_TRACK_LUA)
+    env = {"TOPLINE_AT": str(int(round(first_qn * 1920))), "TOPLINE_LEN": str(ad.session.bar_sample(bars + 1)),
+           "TOPLINE_NOTES": "\n".join(f"{a}\t{b}\t{p}" for a, b, p in notes)}
+    with R.session_lock(ad.session.dir):
+        res = R.ArdourRunner(binary=ad.runner.binary)
+        res.headless = script.parent
+        res.run(script.name, ad.session.dir, ad.session.snapshot, {**env, "TOPLINE_LUA_LIB": str(
+            R.plugin_dir() / "headless" / "topline_lib.lua")})
+    ad.session.reload()
+    return [(first_qn + a / 1920, p) for a, _, p in notes]
+
+
 # ---------------------------------------------------------------------- session B: 44.1 kHz in 6/8
 def test_44k1_in_6_8(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     tm = TempoMap((TempoChange(0.0, 90.0),), (MeterChange(1, 6, 8),))  # eighth = 180, dotted quarter = 60
@@ -295,6 +337,19 @@ def test_44k1_in_6_8(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -
     for b, s in ardour_bars.items():
         assert abs(ad.session.bar_sample(b) - s) <= 1
     MEASURED["44.1k 6/8"] = check_take(ad, rec, mix, inst_before[0])
+    assert track_state(ad, "Instrumental") == inst_before
+
+    # a second take whose guide melody comes from a MIDI track of the session (written by Ardour)
+    track_notes = add_melody_track(ad, tm.qn_at_bar(5), 4, tm.bar_length_qn(5))
+    inst_before = track_state(ad, "Instrumental")
+    rec2 = ad.sing(SingOptions(melody="track:Melody"))
+    assert rec2.track == "Alpha take 2" and rec2.melody == "MIDI track 'Melody'"
+    from host_bridge.midi import read_melody
+
+    sung = read_melody(ad.session.dir / Path(rec2.stem).with_suffix(".mid"))
+    assert [(round(n.onset, 6), int(n.pitch)) for n in sung.notes] == [(round(q, 6), p) for q, p in track_notes]
+    mix, _ = export_master(ad, 11, tmp_path / "mix2.wav")
+    MEASURED["44.1k 6/8 melody from MIDI track"] = check_take(ad, rec2, mix, inst_before[0])
     assert track_state(ad, "Instrumental") == inst_before
 
 

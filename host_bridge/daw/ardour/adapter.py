@@ -44,6 +44,8 @@ ProgressCallback = Callable[[str, float], None]
 STALE_TOLERANCE_S = 0.0005
 """A bar line that moved less than this (relative to the capture start) is not a change."""
 MASTER = "Master"
+MELODY_TRACK_PREFIX = "track:"
+"""A melody setting ``track:<name>`` reads the guide melody from that MIDI track of the session."""
 
 
 @dataclass(frozen=True)
@@ -240,10 +242,16 @@ class ArdourAdapter:
             raise InputError("no lyrics sheet is set for this session",
                              "pass --lyrics FILE once (`topline ardour setup SESSION --lyrics FILE`)")
         sheet = LyricsSheet.load(lyrics_p)
-        melody_p = self._resolve(opts.melody or st.melody)
+        melody = opts.melody or st.melody
+        if melody and melody.startswith(MELODY_TRACK_PREFIX):
+            from host_bridge.daw.ardour.midi_track import melody_from_track
+
+            name = melody[len(MELODY_TRACK_PREFIX):]
+            return bus, bars, artist, sheet, lyrics_p, melody_from_track(self.session, name), f"MIDI track {name!r}"
+        melody_p = self._resolve(melody)
         if melody_p is None or not melody_p.is_file():
             raise InputError(f"guide melody {melody_p or '(none set)'} is not a file",
-                             "pass --melody FILE.mid (`topline ardour setup SESSION --melody FILE.mid`)")
+                             "pass --melody FILE.mid or --melody-track NAME (`topline ardour setup SESSION ...`)")
         return bus, bars, artist, sheet, lyrics_p, melody_p.read_bytes(), str(melody_p)
 
     def _sing(self, cap: Capture, sheet: LyricsSheet, lyrics_src: str, melody: bytes, melody_src: str,

@@ -86,6 +86,7 @@ def _sing_inputs(p: argparse.ArgumentParser) -> None:
                                                               "session range)")
     p.add_argument("--lyrics", default=None, help="lyrics sheet (stored with the session once given)")
     p.add_argument("--melody", default=None, help="guide melody, a MIDI file")
+    p.add_argument("--melody-track", default=None, help="guide melody from this MIDI track of the session")
     p.add_argument("--artist", default=None, help="who sings (see `topline artists`)")
 
 
@@ -113,11 +114,21 @@ def _progress() -> Any:
     return ProgressBar()
 
 
+def _melody(args: argparse.Namespace) -> str | None:
+    from host_bridge.daw.ardour.adapter import MELODY_TRACK_PREFIX
+
+    if args.melody and args.melody_track:
+        from host_bridge.errors import InputError
+
+        raise InputError("both --melody and --melody-track were given", "give one guide melody")
+    return MELODY_TRACK_PREFIX + args.melody_track if args.melody_track else args.melody
+
+
 def _opts(args: argparse.Namespace) -> Any:
     from host_bridge.daw.ardour.adapter import SingOptions
 
     return SingOptions(bus=args.bus, bars=args.bars, artist=args.artist, seed=getattr(args, "seed", 0),
-                       lyrics=args.lyrics, melody=args.melody, channels=getattr(args, "channels", 1))
+                       lyrics=args.lyrics, melody=_melody(args), channels=getattr(args, "channels", 1))
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -146,10 +157,17 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
     ad = _adapter(args)
     st = ad.settings
-    for k in ("lyrics", "melody"):
-        v = getattr(args, k)
-        if v is not None:
-            setattr(st, k, str(Path(v).expanduser().resolve()))
+    if args.lyrics is not None:
+        st.lyrics = str(Path(args.lyrics).expanduser().resolve())
+    melody = _melody(args)
+    if melody is not None:
+        if args.melody_track:
+            from host_bridge.daw.ardour.midi_track import midi_track_notes
+
+            midi_track_notes(ad.session, args.melody_track)  # a MIDI track with notes, or a clear error
+            st.melody = melody
+        else:
+            st.melody = str(Path(melody).expanduser().resolve())
     if args.bus is not None:
         ad.session.route(args.bus)
         st.bus = args.bus
