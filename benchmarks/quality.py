@@ -114,7 +114,28 @@ def run_song(song: Song, pipe: Any, folder: Path, args: argparse.Namespace,
         w = transcriber.score(take.audio, take.sample_rate, chunks)
         res.update({"wer": w["wer"], "wer_errors": w["errors"], "wer_ref_words": w["ref_words"],
                     "hyp": w["hyp"], "chunks": w["chunks"]})
+    if transcriber is not None and args.speech_floor:
+        res.update(speech_floor(song, transcriber, args))
     return res, per_note
+
+
+_speech: Any = None
+
+
+def speech_floor(song: Song, transcriber: M.Transcriber, args: argparse.Namespace) -> dict[str, Any]:
+    """WER of plain (unedited) Kokoro speech of the same lyrics, same voice, same meter: what the
+    WER meter gives on clean speech, the floor a sung take can hope for."""
+    global _speech
+    from benchmarks.baseline import KokoroSpeech
+    from presets import get_artist
+
+    if _speech is None:
+        _speech = KokoroSpeech(threads=args.threads, voice=dict(get_artist(args.artist).voice))
+    y, spans = _speech.speak_lines([ln.lyrics.replace("-", "") for ln in song.lines])
+    words = line_words(song)
+    notes = [M.NoteRef(a, b, 60.0, line=i) for i, (a, b) in enumerate(spans)]
+    w = transcriber.score(y[None], _speech.sample_rate, M.chunk_lines(notes, words, pad_s=(0.1, 0.1)))
+    return {"speech_wer": w["wer"], "speech_wer_errors": w["errors"], "speech_hyp": w["hyp"]}
 
 
 def overall(results: list[dict[str, Any]], per_note: list[M.NoteResult], offset_s: float) -> dict[str, Any]:
@@ -126,6 +147,10 @@ def overall(results: list[dict[str, Any]], per_note: list[M.NoteResult], offset_
         rs = [r for r in results if "wer" in r and sel(r)]
         ref = sum(r["wer_ref_words"] for r in rs)
         o[key] = round(100.0 * sum(r["wer_errors"] for r in rs) / ref, 1) if ref else None
+        sp = [r for r in rs if "speech_wer" in r]
+        if sp:
+            o["speech_" + key] = round(100.0 * sum(r["speech_wer_errors"] for r in sp)
+                                       / sum(r["wer_ref_words"] for r in sp), 1)
     dur = sum(r["duration_s"] for r in results)
     o["rtf"] = round(sum(r["rtf"] * r["duration_s"] for r in results) / dur, 3) if dur else None
     o["rtf_render"] = round(sum(r["rtf_render"] * r["duration_s"] for r in results) / dur, 3) if dur else None
@@ -153,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--crepe", default="tiny", choices=("tiny", "full"), help="CREPE model for the pitch meter")
     ap.add_argument("--no-wer", action="store_true", help="skip Whisper")
     ap.add_argument("--lyric-events", action="store_true", help="put the syllables into the guide MIDI as lyric events")
+    ap.add_argument("--speech-floor", action="store_true",
+                    help="also transcribe plain Kokoro speech of each song's lyrics (the WER meter's floor)")
     ap.add_argument("--keep", type=Path, help="keep each song's files, take.wav and mix.wav under this folder")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
@@ -197,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             print_row(r)
             if "hyp" in r:
                 print(f"{'':14}   heard: {r['hyp']}", flush=True)
+            if "speech_wer" in r:
+                print(f"{'':14}   plain speech WER {r['speech_wer']:.1f} %: {r['speech_hyp']}", flush=True)
     ok = [r for r in results if "error" not in r]
     o = overall(ok, all_notes, offset)
     o["song"] = "OVERALL"
@@ -208,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# WER: unguessable {M.fmt(o['wer_unguessable'])} %, guessable {M.fmt(o['wer_guessable'])} %; "
           f"RTF (whole generate) {M.fmt(o['rtf'], 3)}, render only {M.fmt(o['rtf_render'], 3)}; "
           f"arrival signed median {M.fmt(o['arrival_median_ms'])} ms")
+    if "speech_wer_all" in o:
+        print(f"# WER floor, plain Kokoro speech of the same lyrics: unguessable "
+              f"{M.fmt(o.get('speech_wer_unguessable'))} %, guessable {M.fmt(o.get('speech_wer_guessable'))} %")
     failed = [r["song"] for r in results if "error" in r]
     verdicts = []
     for key, op, thr, label in TARGETS:
