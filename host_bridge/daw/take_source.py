@@ -78,6 +78,11 @@ class SidecarTakeSource:
             self._bridge = Bridge(manager)
         return self._bridge
 
+    def start(self) -> dict[str, Any]:
+        """Connect now (starting the sidecar when none answers); returns its hello."""
+        hello: dict[str, Any] = self._connect().connect()
+        return hello
+
     def __call__(self, spec: JobSpec, progress: ProgressCallback | None = None) -> Take:
         take: Take = self._connect().run(spec, timeout=self.timeout_s, on_progress=progress)
         return take

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -32,7 +33,7 @@ import soundfile as sf
 from host_bridge.daw.ardour import (ArdourAdapter, ArdourMissingError, BarRangeError, RouteNotFoundError,
                                     SessionBusyError, SingOptions, create_session)
 from host_bridge.daw.ardour import runner as R
-from host_bridge.daw.ardour.session import TICKS_PER_QN
+from host_bridge.daw.ardour.session import TICKS_PER_QN, TimePos
 from host_bridge.daw.take_source import InProcessTakeSource, SidecarTakeSource, TakeSource
 from host_bridge.model import MeterChange, TempoChange, TempoMap
 
@@ -408,6 +409,32 @@ def test_cli_lists_takes_and_refuses_a_missing_bus(session_a: ArdourAdapter, cap
     assert main(["ardour", "export", str(session_a.session.dir), "--bars", "1-900", "--out", "/tmp/x.wav"]) == 2
     assert "past the end" in capsys.readouterr().err
     assert _unchanged(session_a) == before
+
+
+def test_cli_sings_a_take_on_the_running_sidecar(session_a: ArdourAdapter, capsys: pytest.CaptureFixture[str]) -> None:
+    from host_bridge.cli import main
+
+    source = session_a.take_source
+    assert isinstance(source, SidecarTakeSource)
+    source.start()  # the CLI attaches to this sidecar (and leaves it to the fixture to stop)
+    n_takes = len(session_a.store.all())
+    rc = main(["ardour", "sing", str(session_a.session.dir), "--bars", "6-9", "--seed", "3", "--json",
+               "--connection-file", str(source.connection_file)])
+    assert rc == 0, capsys.readouterr().err
+    rec = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rec["bars"] == [6, 9] and rec["track"] == f"Alpha take {n_takes + 1}"
+    session_a.session.reload()
+    found = session_a.session.region_by_id(rec["region_id"])
+    assert found is not None and found[1].position == TimePos(True, 20 * 1920)  # bar 6 at 4/4
+    assert R.session_users(session_a.session.dir) == []
+
+
+def test_install_puts_the_action_and_preset_in_ardours_config(tmp_path: Path) -> None:
+    from host_bridge.cli import main
+
+    assert main(["ardour", "install", "--config-dir", str(tmp_path)]) == 0
+    assert (tmp_path / "scripts" / "topline_sing.lua").read_bytes() == (R.plugin_dir() / "topline_sing.lua").read_bytes()
+    assert (tmp_path / "export" / "topline-float.preset").is_file()
 
 
 def test_editor_action_compiles_and_declares_itself(tmp_path: Path) -> None:

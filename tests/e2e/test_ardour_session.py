@@ -193,3 +193,13 @@ def test_a_take_that_only_moved_is_not_stale(tmp_path: Path) -> None:
     (ad.session.dir / "s.ardour").write_text((ad.session.dir / "s.ardour").read_text().replace('id="266"', 'id="999"'))
     ad.session.reload()
     assert [s.state for s in ad.stale()] == ["missing"]
+
+
+def test_without_bars_the_session_range_is_sung(tmp_path: Path) -> None:
+    x = session_xml(tempo(100, 4, 0, "0:0"), meter(4, 4, 1, "0:0"), INSTRUMENTAL)
+    # session range from bar 3 (4.8 s) to bar 9 (19.2 s), as Ardour writes it (audio time)
+    x = x.replace("<Locations/>", f'<Locations><Location id="9" name="session" start="a{int(4.8 * SCPS)}" '
+                                  f'end="a{int(19.2 * SCPS)}" flags="IsSessionRange"/></Locations>')
+    ad = ArdourAdapter(write(tmp_path, x))
+    assert ad.default_bars() == (3, 8)
+    assert ad.session.session_range() == (230400, 921600)
