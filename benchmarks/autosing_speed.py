@@ -5,8 +5,8 @@ For each configuration: stage-2 decoding with the KV cache vs recomputing the fu
 every step (ratio printed), stage 1, the SNAC decode, and the whole ``AutoSing.sing`` path.
 On a GPU: float32/bf16, eager vs ``torch.compile`` of the decode step.
 
-    nice -n 10 .venv/bin/python benchmarks/autosing.py --configs debug small --seconds 4
-    python benchmarks/autosing.py --device cuda --dtype bfloat16 --compile --configs small base
+    nice -n 10 .venv/bin/python benchmarks/autosing_speed.py --configs debug small --seconds 4
+    python benchmarks/autosing_speed.py --device cuda --dtype bfloat16 --compile --configs small base
 """
 from __future__ import annotations
 
