@@ -113,19 +113,33 @@ def _stable_hash(texts: tuple[str, ...]) -> int:
     return int.from_bytes(hashlib.sha256("\n".join(texts).encode()).digest()[:4], "little")
 
 
+REUSE_CHORD_TONES = 0.8
+"""A remembered line is sung again unchanged when at least this share of its strong-beat notes
+are tones of the chords now under them."""
+
+
 def _fits(cand: list[tuple[float, float, int]], analysis: Analysis, tm: Any) -> bool:
-    """A remembered line still suits the chords where it is sung again: every strong-beat note
-    is a chord tone (or the chord is unknown)."""
+    """A remembered line still suits the chords where it is sung again."""
+    hits = total = 0
     for on, _, p in cand:
         if slot_strength(tm, on) >= 3:
             pcs = analysis.chord_at(on).pitch_classes
-            if pcs and p % 12 not in pcs:
-                return False
-    return True
+            total += 1
+            hits += int(not pcs or p % 12 in pcs)
+    return total == 0 or hits >= REUSE_CHORD_TONES * total
 
 
 def _range_ok(cand: list[tuple[float, float, int]], low: int, high: int) -> bool:
     return all(low <= p <= high for _, _, p in cand)
+
+
+def _bar_chords(analysis: Analysis, first_bar: int, bars: int) -> list[str]:
+    tm = analysis.tempo_map
+    out = []
+    for b in range(first_bar, first_bar + bars):
+        q0, q1 = tm.qn_at_bar(b), tm.qn_at_bar(b + 1)
+        out.extend(analysis.chord_at(q0 + f * (q1 - q0)).label for f in (0.0, 0.5))
+    return out
 
 
 def _sections(sheet: LyricsSheet) -> list[tuple[str, int, int]]:
@@ -158,12 +172,22 @@ def _plan(sheet: LyricsSheet, syls: list[list[SylIn]], analysis: Analysis,
         start_bar = intro[0].last_bar + 1
     phrases: list[Phrase] = []
     bar = start_bar
+    seen: dict[tuple[str, ...], int] = {}
     for si, (name, first, last) in enumerate(sections):
         remaining = sum(sum(x) for x in sec_lens[si:])
-        if si > 0:
+        texts = tuple(sheet.lines[i].text.lower() for i in range(first, last + 1))
+        n_bars = sum(sec_lens[si])
+        if texts in seen:      # sung before: over the same chords as then, when they come soon
+            same = [b for b in range(bar, bar + 9)
+                    if b + remaining - 1 <= total and _bar_chords(analysis, b, n_bars) == _bar_chords(
+                        analysis, seen[texts], n_bars)]
+            if same:
+                bar = same[0]
+        elif si > 0:
             nxt = [b for b in boundaries if bar <= b <= bar + 4]
             if nxt and nxt[0] + remaining - 1 <= total:
                 bar = nxt[0]
+        seen.setdefault(texts, bar)
         for li, nb in zip(range(first, last + 1), sec_lens[si]):
             phrases.append(make_phrase(tm, li, bar, nb, len(syls[li])))
             bar += nb
