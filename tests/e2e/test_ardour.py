@@ -344,7 +344,7 @@ def test_44k1_in_6_8(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -
     track_notes = add_melody_track(ad, tm.qn_at_bar(5), 4, tm.bar_length_qn(5))
     inst_before = track_state(ad, "Instrumental")
     rec2 = ad.sing(SingOptions(melody="track:Melody"))
-    assert rec2.track == "Alpha take 2" and rec2.melody == "MIDI track 'Melody'"
+    assert rec2.track == "Alpha take 2" and rec2.melody == "track:Melody"
     from host_bridge.midi import read_melody
 
     sung = read_melody(ad.session.dir / Path(rec2.stem).with_suffix(".mid"))
@@ -352,6 +352,13 @@ def test_44k1_in_6_8(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -
     mix, _ = export_master(ad, 11, tmp_path / "mix2.wav")
     MEASURED["44.1k 6/8 melody from MIDI track"] = check_take(ad, rec2, mix, inst_before[0])
     assert track_state(ad, "Instrumental") == inst_before
+
+    # a meter-preserving tempo change: the MIDI-track take is sung again from the track
+    ad.set_tempo_map(TempoMap((TempoChange(0.0, 100.0),), (MeterChange(1, 6, 8),)))
+    (again,) = ad.resing([rec2.take_id])
+    assert again.versions == 2 and again.bar_samples[0] == 317520  # 12 quarters at 100/min = 7.2 s
+    sung = read_melody(ad.session.dir / Path(again.stem).with_suffix(".mid"))
+    assert [int(n.pitch) for n in sung.notes] == [p for _, p in track_notes]
 
 
 # ---------------------------------------------------------------------- session C: tempo change inside the capture

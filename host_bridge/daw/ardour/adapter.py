@@ -71,6 +71,23 @@ class StaleTake:
 
 
 @dataclass(frozen=True)
+class SongInputs:
+    """What a take is sung from, read and checked before anything runs."""
+
+    bus: str
+    bars: tuple[int, int]
+    artist: str
+    sheet: LyricsSheet
+    lyrics: Path
+    melody: bytes
+    """The guide melody as a Standard MIDI File."""
+    melody_source: str
+    """Where it came from, for messages."""
+    melody_setting: str
+    """What to store in the take record to read it again (a path, or ``track:<name>``)."""
+
+
+@dataclass(frozen=True)
 class SingOptions:
     bus: str | None = None
     bars: tuple[int, int] | None = None
@@ -230,36 +247,38 @@ class ArdourAdapter:
         return Capture(np.ascontiguousarray(data.T), sr, start, bars, bus, ardour_bars, time.monotonic() - t0)
 
     # ------------------------------------------------------------------ singing
-    def _inputs(self, opts: SingOptions) -> tuple[str, tuple[int, int], str, LyricsSheet, Path, bytes, str]:
+    def _inputs(self, opts: SingOptions) -> "SongInputs":
         from presets import DEFAULT_ARTIST, get_artist
 
         st = self.settings
-        bus = opts.bus or st.bus or MASTER
-        bars = opts.bars or st.bars or self.default_bars()
-        artist = get_artist(opts.artist or st.artist or DEFAULT_ARTIST).name
         lyrics_p = self._resolve(opts.lyrics or st.lyrics)
         if lyrics_p is None:
             raise InputError("no lyrics sheet is set for this session",
                              "pass --lyrics FILE once (`topline ardour setup SESSION --lyrics FILE`)")
         sheet = LyricsSheet.load(lyrics_p)
+        bus = opts.bus or st.bus or MASTER
+        bars = opts.bars or st.bars or self.default_bars()
+        artist = get_artist(opts.artist or st.artist or DEFAULT_ARTIST).name
         melody = opts.melody or st.melody
         if melody and melody.startswith(MELODY_TRACK_PREFIX):
             from host_bridge.daw.ardour.midi_track import melody_from_track
 
             name = melody[len(MELODY_TRACK_PREFIX):]
-            return bus, bars, artist, sheet, lyrics_p, melody_from_track(self.session, name), f"MIDI track {name!r}"
+            return SongInputs(bus, bars, artist, sheet, lyrics_p, melody_from_track(self.session, name),
+                              f"MIDI track {name!r}", melody)
         melody_p = self._resolve(melody)
         if melody_p is None or not melody_p.is_file():
             raise InputError(f"guide melody {melody_p or '(none set)'} is not a file",
                              "pass --melody FILE.mid or --melody-track NAME (`topline ardour setup SESSION ...`)")
-        return bus, bars, artist, sheet, lyrics_p, melody_p.read_bytes(), str(melody_p)
+        return SongInputs(bus, bars, artist, sheet, lyrics_p, melody_p.read_bytes(), str(melody_p), str(melody_p))
 
-    def _sing(self, cap: Capture, sheet: LyricsSheet, lyrics_src: str, melody: bytes, melody_src: str,
-              artist: str, seed: int, channels: int, progress: ProgressCallback | None) -> Take:
-        spec = JobSpec(lyrics_text=sheet.text_with_sections(), sample_rate=cap.sample_rate,
-                       length_samples=cap.audio.shape[1], tempo_map=self.session.tempo_map, melody_midi=melody,
-                       instrumental=cap.audio, start_sample=cap.start_sample, artist=artist, seed=seed,
-                       bars=cap.bars, channels=channels, lyrics_source=lyrics_src, melody_source=melody_src)
+    def _sing(self, cap: Capture, inp: "SongInputs", seed: int, channels: int,
+              progress: ProgressCallback | None) -> Take:
+        spec = JobSpec(lyrics_text=inp.sheet.text_with_sections(), sample_rate=cap.sample_rate,
+                       length_samples=cap.audio.shape[1], tempo_map=self.session.tempo_map, melody_midi=inp.melody,
+                       instrumental=cap.audio, start_sample=cap.start_sample, artist=inp.artist, seed=seed,
+                       bars=cap.bars, channels=channels, lyrics_source=str(inp.lyrics),
+                       melody_source=inp.melody_source)
         return ask_for_take(spec, progress, self.take_source)
 
     def next_take_number(self, display: str) -> int:
@@ -280,22 +299,23 @@ class ArdourAdapter:
         itself, then calls :meth:`link`)."""
         from presets import get_artist
 
-        bus, bars, artist, sheet, lyrics_p, melody, melody_src = self._inputs(opts)
+        inp = self._inputs(opts)
         digest = self.session.digest
-        cap = self.capture(bus, bars) if capture_file is None else self.capture_from_file(capture_file, bus, bars)
-        take = self._sing(cap, sheet, str(lyrics_p), melody, melody_src, artist, opts.seed, opts.channels, progress)
-        display = get_artist(artist).display_name
+        cap = (self.capture(inp.bus, inp.bars) if capture_file is None else
+               self.capture_from_file(capture_file, inp.bus, inp.bars))
+        take = self._sing(cap, inp, opts.seed, opts.channels, progress)
+        display = get_artist(inp.artist).display_name
         number = self.next_take_number(display)
-        rec = TakeRecord(take_id=f"{artist}-{number}-{uuid.uuid4().hex[:6]}", number=number,
-                         track=f"{display} take {number}", region_id="", bus=bus, bars=bars,
-                         sample_rate=cap.sample_rate, artist=artist, seed=opts.seed, channels=opts.channels,
-                         lyrics=str(lyrics_p), melody=melody_src, tempo_map=self.session.tempo_map.to_dict(),
-                         bar_samples=self._bar_samples(bars), sources=[], created=_now(),
-                         timings={**take.timings, "capture": cap.seconds})
+        rec = TakeRecord(take_id=f"{inp.artist}-{number}-{uuid.uuid4().hex[:6]}", number=number,
+                         track=f"{display} take {number}", region_id="", bus=inp.bus, bars=inp.bars,
+                         sample_rate=cap.sample_rate, artist=inp.artist, seed=opts.seed, channels=opts.channels,
+                         lyrics=str(inp.lyrics), melody=inp.melody_setting,
+                         tempo_map=self.session.tempo_map.to_dict(), bar_samples=self._bar_samples(inp.bars),
+                         sources=[], created=_now(), timings={**take.timings, "capture": cap.seconds})
         if place:
-            self._place_new(rec, take, digest, sheet.text_with_sections())
+            self._place_new(rec, take, digest, inp.sheet.text_with_sections())
         else:
-            self._save_take_files(rec, take, sheet.text_with_sections())
+            self._save_take_files(rec, take, inp.sheet.text_with_sections())
         return rec
 
     def capture_from_file(self, path: str | Path, bus: str, bars: tuple[int, int]) -> Capture:
@@ -441,10 +461,10 @@ class ArdourAdapter:
     def _resing_one(self, rec: TakeRecord, progress: ProgressCallback | None) -> TakeRecord:
         opts = SingOptions(bus=rec.bus, bars=rec.bars, artist=rec.artist, seed=rec.seed, lyrics=rec.lyrics,
                            melody=rec.melody, channels=rec.channels)
-        bus, bars, artist, sheet, lyrics_p, melody, melody_src = self._inputs(opts)
+        inp = self._inputs(opts)
         digest = self.session.digest
-        cap = self.capture(bus, bars)
-        take = self._sing(cap, sheet, str(lyrics_p), melody, melody_src, artist, rec.seed, rec.channels, progress)
+        cap = self.capture(inp.bus, inp.bars)
+        take = self._sing(cap, inp, rec.seed, rec.channels, progress)
         t0 = time.monotonic()
         self._guard_unchanged(digest)
         before = self.session.file.read_bytes()
@@ -467,7 +487,7 @@ class ArdourAdapter:
         rec.tempo_map = self.session.tempo_map.to_dict()
         rec.bar_samples = self._bar_samples(rec.bars)
         rec.timings = {**take.timings, "capture": cap.seconds, "place": time.monotonic() - t0}
-        self._save_take_files(rec, take, sheet.text_with_sections())
+        self._save_take_files(rec, take, inp.sheet.text_with_sections())
         return rec
 
 

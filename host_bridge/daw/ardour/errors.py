@@ -40,5 +40,9 @@ class ArdourRunError(ArdourError):
     code = "ardour_run"
 
 
+class ArdourCrashError(ArdourRunError):
+    """Ardour died from a signal before it saved anything (nothing was changed)."""
+
+
 class TakeRecordError(ArdourError):
     code = "ardour_take"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from host_bridge.daw.ardour.errors import ArdourMissingError, ArdourRunError, SessionBusyError
+from host_bridge.daw.ardour.errors import ArdourCrashError, ArdourMissingError, ArdourRunError, SessionBusyError
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,20 @@ class ArdourRunner:
         self.headless = plugin_dir() / "headless"
 
     def run(self, script: str, session_dir: Path, session_name: str, env: dict[str, str] | None = None,
-            timeout_s: float | None = None) -> RunResult:
+            timeout_s: float | None = None, retries: int = 1) -> RunResult:
+        """Run ``script``. Ardour 7.3 sometimes crashes (heap corruption at export or teardown): a
+        run that crashed before saving anything is run again, up to ``retries`` times."""
+        for attempt in range(retries + 1):
+            try:
+                return self._run_once(script, session_dir, session_name, env, timeout_s)
+            except ArdourCrashError as e:
+                if attempt == retries:
+                    raise
+                log.warning("%s; running it again", e.message)
+        raise AssertionError("unreachable")
+
+    def _run_once(self, script: str, session_dir: Path, session_name: str, env: dict[str, str] | None,
+                  timeout_s: float | None) -> RunResult:
         path = self.headless / script
         if not path.is_file():
             raise ArdourRunError(f"Topline's Ardour script {path} is missing", "reinstall Topline (daw_plugin/ardour)")
@@ -232,6 +245,9 @@ class ArdourRunner:
                         "teardown); its work is complete", proc.returncode, script)
         elif proc.returncode != 0:
             tail = "\n".join(text.splitlines()[-8:])
+            if proc.returncode < 0 and not res.values("saved"):
+                raise ArdourCrashError(f"Ardour crashed (signal {-proc.returncode}) running {script}, before saving:\n{tail}",
+                                       "run it again; if it keeps crashing, open the session in Ardour to check it")
             raise ArdourRunError(f"Ardour exited with status {proc.returncode} running {script}:\n{tail}",
                                  "open the session in Ardour to check it loads; run with -v for the whole log")
         log.info("ardour7-lua %s done in %.1f s", script, res.seconds)
