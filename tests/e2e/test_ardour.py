@@ -436,6 +436,37 @@ def test_cli_sings_a_take_on_the_running_sidecar(session_a: ArdourAdapter, capsy
     assert R.session_users(session_a.session.dir) == []
 
 
+def test_the_editor_actions_cli_contract(session_a: ArdourAdapter, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """What topline_sing.lua does around Ardour's GUI, minus the GUI: it exports the bus itself,
+    runs `sing --capture --no-place --json` (session file untouched), imports the stem on a new
+    track at the first bar, saves, then runs `link`. The import is done here the headless way."""
+    from host_bridge.cli import main
+
+    ad = session_a
+    source = ad.take_source
+    assert isinstance(source, SidecarTakeSource)
+    source.start()
+    a, b = ad.session.bar_sample(7), ad.session.bar_sample(9)
+    cap, _ = ad.export(a, b, tmp_path / "capture.wav", solo="Band")
+    before = _unchanged(ad)
+    assert main(["ardour", "sing", str(ad.session.file), "--bus", "Band", "--bars", "7-8", "--capture", str(cap),
+                 "--no-place", "--json", "--connection-file", str(source.connection_file)]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert _unchanged(ad) == before
+    assert out["region_id"] == "" and out["stem"].startswith("Topline Takes/") and out["track"].startswith("Alpha take")
+    stem, sr = sf.read(str(ad.session.dir / out["stem"]), dtype="float32", always_2d=True)
+    assert sr == ad.session.sample_rate and stem.shape[0] == b - a
+    # the GUI's import, headless: a new track, the stem at bar 7
+    with R.session_lock(ad.session.dir):
+        ad.runner.run("add_tracks.lua", ad.session.dir, ad.session.snapshot, {"TOPLINE_TRACKS": f"{out['track']}\t1"})
+    ad.session.reload()
+    region = ad.place_audio(out["track"], np.ascontiguousarray(stem.T), sr, 7, "imported")
+    assert main(["ardour", "link", str(ad.session.dir), "--take", out["take_id"]]) == 0
+    assert ad.store.load(out["take_id"]).region_id == region
+    assert main(["ardour", "link", str(ad.session.dir), "--take", "nope"]) == 2
+
+
 def test_install_puts_the_action_and_preset_in_ardours_config(tmp_path: Path) -> None:
     from host_bridge.cli import main
 
