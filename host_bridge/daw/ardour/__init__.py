@@ -3,10 +3,12 @@
 See :mod:`host_bridge.daw.ardour.adapter` for the round trip and ``daw_plugin/ardour/`` for the
 Lua scripts (headless variants and the editor action).
 """
-from host_bridge.daw.ardour.adapter import ArdourAdapter, Capture, SingOptions, StaleTake, create_session
+from host_bridge.daw.ardour.adapter import ArdourAdapter, Capture, SingOptions
+from host_bridge.daw.ardour.create import create_session
 from host_bridge.daw.ardour.errors import (ArdourError, ArdourMissingError, ArdourRunError, BarRangeError,
                                            RouteNotFoundError, SessionBusyError, SessionFileError)
 from host_bridge.daw.ardour.session import ArdourSession
+from host_bridge.daw.ardour.staleness import StaleTake
 
 __all__ = ["ArdourAdapter", "Capture", "SingOptions", "StaleTake", "create_session", "ArdourError",
            "ArdourMissingError", "ArdourRunError", "BarRangeError", "RouteNotFoundError", "SessionBusyError",

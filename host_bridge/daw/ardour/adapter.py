@@ -23,15 +23,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 import soundfile as sf
 
 from host_bridge.daw.ardour import runner as R
 from host_bridge.daw.ardour.errors import ArdourRunError, BarRangeError, SessionBusyError, TakeRecordError
+from host_bridge.daw.ardour.create import session_tempo_env
 from host_bridge.daw.ardour.records import Settings, TakeRecord, TakeStore
-from host_bridge.daw.ardour.session import TICKS_PER_QN, ArdourSession
+from host_bridge.daw.ardour.staleness import StaleTake, staleness
+from host_bridge.daw.ardour.session import ArdourSession
 from host_bridge.daw.ardour.writer import SessionWriter, write_sources
 from host_bridge.daw.take_source import TakeSource, ask_for_take, default_take_source
 from host_bridge.errors import InputError
@@ -41,8 +43,6 @@ from host_bridge.protocol import JobSpec
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, float], None]
-STALE_TOLERANCE_S = 0.0005
-"""A bar line that moved less than this (relative to the capture start) is not a change."""
 MASTER = "Master"
 MELODY_TRACK_PREFIX = "track:"
 """A melody setting ``track:<name>`` reads the guide melody from that MIDI track of the session."""
@@ -59,15 +59,6 @@ class Capture:
     ardour_bars: dict[int, int]
     """Where Ardour's own tempo map puts each captured bar line (bar -> sample)."""
     seconds: float
-
-
-@dataclass(frozen=True)
-class StaleTake:
-    record: TakeRecord
-    state: str
-    """"stale" (the captured bars changed length or meter: sing again), "moved" (only shifted:
-    the region followed its bar), "missing" (the region was deleted), or "ok"."""
-    max_shift_ms: float
 
 
 @dataclass(frozen=True)
@@ -96,32 +87,6 @@ class SingOptions:
     lyrics: str | None = None
     melody: str | None = None
     channels: int = 1
-
-
-def session_tempo_env(tm: TempoMap) -> dict[str, str]:
-    """TOPLINE_TEMPOS / TOPLINE_METERS for the headless scripts (quarter-note tempos)."""
-    tempos = "\n".join(f"{int(round(t.qn * TICKS_PER_QN))}\t{t.bpm!r}\t{t.bpm!r}\t4" for t in tm.tempos)
-    meters = "\n".join(f"{int(round(tm.qn_at_bar(m.bar) * TICKS_PER_QN))}\t{m.numerator}\t{m.denominator}"
-                       for m in tm.meters)
-    return {"TOPLINE_TEMPOS": tempos, "TOPLINE_METERS": meters}
-
-
-def create_session(folder: str | Path, sample_rate: int, tempo_map: TempoMap,
-                   tracks: Sequence[tuple[str, int] | tuple[str, int, str]],
-                   busses: Sequence[tuple[str, int]] = (), runner: R.ArdourRunner | None = None) -> Path:
-    """Create a new Ardour session headless (tests, templates): ``tracks`` as (name, channels) or
-    (name, channels, bus it feeds), ``busses`` as (name, channels). Returns its .ardour file."""
-    folder = Path(folder).resolve()
-    if folder.exists() and any(folder.iterdir()):
-        raise InputError(f"{folder} already exists and is not empty", "choose a new folder for the session")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    run = runner or R.ArdourRunner()
-    env = {"TOPLINE_RATE": str(sample_rate),
-           "TOPLINE_TRACKS": "\n".join("\t".join(str(v) for v in t) for t in tracks),
-           "TOPLINE_BUSSES": "\n".join(f"{n}\t{c}" for n, c in busses)}
-    env.update(session_tempo_env(tempo_map))
-    run.run("new_session.lua", folder, folder.name, env)
-    return folder / f"{folder.name}.ardour"
 
 
 class ArdourAdapter:
@@ -406,29 +371,8 @@ class ArdourAdapter:
         """Every recorded take and whether the session's tempo map still matches the one it was sung to."""
         out = []
         for rec in self.store.all():
-            out.append(self._staleness(rec))
+            out.append(staleness(self.session, rec))
         return out
-
-    def _staleness(self, rec: TakeRecord) -> StaleTake:
-        if self.session.region_by_id(rec.region_id) is None:
-            return StaleTake(rec, "missing", 0.0)
-        sr = self.session.sample_rate
-        now = self._bar_samples(rec.bars)
-        then = rec.bar_samples
-        rel = max(abs((a - now[0]) - (b - then[0])) for a, b in zip(now, then)) / sr
-        shift = max(abs(a - b) for a, b in zip(now, then)) / sr
-        meters_now = [self.session.tempo_map.meter_at_bar(b) for b in range(rec.bars[0], rec.bars[1] + 1)]
-        old = TempoMap.from_dict(rec.tempo_map)
-        meters_then = [old.meter_at_bar(b) for b in range(rec.bars[0], rec.bars[1] + 1)]
-        same_meters = [(m.numerator, m.denominator) for m in meters_now] == [(m.numerator, m.denominator)
-                                                                             for m in meters_then]
-        if rel > STALE_TOLERANCE_S or not same_meters or len(now) != len(then):
-            state = "stale"
-        elif shift > STALE_TOLERANCE_S:
-            state = "moved"
-        else:
-            state = "ok"
-        return StaleTake(rec, state, 1000.0 * max(rel, shift))
 
     def resing(self, take_ids: list[str] | None = None, progress: ProgressCallback | None = None,
                include_moved: bool = False) -> list[TakeRecord]:
