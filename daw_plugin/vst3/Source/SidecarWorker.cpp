@@ -1,0 +1,610 @@
+#include "SidecarWorker.h"
+
+#include "TakeFiles.h"
+
+#include <csignal>
+#include <sys/types.h>
+#include <unistd.h>
+
+namespace topline
+{
+static double now() { return juce::Time::getMillisecondCounterHiRes() * 0.001; }
+
+/** $TOPLINE_CONNECTION_FILE, else $XDG_RUNTIME_DIR/topline/sidecar.json, else
+    /tmp/runtime-<uid>/topline/sidecar.json: where `topline sidecar` writes it (platformdirs). */
+static juce::File connectionFile (const juce::String& configured)
+{
+    if (configured.isNotEmpty())
+        return juce::File (configured);
+    auto env = juce::SystemStats::getEnvironmentVariable ("TOPLINE_CONNECTION_FILE", {});
+    if (env.isNotEmpty())
+        return juce::File (env);
+    auto xdg = juce::SystemStats::getEnvironmentVariable ("XDG_RUNTIME_DIR", {});
+    if (xdg.isNotEmpty())
+        return juce::File (xdg).getChildFile ("topline/sidecar.json");
+    return juce::File ("/tmp/runtime-" + juce::String ((int) getuid())).getChildFile ("topline/sidecar.json");
+}
+
+SidecarWorker::SidecarWorker (ToplineProcessor& p) : juce::Thread ("Topline sidecar worker"), proc (p) {}
+
+SidecarWorker::~SidecarWorker()
+{
+    stopThread (4000);
+    sock.reset();
+    ctx.close();
+}
+
+void SidecarWorker::status (const juce::String& text, double progress)
+{
+    proc.updateStatus ([&] (Status& s) {
+        s.text = text;
+        if (progress > -2.0)
+            s.progress = progress;
+        s.jobRunning = job.has_value();
+    });
+}
+
+//======================================================================================== loop
+void SidecarWorker::run()
+{
+    while (! threadShouldExit())
+    {
+        pollControls();
+        reloadTakeIfAsked();
+        proc.collectRetiredTakes();
+        if (job)
+            serviceJob();
+        else if (artistsWanted && now() - artistsAt > 5.0)
+            fetchArtists();
+        if (! job)
+            wait (20);
+    }
+    if (job && sock && job->state != Job::State::waitingForSidecar)
+    {   // the plugin is going away: the sidecar need not finish a take nobody will receive
+        auto* b = new juce::DynamicObject();
+        b->setProperty ("job", job->id);
+        send (wire::encodeHeader ("cancel", wire::newId(), juce::var (b), {}), {});
+    }
+}
+
+void SidecarWorker::pollControls()
+{
+    const bool g = proc.generate->get(), c = proc.cancel->get();
+    bool wantGenerate = g && ! lastGenerate, wantCancel = c && ! lastCancel;
+    lastGenerate = g;
+    lastCancel = c;
+    if (auto r = proc.generateRequests.load(); r != seenGenerate) { seenGenerate = r; wantGenerate = true; }
+    if (auto r = proc.cancelRequests.load(); r != seenCancel) { seenCancel = r; wantCancel = true; }
+    if (auto r = proc.artistRequests.load(); r != seenArtists) { seenArtists = r; artistsWanted = true; artistsAt = -1e9; }
+    if (wantCancel && job)
+        cancelJob();
+    if (wantGenerate)
+    {
+        if (job && job->state != Job::State::cancelling)
+            status ("A take is already being made: cancel it first");
+        else
+            startJob();
+    }
+}
+
+//======================================================================================== job
+void SidecarWorker::startJob()
+{
+    ToplineProcessor::CaptureSnapshot snap;
+    juce::String why;
+    if (! proc.takeCaptureSnapshot (snap, why))
+    {
+        proc.updateStatus ([&] (Status& s) { s.error = why; s.hint = ""; });
+        status (why);
+        return;
+    }
+    const auto settings = proc.getSettings();
+    if (settings.lyrics.trim().isEmpty())
+    {
+        proc.updateStatus ([] (Status& s) { s.error = "No lyrics"; s.hint = "type or load the lyrics first"; });
+        status ("No lyrics: type or load them first");
+        return;
+    }
+    Job j;
+    j.id = wire::newId();
+    j.tempoMap = snap.tempoMap;
+    j.startSample = snap.startSample;
+    j.length = snap.audio.getNumSamples();
+    j.sampleRate = snap.sampleRate;
+    j.artist = settings.artist;
+    // instrumental: float32 [2, T], channels first, little-endian (x86/arm are)
+    j.instrumental.setSize ((size_t) 2 * (size_t) j.length * sizeof (float));
+    for (int c = 0; c < 2; ++c)
+        std::memcpy (static_cast<float*> (j.instrumental.getData()) + (size_t) c * (size_t) j.length,
+                     snap.audio.getReadPointer (c), sizeof (float) * (size_t) j.length);
+    std::vector<wire::BufferSpec> specs;
+    if (settings.melodyPath.isNotEmpty())
+    {
+        juce::File f (settings.melodyPath);
+        if (! f.loadFileAsData (j.midi))
+        {
+            proc.updateStatus ([&] (Status& s) { s.error = "Cannot read the guide melody " + f.getFullPathName();
+                                                 s.hint = "choose the MIDI file again, or clear it"; });
+            status ("Cannot read the guide melody");
+            return;
+        }
+        specs.push_back (wire::bytesSpec ("melody_midi", j.midi.getSize()));
+    }
+    specs.push_back (wire::audioSpec ("instrumental", 2, j.length, (int) snap.sampleRate));
+    auto* body = new juce::DynamicObject();
+    body->setProperty ("lyrics_text", settings.lyrics);
+    body->setProperty ("sample_rate", (int) snap.sampleRate);
+    body->setProperty ("length_samples", (juce::int64) j.length);
+    body->setProperty ("start_sample", (juce::int64) j.startSample);
+    body->setProperty ("seed", settings.seed);
+    body->setProperty ("channels", 1);
+    body->setProperty ("artist", settings.artist);
+    body->setProperty ("lyrics_source", "vst3");
+    body->setProperty ("melody_source", settings.melodyPath.isNotEmpty() ? "melody" : "composer");
+    body->setProperty ("tempo_map", j.tempoMap.toVar());
+    body->setProperty ("bars", juce::var());
+    j.header = wire::encodeHeader ("generate", j.id, juce::var (body), specs);
+
+    auto* cap = new juce::DynamicObject();
+    cap->setProperty ("start_sample", (juce::int64) j.startSample);
+    cap->setProperty ("length_samples", (juce::int64) j.length);
+    cap->setProperty ("sample_rate", snap.sampleRate);
+    cap->setProperty ("tempo_map", j.tempoMap.toVar());
+    cap->setProperty ("overflowed", snap.overflowed);
+    cap->setProperty ("tempo_truncated", snap.tempoTruncated);
+    proc.updateSettings ([&] (Settings& s) { s.capture = juce::var (cap); });
+    proc.updateStatus ([] (Status& s) { s.error = ""; s.hint = ""; s.progress = 0; s.stage = ""; });
+    job = std::move (j);
+    status ("Sending the capture to the sidecar", 0.0);
+}
+
+void SidecarWorker::serviceJob()
+{
+    auto& j = *job;
+    const double t = now();
+    if (j.state == Job::State::waitingForSidecar)
+    {
+        if (t < j.nextTry)
+        {
+            wait (20);
+            return;
+        }
+        juce::String why;
+        if (! ensureConnected (why))
+        {
+            j.nextTry = t + kRetryEvery;
+            proc.updateStatus ([&] (Status& s) { s.hint = "start it with `topline sidecar`"; });
+            status ("Waiting for the sidecar: " + why);
+            return;
+        }
+        std::vector<const juce::MemoryBlock*> frames;
+        if (j.midi.getSize() > 0)
+            frames.push_back (&j.midi);
+        frames.push_back (&j.instrumental);
+        if (! send (j.header, frames))
+        {
+            dropConnection();
+            j.nextTry = t + kRetryEvery;
+            return;
+        }
+        j.state = Job::State::submitted;
+        j.submittedAt = j.lastHeard = j.lastPing = t;
+        status (j.resubmits > 0 ? "Sidecar restarted: job sent again" : "Job sent; waiting for the sidecar");
+        return;
+    }
+    std::vector<zmq::message_t> parts;
+    if (receive (50, parts))
+    {
+        std::vector<wire::FrameView> views;
+        for (auto& p : parts)
+            views.push_back ({ p.data(), p.size() });
+        wire::Message m;
+        juce::String err;
+        if (wire::decode (views, m, err))
+        {
+            job->lastHeard = now();
+            handle (m);
+        }
+        else
+        {
+            DBG ("Topline: unreadable message from the sidecar: " << err);
+        }
+        return;
+    }
+    if (! job)
+        return;
+    const double t2 = now();
+    if (j.state == Job::State::submitted && t2 - j.submittedAt > kAcceptTimeout)
+    {
+        dropConnection();
+        j.state = Job::State::waitingForSidecar;
+        j.resubmits++;
+        status ("The sidecar did not accept the job: retrying");
+        return;
+    }
+    if (t2 - j.lastPing > kPingEvery)
+    {
+        j.lastPing = t2;
+        send (wire::encodeHeader ("ping", wire::newId(), {}, {}), {});
+    }
+    if (t2 - j.lastHeard > kDeadAfter)
+    {   // gone (crashed, killed, restarted): find it again and resubmit the same job id
+        dropConnection();
+        if (j.state == Job::State::cancelling)
+        {
+            job.reset();
+            status ("Cancelled (the sidecar went away)", -1.0);
+            return;
+        }
+        j.state = Job::State::waitingForSidecar;
+        j.resubmits++;
+        status ("The sidecar stopped answering: reconnecting");
+    }
+}
+
+void SidecarWorker::handle (const wire::Message& m)
+{
+    auto& j = *job;
+    if (m.type == "pong" || m.type == "status_reply" || m.type == "hello_reply")
+        return;
+    if (m.type == "artists_reply")
+    {
+        juce::StringArray names, display;
+        if (auto* arr = m.body["artists"].getArray())
+            for (auto& a : *arr)
+            {
+                names.add (a["name"].toString());
+                display.add (a.getProperty ("display_name", a["name"]).toString());
+            }
+        proc.updateStatus ([&] (Status& s) { s.artists = names; s.artistNames = display; });
+        artistsWanted = false;
+        return;
+    }
+    if (m.re != j.id && m.type != "cancel_reply")
+        return; // an old job's events
+    if (m.type == "accepted")
+    {
+        if (j.state == Job::State::submitted)
+            j.state = Job::State::accepted;
+        const auto pos = m.body["position"];
+        status (pos.isVoid() || (int) pos == 0 ? juce::String ("Accepted") : "Queued at position " + pos.toString());
+    }
+    else if (m.type == "progress")
+    {
+        const auto stage = m.body["stage"].toString();
+        const double frac = (double) m.body["frac"];
+        proc.updateStatus ([&] (Status& s) { s.stage = stage; });
+        status ("Generating: " + stage + " " + juce::String (juce::roundToInt (frac * 100)) + "%", frac);
+    }
+    else if (m.type == "chunk")
+    {
+        // a phrase streamed early; the take arrives whole with "done"
+    }
+    else if (m.type == "cancel_reply")
+    {
+        const auto state = m.body["state"].toString();
+        if (j.state == Job::State::cancelling && (state == "unknown" || state == "done" || state == "failed"))
+        {
+            job.reset();
+            status ("Cancelled", -1.0);
+        }
+    }
+    else if (m.type == "done")
+    {
+        finishWithTake (m);
+    }
+    else if (m.type == "error")
+    {
+        const auto code = m.body["code"].toString();
+        if (code == "busy")
+        {
+            dropConnection();
+            j.state = Job::State::waitingForSidecar;
+            j.nextTry = now() + 2.0;
+            status ("The sidecar is busy: trying again shortly");
+            return;
+        }
+        if (code == "cancelled")
+        {
+            job.reset();
+            status ("Cancelled", -1.0);
+            return;
+        }
+        failJob (m.body["message"].toString(), m.body["hint"].toString());
+    }
+}
+
+void SidecarWorker::failJob (const juce::String& error, const juce::String& hint)
+{
+    job.reset();
+    proc.updateStatus ([&] (Status& s) { s.error = error; s.hint = hint; });
+    status ("Failed: " + error, -1.0);
+}
+
+void SidecarWorker::finishWithTake (const wire::Message& m)
+{
+    auto audio = std::make_shared<juce::AudioBuffer<float>>();
+    int sr = 0;
+    juce::String err;
+    if (! wire::audioBuffer (m, "audio", *audio, sr, err))
+    {
+        failJob ("The sidecar sent a take without audio: " + err, "update the plugin and the sidecar together");
+        return;
+    }
+    const auto md = m.body["take"];
+    const juce::int64 start = md.hasProperty ("start_sample") ? (juce::int64) md["start_sample"] : job->startSample;
+    const auto settings = proc.getSettings();
+    auto* meta = new juce::DynamicObject();
+    meta->setProperty ("job", job->id);
+    meta->setProperty ("take", md);
+    meta->setProperty ("tempo_map", job->tempoMap.toVar());
+    meta->setProperty ("lyrics", settings.lyrics);
+    meta->setProperty ("writer", "topline-vst3");
+    const auto wav = takes::write (juce::File (settings.takesDir), *audio, sr, start, juce::var (meta), err);
+    if (wav == juce::File())
+    {
+        failJob ("The take could not be saved: " + err, "choose a takes folder you can write to");
+        return;
+    }
+    auto* t = new juce::DynamicObject();
+    t->setProperty ("path", wav.getFullPathName());
+    t->setProperty ("start_sample", start);
+    t->setProperty ("sample_rate", sr);
+    t->setProperty ("tempo_map", job->tempoMap.toVar());
+    t->setProperty ("artist", md["artist"]);
+    t->setProperty ("engine", md["engine"]);
+    t->setProperty ("job", job->id);
+    proc.updateSettings ([&] (Settings& s) { s.take = juce::var (t); });
+
+    takeAudio = audio;
+    takePath = wav.getFullPathName();
+    takeRate = sr;
+    takeStartSeconds = (double) start / sr;
+    takeTempo = job->tempoMap;
+    takeHasTempo = true;
+    seenReload = proc.takeReloadRequests.load();   // this take is newer than any reload request
+    auto play = std::make_unique<PlayableTake>();
+    const double rate = proc.currentSampleRate();
+    play->audio = (rate > 0 && rate != sr) ? takes::resample (*audio, sr, rate) : *audio;
+    play->sampleRate = rate > 0 ? rate : sr;
+    play->startSeconds = takeStartSeconds;
+    play->tempoMap = takeTempo;
+    play->hasTempoMap = true;
+    proc.publishTake (std::move (play));
+    job.reset();
+    status ("Take ready: " + wav.getFileName(), 1.0);
+}
+
+void SidecarWorker::cancelJob()
+{
+    auto& j = *job;
+    if (j.state == Job::State::waitingForSidecar || ! sock)
+    {
+        job.reset();
+        status ("Cancelled", -1.0);
+        return;
+    }
+    auto* b = new juce::DynamicObject();
+    b->setProperty ("job", j.id);
+    send (wire::encodeHeader ("cancel", wire::newId(), juce::var (b), {}), {});
+    j.state = Job::State::cancelling;
+    status ("Cancelling");
+}
+
+//======================================================================================== take reload
+void SidecarWorker::reloadTakeIfAsked()
+{
+    const auto r = proc.takeReloadRequests.load();
+    if (r == seenReload)
+        return;
+    seenReload = r;
+    const auto take = proc.getSettings().take;
+    const auto path = take["path"].toString();
+    const double rate = proc.currentSampleRate();
+    if (path.isEmpty())
+    {
+        takeAudio.reset();
+        proc.publishTake (std::make_unique<PlayableTake>()); // no take: silence
+        return;
+    }
+    if (takeAudio == nullptr || path != takePath)
+    {
+        auto audio = std::make_shared<juce::AudioBuffer<float>>();
+        double sr = 0;
+        juce::String err;
+        if (! takes::read (juce::File (path), *audio, sr, err))
+        {
+            proc.updateStatus ([&] (Status& s) { s.error = err; s.hint = "generate again, or put the file back"; });
+            status ("Take missing: " + juce::File (path).getFileName());
+            return;
+        }
+        takeAudio = audio;
+        takePath = path;
+        takeRate = sr;
+        const double savedRate = (double) take.getProperty ("sample_rate", sr);
+        takeStartSeconds = (double) (juce::int64) take.getProperty ("start_sample", 0) / (savedRate > 0 ? savedRate : sr);
+        takeHasTempo = wire::TempoMap::fromVar (take["tempo_map"], takeTempo);
+    }
+    if (rate <= 0)
+        return; // not prepared yet: prepareToPlay asks again
+    auto play = std::make_unique<PlayableTake>();
+    play->audio = rate != takeRate ? takes::resample (*takeAudio, takeRate, rate) : *takeAudio;
+    play->sampleRate = rate;
+    play->startSeconds = takeStartSeconds;
+    play->tempoMap = takeTempo;
+    play->hasTempoMap = takeHasTempo;
+    proc.publishTake (std::move (play));
+    status ("Take loaded: " + juce::File (path).getFileName());
+}
+
+//======================================================================================== sockets
+bool SidecarWorker::ensureConnected (juce::String& why)
+{
+    const auto file = connectionFile (proc.getSettings().connectionFile);
+    if (! file.existsAsFile())
+    {
+        why = "no connection file at " + file.getFullPathName();
+        dropConnection();
+        return false;
+    }
+    juce::var info;
+    if (juce::JSON::parse (file.loadFileAsString(), info).failed() || ! info.isObject())
+    {
+        why = "unreadable connection file " + file.getFullPathName();
+        return false;
+    }
+    const int pid = (int) info["pid"];
+    if (pid > 0 && ::kill (pid, 0) != 0 && errno == ESRCH)
+    {
+        why = "the sidecar named in " + file.getFullPathName() + " is not running";
+        dropConnection();
+        return false;
+    }
+    if ((int) info["protocol"] != wire::kProtocolVersion)
+    {
+        why = "the sidecar speaks protocol " + info["protocol"].toString() + ", this plugin 1";
+        return false;
+    }
+    auto ip = info["ip"].toString();
+    if (ip == "0.0.0.0" || ip == "*")
+        ip = "127.0.0.1";
+    const auto url = info.getProperty ("transport", "tcp").toString() + "://" + ip + ":" + info["port"].toString();
+    if (sock && url == connectedUrl)
+        return true;
+    dropConnection();
+    try
+    {
+        sock.emplace (ctx, zmq::socket_type::dealer);
+        sock->set (zmq::sockopt::linger, 0);
+        sock->set (zmq::sockopt::routing_id, ("vst3-" + wire::newId().substring (0, 12)).toStdString());
+        const auto key = info["server_public_key"];
+        if (key.isString() && key.toString().isNotEmpty())
+        {
+            char pub[41] = {}, sec[41] = {};
+            if (zmq_curve_keypair (pub, sec) != 0)
+            {
+                why = "this libzmq has no CURVE support";
+                dropConnection();
+                return false;
+            }
+            sock->set (zmq::sockopt::curve_serverkey, key.toString().toStdString());
+            sock->set (zmq::sockopt::curve_publickey, std::string (pub));
+            sock->set (zmq::sockopt::curve_secretkey, std::string (sec));
+        }
+        sock->connect (url.toStdString());
+        connectedUrl = url;
+    }
+    catch (const zmq::error_t& e)
+    {
+        why = juce::String ("cannot connect to ") + url + ": " + e.what();
+        dropConnection();
+        return false;
+    }
+    proc.updateStatus ([] (Status& s) { s.sidecarReachable = true; });
+    return true;
+}
+
+void SidecarWorker::dropConnection()
+{
+    sock.reset();
+    connectedUrl = {};
+    proc.updateStatus ([] (Status& s) { s.sidecarReachable = false; });
+}
+
+bool SidecarWorker::send (const juce::String& header, const std::vector<const juce::MemoryBlock*>& frames)
+{
+    if (! sock)
+        return false;
+    try
+    {
+        const auto h = header.toStdString();
+        auto flags = frames.empty() ? zmq::send_flags::dontwait : zmq::send_flags::sndmore | zmq::send_flags::dontwait;
+        if (! sock->send (zmq::const_buffer (h.data(), h.size()), flags))
+            return false;
+        for (size_t i = 0; i < frames.size(); ++i)
+        {
+            const auto last = i + 1 == frames.size();
+            zmq::message_t msg (frames[i]->getData(), frames[i]->getSize());
+            sock->send (msg, last ? zmq::send_flags::none : zmq::send_flags::sndmore);
+        }
+        return true;
+    }
+    catch (const zmq::error_t&)
+    {
+        return false;
+    }
+}
+
+bool SidecarWorker::receive (int timeoutMs, std::vector<zmq::message_t>& parts)
+{
+    if (! sock)
+    {
+        wait (timeoutMs);
+        return false;
+    }
+    try
+    {
+        zmq::pollitem_t item { static_cast<void*> (*sock), 0, ZMQ_POLLIN, 0 };
+        if (zmq::poll (&item, 1, std::chrono::milliseconds (timeoutMs)) <= 0)
+            return false;
+        parts.clear();
+        while (true)
+        {
+            zmq::message_t m;
+            if (! sock->recv (m, zmq::recv_flags::dontwait))
+                return ! parts.empty();
+            const bool more = m.more();
+            parts.push_back (std::move (m));
+            if (! more)
+                return true;
+        }
+    }
+    catch (const zmq::error_t&)
+    {
+        return false;
+    }
+}
+
+void SidecarWorker::fetchArtists()
+{
+    artistsAt = now();
+    juce::String why;
+    if (! ensureConnected (why))
+        return;
+    const auto id = wire::newId();
+    if (! send (wire::encodeHeader ("artists", id, {}, {}), {}))
+        return;
+    const double deadline = now() + 3.0;
+    while (now() < deadline && ! threadShouldExit())
+    {
+        std::vector<zmq::message_t> parts;
+        if (! receive (50, parts))
+        {
+            pollControls();
+            reloadTakeIfAsked();
+            if (job)
+                return; // a Generate came: the job loop takes the socket over
+            continue;
+        }
+        std::vector<wire::FrameView> views;
+        for (auto& p : parts)
+            views.push_back ({ p.data(), p.size() });
+        wire::Message m;
+        juce::String err;
+        if (wire::decode (views, m, err) && m.type == "artists_reply" && m.re == id)
+        {
+            juce::StringArray names, display;
+            if (auto* arr = m.body["artists"].getArray())
+                for (auto& a : *arr)
+                {
+                    names.add (a["name"].toString());
+                    display.add (a.getProperty ("display_name", a["name"]).toString());
+                }
+            proc.updateStatus ([&] (Status& s) { s.artists = names; s.artistNames = display; });
+            artistsWanted = false;
+            return;
+        }
+    }
+    dropConnection(); // no answer: maybe a stale socket; connect afresh next time
+}
+} // namespace topline

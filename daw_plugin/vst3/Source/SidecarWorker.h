@@ -1,0 +1,75 @@
+// The worker thread: everything that may block or allocate, off the audio thread.
+//   - watches the Generate/Cancel parameters (rising edges) and the editor's requests
+//   - snapshots the capture, sends a generate request to the sidecar (ZeroMQ DEALER, the same
+//     socket type the Python bridge uses), follows accepted/progress/chunk/done/error
+//   - survives the sidecar being absent (waits for it), restarted (re-reads the connection file,
+//     resubmits the same job id) and slow (heartbeat pings; no deadline on a job that progresses)
+//   - writes the take WAV, hands the take to the audio thread, reloads it when a project reopens
+//     or the sample rate changes
+#pragma once
+#include "PluginProcessor.h"
+
+#include <zmq.hpp>
+
+#include <optional>
+
+namespace topline
+{
+class SidecarWorker final : public juce::Thread
+{
+public:
+    explicit SidecarWorker (ToplineProcessor&);
+    ~SidecarWorker() override;
+    void run() override;
+
+    // Timings (seconds); a sidecar that says nothing for deadAfter while a job runs is treated
+    // as gone: the worker reconnects (maybe to a restarted sidecar) and resubmits.
+    static constexpr double kAcceptTimeout = 5.0, kPingEvery = 1.0, kDeadAfter = 6.0, kRetryEvery = 1.0;
+
+private:
+    struct Job
+    {
+        juce::String id;
+        juce::String header;
+        juce::MemoryBlock instrumental, midi;
+        wire::TempoMap tempoMap;
+        juce::int64 startSample = 0, length = 0;
+        double sampleRate = 0;
+        juce::String artist;
+        enum class State { waitingForSidecar, submitted, accepted, cancelling } state = State::waitingForSidecar;
+        double lastHeard = 0, lastPing = 0, submittedAt = 0, nextTry = 0, retryAt = 0;
+        int resubmits = 0;
+    };
+
+    void pollControls();
+    void startJob();
+    void serviceJob();
+    void cancelJob();
+    bool ensureConnected (juce::String& why);
+    void dropConnection();
+    bool send (const juce::String& header, const std::vector<const juce::MemoryBlock*>& frames);
+    bool receive (int timeoutMs, std::vector<zmq::message_t>& parts);
+    void handle (const wire::Message& m);
+    void finishWithTake (const wire::Message& m);
+    void failJob (const juce::String& error, const juce::String& hint);
+    void fetchArtists();
+    void reloadTakeIfAsked();
+    void status (const juce::String& text, double progress = -2.0);
+
+    ToplineProcessor& proc;
+    zmq::context_t ctx;
+    std::optional<zmq::socket_t> sock;
+    juce::String connectedUrl;
+    std::optional<Job> job;
+    bool lastGenerate = false, lastCancel = false;
+    juce::uint32 seenGenerate = 0, seenCancel = 0, seenArtists = 0, seenReload = 0;
+    double artistsAt = -1e9;
+    bool artistsWanted = false;   // asked for by the editor
+    // the take as delivered (its own rate), kept to resample when the session rate changes
+    std::shared_ptr<const juce::AudioBuffer<float>> takeAudio;
+    juce::String takePath;
+    double takeRate = 0, takeStartSeconds = 0;
+    wire::TempoMap takeTempo;
+    bool takeHasTempo = false;
+};
+} // namespace topline

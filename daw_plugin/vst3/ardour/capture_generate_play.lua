@@ -1,0 +1,47 @@
+-- End-to-end run of the Topline VST3 in headless Ardour (one process, session not saved):
+--   1. insert Topline first on TOPLINE_ROUTE, arm Capture
+--   2. export [TOPLINE_START, TOPLINE_END) -> TOPLINE_OUT_DIR/pass1 (the transport plays the
+--      range: the plugin captures it with Ardour's tempo map and PPQ)
+--   3. press Generate; wait (up to TOPLINE_WAIT_S) until TOPLINE_TAKE_FILE exists
+--   4. export the same range again -> TOPLINE_OUT_DIR/pass2 (the take plays through the plugin)
+-- env: TOPLINE_LUA_LIB (daw_plugin/ardour/headless/topline_lib.lua), TOPLINE_SESSION_DIR,
+--      TOPLINE_SESSION_NAME, TOPLINE_ROUTE, TOPLINE_START, TOPLINE_END, TOPLINE_OUT_DIR,
+--      TOPLINE_PRESET, TOPLINE_TAKE_FILE, TOPLINE_WAIT_S. The plugin reads its lyrics, guide
+--      melody, takes folder and connection file from $TOPLINE_VST3_DEFAULTS.
+local T = dofile(os.getenv("TOPLINE_LUA_LIB"))
+T.load()
+local plug = ARDOUR.LuaAPI.new_plugin(Session, "Topline", ARDOUR.PluginType.VST3, "")
+if plug:isnil() then T.fail("Ardour does not know the Topline VST3 (run ardour7-vst3-scanner on it)") end
+local route = Session:route_by_name(T.env("TOPLINE_ROUTE"))
+if route:isnil() then T.fail("no route " .. T.env("TOPLINE_ROUTE")) end
+if not route:add_processor_by_index(plug, 0, nil, true) then T.fail("could not insert Topline") end
+ARDOUR.LuaAPI.usleep(200000)
+-- parameters in the plugin's order: 0 Capture, 1 Generate, 2 Cancel, 3 Monitor, 4 Vocal level
+ARDOUR.LuaAPI.set_processor_param(plug, 0, 1)
+ARDOUR.LuaAPI.usleep(200000)
+
+local s, e = tonumber(T.env("TOPLINE_START")), tonumber(T.env("TOPLINE_END"))
+local function export(sub)
+  local ex = Session:simple_export()
+  ex:set_folder(T.env("TOPLINE_OUT_DIR") .. "/" .. sub)
+  ex:set_range(s, e)
+  if not ex:set_preset(T.env("TOPLINE_PRESET")) then T.fail("export preset not found") end
+  if not ex:check_outputs() then T.fail("the master bus has no outputs to export") end
+  if not ex:run_export() then T.fail("Ardour's export failed (" .. sub .. ")") end
+  T.report("exported", sub)
+end
+
+export("pass1")
+ARDOUR.LuaAPI.set_processor_param(plug, 1, 1)
+local take, waited, limit = T.env("TOPLINE_TAKE_FILE"), 0, tonumber(T.env("TOPLINE_WAIT_S", "120"))
+while waited < limit do
+  local f = io.open(take, "rb")
+  if f then f:close(); break end
+  ARDOUR.LuaAPI.usleep(250000)
+  waited = waited + 0.25
+end
+if waited >= limit then T.fail("no take after " .. limit .. " s: " .. take) end
+T.report("take", take, waited)
+ARDOUR.LuaAPI.usleep(500000) -- the worker hands the take to the audio thread right after writing it
+export("pass2")
+T.done()

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Build the Topline VST3 into build/vst3 (repo root), reusing the build folder so a second run
+# only recompiles changed sources. Prints the path of the .vst3 bundle on the last line.
+#   bash daw_plugin/vst3/build.sh            # Release
+#   JOBS=1 bash daw_plugin/vst3/build.sh     # fewer parallel compilers (default 2)
+# Needs: cmake, g++, pkg-config, juce-modules-source, libzmq3-dev, cppzmq-dev
+# (scripts/setup.sh --dev installs them).
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+BUILD="${TOPLINE_VST3_BUILD:-$ROOT/build/vst3}"
+JOBS="${JOBS:-2}"
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+  nice -n 10 cmake -S "$HERE" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >&2
+fi
+nice -n 10 cmake --build "$BUILD" -j"$JOBS" >&2
+BUNDLE="$BUILD/Topline_artefacts/Release/VST3/Topline.vst3"
+[ -d "$BUNDLE" ] || { echo "build finished but $BUNDLE is missing" >&2; exit 1; }
+echo "$BUNDLE"
