@@ -50,7 +50,10 @@ function factory (params) return function ()
 	end
 	if not s then fail ("Select the bars to sing (a time range), or set a loop range."); return end
 	local first = tm:bbt_at (s).bars
-	local last = tm:bbt_at (Temporal.timepos_t (e:samples () - 1)).bars
+	-- a selection ending on a bar line (BBT rounds to the nearest tick) ends with the bar before
+	local eb = tm:bbt_at (e)
+	local last = eb.bars
+	if eb.beats == 1 and eb.ticks == 0 then last = last - 1 end
 	if last < first then last = first end
 	local function bar_sample (bar)
 		return tm:sample_at_beats (tm:quarters_at_bbt (Temporal.BBT_TIME (bar, 1, 0)))

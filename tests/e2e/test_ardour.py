@@ -44,6 +44,7 @@ pytestmark = [
 ]
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 TOLERANCE_S = 0.001
 
@@ -465,6 +466,76 @@ def test_the_editor_actions_cli_contract(session_a: ArdourAdapter, tmp_path: Pat
     assert main(["ardour", "link", str(ad.session.dir), "--take", out["take_id"]]) == 0
     assert ad.store.load(out["take_id"]).region_id == region
     assert main(["ardour", "link", str(ad.session.dir), "--take", "nope"]) == 2
+
+
+ACTION_HARNESS = """
+-- Runs the editor action headless: Ardour's GUI objects (Editor, its selection, LuaDialog) are
+-- stand-ins; everything else (save, solo, export, the topline command, rename, save) is real.
+local T = dofile(os.getenv("TOPLINE_LUA_LIB"))
+T.load()
+local bus = Session:route_by_name(os.getenv("TOPLINE_SOLO"))
+local s, e = tonumber(os.getenv("TOPLINE_START")), tonumber(os.getenv("TOPLINE_END"))
+local sel = {
+  tracks = { routelist = function(self) return { iter = function(self)
+    local done = false
+    return function() if done then return nil end done = true return bus end end } end },
+  time = { length = function(self) return { samples = function(self) return e - s end } end,
+           start_time = function(self) return Temporal.timepos_t(s) end,
+           end_time = function(self) return Temporal.timepos_t(e) end },
+}
+Editing = { ImportDistinctFiles = 0, ImportAsTrack = 1 }
+LuaDialog = { MessageType = { Error = 0 }, ButtonType = { Close = 0 },
+  Message = function(title, msg) return { run = function(self) T.report("dialog", (msg:gsub("\\n", " "))) end } end }
+Editor = {
+  get_selection = function(self) return sel end,
+  do_import = function(self, files, disp, mode, q, mts, mtd, pos)
+    local f = files:at(0)
+    T.report("import", f, pos:str())
+    -- what ImportAsTrack does first: a new track named after the file
+    local tl = Session:new_audio_track(1, 2, nil, 1, f:match("([^/]+)%.wav$"), ARDOUR.PresentationInfo.max_order,
+                                       ARDOUR.TrackMode.Normal, true, false)
+  end,
+}
+function ardour(t) end
+dofile(os.getenv("TOPLINE_ACTION"))
+factory()()
+T.done()
+"""
+
+
+def test_editor_action_runs_headless_with_gui_stand_ins(session_a: ArdourAdapter, tmp_path: Path) -> None:
+    """The action's own code against a real (headless) Ardour and the real `topline` command; only
+    the selection, the import and the dialogs are stand-ins."""
+    ad = session_a
+    source = ad.take_source
+    assert isinstance(source, SidecarTakeSource)
+    source.start()
+    wrapper = tmp_path / "topline"
+    wrapper.write_text(f"#!/bin/sh\ncd {Path.cwd()}\nif [ \"$2\" = sing ]; then "
+                       f"exec {sys.executable} -m host_bridge.cli \"$@\" --connection-file {source.connection_file}; fi\n"
+                       f"exec {sys.executable} -m host_bridge.cli \"$@\"\n")
+    wrapper.chmod(0o755)
+    harness = tmp_path / "action_harness.lua"
+    harness.write_text(ACTION_HARNESS)
+    runner = R.ArdourRunner(binary=ad.runner.binary)
+    runner.headless = tmp_path
+    n_before = len(ad.store.all())
+    a, b = ad.session.bar_sample(10), ad.session.bar_sample(12) - 1  # a selection inside bars 10-11
+    with R.session_lock(ad.session.dir):
+        res = runner.run(harness.name, ad.session.dir, ad.session.snapshot, {
+            "TOPLINE_LUA_LIB": str(R.plugin_dir() / "headless" / "topline_lib.lua"),
+            "TOPLINE_ACTION": str(R.plugin_dir() / "topline_sing.lua"), "TOPLINE_CLI": str(wrapper),
+            "TOPLINE_SOLO": "Band", "TOPLINE_START": str(a + 100), "TOPLINE_END": str(b), "PYTHONPATH": str(ROOT)})
+    assert not res.values("dialog"), res.values("dialog")
+    (imp,) = res.values("import")
+    assert imp[1] == f"b{int(round(ad.session.tempo_map.qn_at_bar(10) * TICKS_PER_QN))}"  # bar 10, beat time
+    recs = ad.store.all()
+    assert len(recs) == n_before + 1
+    rec = recs[-1]
+    assert rec.bars == (10, 11) and rec.bus == "Band" and imp[0].endswith(rec.stem)
+    ad.session.reload()
+    assert rec.track in ad.session.route_names()  # the imported track got the take's name
+    assert not list((ad.session.topline_dir / "capture").glob("*.wav"))  # the capture was cleaned up
 
 
 def test_install_puts_the_action_and_preset_in_ardours_config(tmp_path: Path) -> None:
