@@ -43,6 +43,13 @@ SONGS: dict[str, dict] = {
         ("yel-low lan-terns float a-bove the dune",
          [(72, 1), (71, 1), (69, 1), (67, 2), (65, 1), (64, 1), (62, 1), (64, 1), (60, 3)]),
     ]),
+    "reel_140": dict(bpm=140, meter=(4, 4), lines=[
+        ("sil-ver buck-ets tum-ble down the mar-ble stairs",
+         [(67, .5), (69, .5), (71, .5), (72, .5), (74, .5), (72, .5), (71, .5), (69, .5), (67, .5), (66, .5), (67, 1)]),
+        ("fif-ty but-tons hid-den in a pock-et full of pears",
+         [(62, .5), (64, .5), (66, .5), (67, .5), (69, .5), (71, .5), (72, .5), (71, .5), (69, .5), (67, .5), (66, .5),
+          (64, .5), (62, 1)]),
+    ]),
     "hymn_slow": dict(bpm=70, meter=(4, 4), lines=[
         ("sev-en stub-born hors-es sleep", [(57, 1), (59, 1), (60, 1.5), (62, .5), (64, 1), (62, 1), (60, 2)]),
         ("un-der blank-ets made of wheat", [(60, 1), (62, 1), (64, 1.5), (65, .5), (67, 1), (64, 1), (60, 2)]),

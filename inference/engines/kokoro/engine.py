@@ -131,10 +131,9 @@ class KokoroEngine:
         assert self._voices is not None
         t_start = time.perf_counter()
         style = artist.style
-        offset = style.timing_offset_ms / 1000.0
         sung = [n.pitch + octave for n in notes]
         rend = render_pitches(sung, artist.low, artist.high)
-        units = build_units(notes, score, sung, offset)
+        units = build_units(notes, score, sung)  # timing_offset_ms is applied at placement (produce)
         attach_symbols(units, self._vocab)
         tokens = build_tokens(units, self._vocab)
         plan = Plan(units, tokens)

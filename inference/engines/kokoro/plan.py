@@ -131,11 +131,12 @@ def place(plan: Plan, nat_s: np.ndarray) -> np.ndarray:
     units, toks = plan.units, plan.tokens
     n_units = len(units)
     idx: list[dict[str, list[int]]] = [{"onset": [], "vowel": [], "glide": [], "coda": []} for _ in units]
-    for k, t in enumerate(toks):
-        if t.sounding:
-            idx[t.unit][t.role].append(k)
+    for k, tok in enumerate(toks):
+        if tok.sounding:
+            idx[tok.unit][tok.role].append(k)
     want = {k: _stretched(toks[k], float(nat_s[k])) for u in idx for r in ("onset", "coda") for k in u[r]}
     start: dict[int, float] = {}
+    plan_end = units[-1].end
     # onsets: pre-roll before the vowel
     pre_len = []
     for i, u in enumerate(units):
@@ -198,8 +199,8 @@ def to_frames(bounds: np.ndarray, tokens: list[Token], frame_s: float) -> np.nda
     gets at least one frame. Returns int [len(tokens)]."""
     rel = (bounds - bounds[0]) / frame_s
     fb = np.rint(rel).astype(np.int64)
-    for k, t in enumerate(tokens):
-        if t.sounding or t.role == "pad":
+    for k, tok in enumerate(tokens):
+        if tok.sounding or tok.role == "pad":
             fb[k + 1] = max(fb[k + 1], fb[k] + 1)
         else:
             fb[k + 1] = max(fb[k + 1], fb[k])
