@@ -227,16 +227,23 @@ void ToplineProcessor::swapInPendingTake() noexcept
 
 juce::int64 ToplineProcessor::takeIndexFor (const Position& pos) noexcept
 {
-    const auto& t = *current;
-    juce::int64 expected;
-    if (pos.ppqFromHost && t.hasTempoMap)
-        expected = (juce::int64) std::llround ((t.tempoMap.secondsAt (pos.ppq) - t.startSeconds) * sampleRate);
-    else
-        expected = pos.sample - (juce::int64) std::llround (t.startSeconds * sampleRate);
-    // keep counting samples while the host's position agrees (PPQ rounding must not click)
-    if (playSynced && std::abs (expected - playIndex) <= 2)
+    // While the transport runs on without a jump, keep counting samples: hosts report PPQ with
+    // limited resolution (Ardour: 1/1920 qn), so re-reading it every block would shift the take
+    // by a few samples now and then. At a start, locate or loop, place the take anew.
+    if (playSynced && pos.sample == nextHostSample)
         return playIndex;
-    return expected;
+    const auto& t = *current;
+    const auto fromSamples = pos.sample - (juce::int64) std::llround (t.startSeconds * sampleRate);
+    if (pos.ppqFromHost && t.hasTempoMap)
+    {
+        const auto fromPpq = (juce::int64) std::llround ((t.tempoMap.secondsAt (pos.ppq) - t.startSeconds) * sampleRate);
+        // the host's timeline still matches the capture's (tempo unchanged): the sample position
+        // is exact; otherwise the tempo map moved since the capture and the take follows the music
+        if (std::abs (fromPpq - fromSamples) <= (juce::int64) (0.02 * sampleRate))
+            return fromSamples;
+        return fromPpq;
+    }
+    return fromSamples;
 }
 
 void ToplineProcessor::renderVocal (int offset, int numSamples, juce::int64 takeIndex, float gain) noexcept
@@ -317,6 +324,7 @@ void ToplineProcessor::processBlock (juce::AudioBuffer<float>& buffer, juce::Mid
         const auto played = juce::jmin<juce::int64> (idx + n, current->audio.getNumSamples()) - juce::jmax<juce::int64> (idx, 0);
         takeSamplesPlayed.fetch_add (played, std::memory_order_relaxed);
         playIndex = idx + n;
+        nextHostSample = pos.sample + n;
         playSynced = true;
     }
 

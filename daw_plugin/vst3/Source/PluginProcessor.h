@@ -150,6 +150,7 @@ private:
     juce::AudioBuffer<float> vocalScratch;   // [2][maxBlock]
     juce::int64 freeRunSample = 0;           // the clock when the host gives no position
     juce::int64 playIndex = 0;               // next take sample to play
+    juce::int64 nextHostSample = 0;          // host position where the next block continues the last
     bool playSynced = false;
     bool wasArmed = false, startNewCapture = false;
     juce::int64 captureNextSample = 0;

@@ -1,0 +1,124 @@
+"""The Topline VST3 in the real Ardour 7 (headless ardour7-lua on the Dummy backend), with a real sidecar.
+
+A session at 48 kHz / 100 BPM holds the instrumental at bar 1 on a track; Topline is inserted on
+that track. Ardour exports bars 1-9 (the transport plays them: the plugin captures with Ardour's
+PPQ and tempo), the plugin's Generate parameter is pressed, the take comes back from a sidecar
+(tone engine: tests/integration/tone.py), and Ardour exports bars 1-9 again with the take playing
+through the plugin. The second export minus the first is the plugin's vocal: it must start where
+the take file's BWF time reference says (within one block) and hold the take file's samples.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from host_bridge.daw.ardour import ArdourAdapter, create_session
+from host_bridge.daw.ardour import runner as R
+from host_bridge.model import TempoMap
+from test_vst3 import LYRICS, _bext_time_reference, tone_sidecar, vst3_path  # noqa: F401 (fixtures)
+
+ROOT = Path(__file__).resolve().parents[1]
+SCANNER = Path("/usr/lib/ardour7/ardour-vst3-scanner")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not any(shutil.which(b) for b in R.LUA_BINARIES),
+                       reason="Ardour 7 headless (ardour7-lua) is not installed: apt-get install ardour"),
+]
+
+
+def guide_from_bar_2(path: Path) -> Path:
+    """16 notes of a dotted quarter from bar 2 (qn 4), four to a line."""
+    import mido
+
+    mf = mido.MidiFile(ticks_per_beat=480)
+    tr = mido.MidiTrack()
+    mf.tracks.append(tr)
+    tr.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(100)))
+    t_prev = 0
+    for i in range(16):
+        on, off = int((4 + 1.5 * i) * 480), int((4 + 1.5 * i + 1.25) * 480)
+        tr.append(mido.Message("note_on", note=60 + i % 5, velocity=90, time=on - t_prev))
+        tr.append(mido.Message("note_off", note=60 + i % 5, velocity=0, time=off - on))
+        t_prev = off
+    buf = io.BytesIO()
+    mf.save(file=buf)
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def test_ardour_plays_the_take_through_the_plugin_on_the_bar_it_was_captured(
+        vst3_path: Path, tmp_path: Path, tone_sidecar: Callable[[], Any]) -> None:  # noqa: F811
+    if not SCANNER.exists():
+        pytest.skip(f"{SCANNER} is missing (Debian's ardour package ships it)")
+    sr, tm = 48000, TempoMap.constant(100.0)
+    end = tm.sample_at(tm.qn_at_bar(9), sr)  # bars 1-8 played, up to the start of bar 9
+    session = create_session(tmp_path / "song", sr, tm, tracks=[("Instrumental", 2)])
+    rng = np.random.default_rng(5)
+    inst = (rng.standard_normal((2, end + sr)) * 0.05).astype(np.float32)
+    ArdourAdapter(session).place_audio("Instrumental", inst, sr, 1, "instrumental")
+
+    vst_dir = tmp_path / "vst3"
+    vst_dir.mkdir()
+    (vst_dir / "Topline.vst3").symlink_to(vst3_path)
+    scan_env = dict(os.environ, LD_LIBRARY_PATH=str(SCANNER.parent))  # Ardour's private libraries
+    scan = subprocess.run([str(SCANNER), str(vst_dir / "Topline.vst3")], capture_output=True, text=True, timeout=120,
+                          env=scan_env)
+    assert scan.returncode == 0, scan.stdout + scan.stderr
+
+    takes = tmp_path / "takes"
+    defaults = tmp_path / "topline-defaults.json"
+    defaults.write_text(json.dumps({"format": "topline-vst3", "lyrics": LYRICS, "seed": 1,
+                                    "melody_path": str(guide_from_bar_2(tmp_path / "guide.mid")),
+                                    "takes_dir": str(takes), "connection_file": str(tmp_path / "sidecar.json")}))
+    tone_sidecar()
+    out = tmp_path / "exports"
+    runner = R.ArdourRunner(timeout_s=300)
+    runner.headless = ROOT / "daw_plugin" / "vst3" / "ardour"
+    env = {"TOPLINE_LUA_LIB": str(ROOT / "daw_plugin" / "ardour" / "headless" / "topline_lib.lua"),
+           "VST3_PATH": str(vst_dir), "TOPLINE_VST3_DEFAULTS": str(defaults), "TOPLINE_ROUTE": "Instrumental",
+           "TOPLINE_START": "0", "TOPLINE_END": str(end), "TOPLINE_OUT_DIR": str(out),
+           "TOPLINE_PRESET": R.ensure_export_preset(), "TOPLINE_TAKE_FILE": str(takes / "take-0001.wav"),
+           "TOPLINE_WAIT_S": "90"}
+    res = runner.run("capture_generate_play.lua", session.parent, session.stem, env)
+    assert [r[0] for r in res.values("exported")] == ["pass1", "pass2"], res.output[-3000:]
+
+    (p1,), (p2,) = sorted((out / "pass1").glob("*.wav")), sorted((out / "pass2").glob("*.wav"))
+    a1, r1 = sf.read(str(p1), dtype="float32", always_2d=True)
+    a2, r2 = sf.read(str(p2), dtype="float32", always_2d=True)
+    assert r1 == r2 == sr and a1.shape == a2.shape and a1.shape[0] == end
+    # the capture pass is the instrumental, untouched by the plugin (fader at 0 dB, panner centred)
+    # (after the region's fade-in: Ardour fades a region's first 64 samples)
+    assert np.max(np.abs(a1[64:] - inst[:, 64:end].T)) < 1e-6
+    vocal = (a2 - a1)[:, 0].astype(np.float64)
+    assert np.allclose(a2[:, 0] - a1[:, 0], a2[:, 1] - a1[:, 1], atol=1e-7)  # the mono take on both sides
+
+    wav = takes / "take-0001.wav"
+    take, tsr = sf.read(str(wav), dtype="float32", always_2d=True)
+    meta = json.loads(wav.with_suffix(".json").read_text())
+    start = _bext_time_reference(wav)
+    assert tsr == sr and start == 0  # the capture started at bar 1 = session sample 0
+    assert meta["tempo_map"]["tempos"] == [[0.0, 100.0]] and meta["tempo_map"]["meters"] == [[1, 4, 4]]
+    assert abs(meta["tempo_map"]["offset_s"]) < 1e-6
+    expected = np.zeros(end)
+    n = min(end - start, take.shape[0])
+    expected[start:start + n] = take[:n, 0]
+    # where the vocal starts: first sample above -60 dBFS in each
+    thr = 1e-3
+    first_vocal, first_take = int(np.argmax(np.abs(vocal) > thr)), int(np.argmax(np.abs(expected) > thr))
+    assert abs(first_vocal - first_take) <= 1024, (first_vocal, first_take)  # within one block
+    lag = int(np.argmax(np.correlate(vocal[first_take - 2048:first_take + 48000],
+                                     expected[first_take:first_take + 44000], "valid"))) - 2048
+    assert lag == 0, lag
+    gain = np.dot(vocal, expected) / np.dot(expected, expected)
+    assert abs(gain - 1.0) < 0.01, gain  # unity through the plugin, fader and panner
+    assert np.max(np.abs(vocal - expected)) < 1e-6  # the take file's samples (to float rounding of inst + vocal - inst)
