@@ -146,6 +146,8 @@ from host_bridge.daw.ardour.cli import register as _ardour_commands  # noqa: E40
 EXTRA_COMMANDS.append(_ardour_commands)  # `topline ardour ...`
 from host_bridge.cli_compose import register as _compose_commands  # noqa: E402 (argparse only)
 EXTRA_COMMANDS.append(_compose_commands)  # `topline compose`, `topline analyze`
+from host_bridge.cli_artists import register as _artist_commands  # noqa: E402 (argparse only)
+EXTRA_COMMANDS.append(_artist_commands)  # `topline audition`, `topline artist create`, `artists` options
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -185,7 +185,7 @@ class Pipeline:
         sung = Score(tuple(sung_notes) or score.notes, score.tempo_map, score.lines, score.sections)
         return Take(audio=audio, sample_rate=req.sample_rate, start_sample=req.start_sample, score=sung,
                     artist=artist.name, engine=engine.name, seed=req.seed, timings=timer.timings,
-                    register={"phrases": register})
+                    register={"phrases": register}, wet=producer.wet)
 
 
 def _read_melody(data: bytes, source: str, tempo_map: TempoMap | None) -> Any:

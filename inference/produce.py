@@ -4,6 +4,10 @@ Each phrase is resampled to the session rate (soxr, very high quality), given sh
 edges, placed by its session time and summed into a buffer of exactly the requested length, so
 stem sample 0 is session sample ``start_sample``. A final gain sets a steady vocal level and
 keeps the peak at or below -1 dBFS. Placement is sample-exact: nothing in the chain adds latency.
+
+The artist's vocal chain (:mod:`inference.produce_chain`) runs in :meth:`Producer.finish`: inserts
+on the stem, reverb/delay sends into :attr:`Producer.wet`, a separate wet stem at the same level
+scale. Phrase-level habits (dynamics, breaths before phrases after a rest) apply in :meth:`add`.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import soxr
 from pedalboard import HighpassFilter
 
 from inference.engines.base import RenderedPhrase
+from inference.produce_chain import BREATH_MIN_GAP_S, breath_noise, phrase_gain, process_inserts, render_sends
 from presets import Artist
 
 log = logging.getLogger(__name__)
@@ -35,10 +40,14 @@ class Producer:
         self.preview_gain = 10 ** ((TARGET_RMS_DB + 6.0) / 20)  # engines' dry level is about -26 dB RMS
         self._hpf = HighpassFilter(cutoff_frequency_hz=70.0)
         self.dropped_s = 0.0
+        self.wet: np.ndarray | None = None
+        """The wet stem (reverb/delay returns) float32 [C, length], set by finish() when the chain has sends."""
+        self._last_end: int | None = None
+        self._n_phrases = 0
 
     def _prepare(self, ph: RenderedPhrase) -> np.ndarray:
         """Phrase -> float32 [T] at the session rate, faded at its edges."""
-        x = np.asarray(ph.audio, np.float32).reshape(-1)
+        x = np.array(ph.audio, np.float32).reshape(-1)  # a copy: the fades must not touch the engine's phrase
         if not np.all(np.isfinite(x)):
             log.warning("engine produced non-finite samples; zeroing them")
             x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
@@ -54,8 +63,11 @@ class Producer:
     def add(self, ph: RenderedPhrase) -> tuple[np.ndarray, int]:
         """Place one phrase. Returns (chunk [C, T] at the session rate with the preview gain, its
         session start sample) for streaming; the chunk covers only this phrase."""
-        x = self._prepare(ph)
+        x = self._prepare(ph) * np.float32(phrase_gain(self.artist, [n.pitch for n in ph.notes]))
         at = int(round((ph.start_s + self.artist.style.timing_offset_ms / 1000.0) * self.sample_rate)) - self.start_sample
+        self._breathe(at)
+        self._last_end = at + len(x)
+        self._n_phrases += 1
         a, b = max(at, 0), min(at + len(x), self.length)
         if b <= a:
             self.dropped_s += len(x) / self.sample_rate
@@ -69,14 +81,35 @@ class Producer:
         np.clip(chunk, -PEAK_CEILING, PEAK_CEILING, out=chunk)
         return chunk.astype(np.float32), self.start_sample + a
 
+    def _breathe(self, at: int) -> None:
+        """An in-breath ending where a phrase starts, when the artist breathes and a rest precedes it."""
+        level = self.artist.style.breath
+        gap = at - (self._last_end if self._last_end is not None else -(1 << 40))
+        if level <= 0 or gap < BREATH_MIN_GAP_S * self.sample_rate:
+            return
+        b = breath_noise(self.sample_rate, level, self._n_phrases)
+        s = at - len(b) + int(0.04 * self.sample_rate)  # the breath ends just inside the phrase's onset
+        a0, a1 = max(s, 0), min(s + len(b), self.length)
+        if a1 > a0:
+            self.buffer[:, a0:a1] += b[a0 - s:a1 - s][None, :]
+
     def finish(self) -> np.ndarray:
-        """The stem: float32 [C, length], high-passed, levelled, peak <= -1 dBFS."""
+        """The stem: float32 [C, length], high-passed, through the artist's insert chain, levelled,
+        peak <= -1 dBFS. Sets :attr:`wet` (same gain, its own peak ceiling) when the chain has sends."""
         y = self._hpf(self.buffer, self.sample_rate, reset=True).astype(np.float32)
+        chain = self.artist.chain
+        y = process_inserts(y, self.sample_rate, chain)
         gain = level_gain(y[0], self.sample_rate)
         y *= gain
         peak = float(np.max(np.abs(y))) if y.size else 0.0
         if peak > PEAK_CEILING:
             y *= PEAK_CEILING / peak
+        wet = render_sends(y, self.sample_rate, chain)
+        if wet is not None:
+            wpeak = float(np.max(np.abs(wet))) if wet.size else 0.0
+            if wpeak > PEAK_CEILING:
+                wet *= PEAK_CEILING / wpeak
+            self.wet = np.ascontiguousarray(wet, dtype=np.float32)
         assert y.shape == (self.channels, self.length)
         return np.ascontiguousarray(y, dtype=np.float32)
 

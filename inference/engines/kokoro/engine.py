@@ -19,6 +19,7 @@ import numpy as np
 from host_bridge.errors import CancelledError
 from host_bridge.model import Note, Phonemes, Score, TempoMap
 from inference.engines.base import RenderedPhrase
+from inference.performance import apply_performance
 from presets import Artist
 
 from . import model as km
@@ -103,9 +104,10 @@ class KokoroEngine:
         [1, T] at 24 kHz, dry), in time order."""
         self.load()
         assert self._voices is not None
-        self._voices.pack(artist.voice)  # validate the voice before any work
+        self._voices.table(artist)  # validate the voice before any work
         if not score.notes:
             return
+        score = apply_performance(score, artist)
         octave = choose_octave([n.pitch for n in score.notes], artist.low, artist.high,
                                [n.duration for n in score.notes])
         if octave:
@@ -138,7 +140,7 @@ class KokoroEngine:
         tokens = build_tokens(units, self._vocab)
         plan = Plan(units, tokens)
         ids = np.array([[t.id for t in tokens]], np.int64)
-        sv = self._voices.style(artist.voice, len(tokens) - 2)
+        sv = self._voices.style_for(artist, len(tokens) - 2)
         speed = np.array([1.0], np.float32)
         nat_frames, _, nat_energy = self._probe.run(None, {"tokens": ids, "style": sv, "speed": speed})
         nat_frames = np.asarray(nat_frames, np.float64).ravel()
@@ -165,10 +167,12 @@ class KokoroEngine:
         f0_render = midi_to_hz(contour_midi(rnotes, t_dst, style, seed)) * voiced_tok[tok_of]
         energy = self._energy(tokens, nat_frames, np.asarray(nat_energy).ravel())[tok_of]
         energy = np.convolve(np.pad(energy, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+        t_dec = time.perf_counter()
         audio = self._control.run(None, {
             "tokens": ids, "style": sv, "speed": speed, "durations": frames.astype(np.float32)[None],
             "f0": f0_render.astype(np.float32)[None], "energy": energy.astype(np.float32)[None]})[0]
         audio = np.asarray(audio, np.float32).ravel()
+        t_dec = time.perf_counter() - t_dec
 
         info: dict[str, Any] = {
             "engine": self.name, "voice": dict(artist.voice), "octave_shift": octave,
@@ -187,11 +191,14 @@ class KokoroEngine:
             tok_o = np.clip(np.searchsorted(dst_b, to, side="right") - 1, 0, len(tokens) - 1)
             f0_o = midi_to_hz(contour_midi(snotes, to + t0, style, seed)) * voiced_tok[tok_o]
             held = np.array([t.role in ("vowel", "glide") for t in tokens])[tok_o]
+            t_world = time.perf_counter()
             audio = world_resynth(audio, self.sample_rate, f0_a, WarpSpec(src_b, dst_b), f0_o, held,
-                                  self.aperiodicity)
+                                  self.aperiodicity, formant_shift=artist.formant_shift)
             info["corrected"] = True
+            info["world_s"] = round(time.perf_counter() - t_world, 4)
         audio = self._fade(audio)
         sung_notes = tuple(replace(n, pitch=p) for n, p in zip(notes, sung))
+        info["decode_s"] = round(t_dec, 4)
         info["render_s"] = round(time.perf_counter() - t_start, 4)
         info["audio_s"] = round(len(audio) / self.sample_rate, 4)
         return RenderedPhrase(audio[None, :], self.sample_rate, float(t0), sung_notes, info)

@@ -8,11 +8,14 @@ row for every phrase (for a steadier timbre) cost intelligibility in tests (Whis
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
 from host_bridge.errors import UnknownArtistError
+
+if TYPE_CHECKING:
+    from presets import Artist
 
 class VoiceBank:
     """The installed packs and a cache of blends (keyed by the voice dict)."""
@@ -47,5 +50,17 @@ class VoiceBank:
     def style(self, voice: Mapping[str, float], n_tokens: int) -> np.ndarray:
         """Style vector float32 [1, 256] for an utterance of ``n_tokens`` (pads excluded)."""
         p = self.pack(voice)
+        row = int(np.clip(n_tokens, 1, len(p))) - 1
+        return p[row].reshape(1, 256).copy()
+
+    def table(self, artist: "Artist") -> np.ndarray:
+        """The style table [N, 256] an artist sings with: its own embedding file, else its blend."""
+        if artist.embedding is not None:
+            return np.asarray(artist.embedding, np.float32)
+        return self.pack(artist.voice)
+
+    def style_for(self, artist: "Artist", n_tokens: int) -> np.ndarray:
+        """Style vector float32 [1, 256] of ``artist`` for an utterance of ``n_tokens``."""
+        p = self.table(artist)
         row = int(np.clip(n_tokens, 1, len(p))) - 1
         return p[row].reshape(1, 256).copy()

@@ -1,0 +1,165 @@
+"""Auditions: the same section sung by one artist after another, each clip handed out as soon
+as it is ready, plus an A/B reel (the clips in sequence over the instrumental).
+
+The section's Score is composed once (from the guide melody, or by the composer) and every artist
+sings that same Score, each in its own register (octave placement per artist) and style. Clips are
+rendered one at a time on a CPU (the engines already use every core); with more cores than one
+render needs (a GPU box), several artists render in parallel threads on the warm engine.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+import numpy as np
+
+from host_bridge.errors import CancelledError, InputError
+from host_bridge.model import Note, Score, Take
+from inference.pipeline import GenerateRequest, Pipeline, _validate_request
+from inference.produce import PEAK_CEILING, Producer
+from presets import Artist, get_artist
+
+log = logging.getLogger(__name__)
+
+TAIL_S = 1.0
+"""Audio kept after the section's last bar (release, reverb tail)."""
+AB_GAP_S = 0.6
+"""Silence between clips in the A/B reel."""
+
+
+@dataclass
+class Clip:
+    """One artist's rendition of the section."""
+
+    artist: str
+    take: Take
+    """The clip as a Take: ``audio`` float32 [C, T] (dry, processed) and ``wet`` at the session
+    rate; ``start_sample`` is the section's session position."""
+    index: int
+    """Position of the artist in the request (the A/B order)."""
+    ready_s: float
+    """Seconds from the start of the audition until this clip was ready."""
+
+    def mix(self) -> np.ndarray:
+        """Dry + wet, float32 [C, T], peak <= -1 dBFS: what the musician hears."""
+        y = self.take.audio + (self.take.wet if self.take.wet is not None else 0.0)
+        peak = float(np.max(np.abs(y))) if y.size else 0.0
+        return (y * (PEAK_CEILING / peak) if peak > PEAK_CEILING else y).astype(np.float32)
+
+
+ClipCallback = Callable[[Clip], None]
+
+
+def section_samples(score: Score, bars: tuple[int, int] | None, sample_rate: int, start_sample: int,
+                    length_samples: int) -> tuple[int, int]:
+    """(first, end) stem samples of the auditioned section: its bars (or the notes' span) plus
+    :data:`TAIL_S`, clipped to the stem."""
+    tm = score.tempo_map
+    if bars is not None:
+        a_s, b_s = tm.seconds_at(tm.qn_at_bar(bars[0])), tm.seconds_at(tm.qn_at_bar(bars[1] + 1))
+    else:
+        a_s, b_s = tm.seconds_at(score.notes[0].onset), tm.seconds_at(score.notes[-1].end)
+    a = max(0, int(round(a_s * sample_rate)) - start_sample)
+    b = min(length_samples, int(round((b_s + TAIL_S) * sample_rate)) - start_sample)
+    if b <= a:
+        raise InputError(f"the auditioned section ({a_s:.2f}-{b_s:.2f} s) lies outside the instrumental",
+                         "choose bars inside the instrumental")
+    return a, b
+
+
+def default_workers(n_artists: int, threads: int) -> int:
+    """Parallel renders the machine allows: one per ``threads`` cores (1 on a 2-core CPU)."""
+    return max(1, min(n_artists, (os.cpu_count() or 1) // max(1, threads)))
+
+
+def audition(pipeline: Pipeline, req: GenerateRequest, artists: Sequence[str], *, on_clip: ClipCallback | None = None,
+             cancel: threading.Event | None = None, workers: int | None = None) -> list[Clip]:
+    """Sing ``req``'s section (a :class:`inference.pipeline.GenerateRequest`, usually with
+    ``bars``) with every artist in ``artists``; ``on_clip`` gets each clip as soon as it is
+    ready (from a worker thread when ``workers`` > 1). Returns the clips in request order.
+    Every artist is checked before anything renders."""
+    if not artists:
+        raise InputError("no artists to audition", "name them, e.g. --artists alpha,dusk,kumo")
+    if len(set(artists)) != len(artists):
+        raise InputError(f"an artist is named twice in {', '.join(artists)}", "name each artist once")
+    cast: list[Artist] = [get_artist(a) for a in artists]
+    _validate_request(req)
+    t0 = time.perf_counter()
+    score = pipeline.score_for(replace(req, artist=cast[0].name))
+    a, b = section_samples(score, req.bars, req.sample_rate, req.start_sample, req.length_samples)
+    lock = threading.Lock()
+    out: list[Clip | None] = [None] * len(cast)
+
+    def one(i: int) -> None:
+        if cancel is not None and cancel.is_set():
+            raise CancelledError("the audition was cancelled", "start it again when ready")
+        artist = cast[i]
+        engine = pipeline.engine(artist.engine)
+        t1 = time.perf_counter()
+        prod = Producer(req.sample_rate, b - a, req.start_sample + a, req.channels, artist)
+        sung: list[Note] = []
+        for ph in engine.render(score, artist, seed=req.seed, cancel=cancel):
+            prod.add(ph)
+            sung.extend(ph.notes)
+        audio = prod.finish()
+        take = Take(audio=audio, sample_rate=req.sample_rate, start_sample=req.start_sample + a,
+                    score=Score(tuple(sung) or score.notes, score.tempo_map, score.lines, score.sections),
+                    artist=artist.name, engine=engine.name, seed=req.seed,
+                    timings={"render": time.perf_counter() - t1}, wet=prod.wet)
+        clip = Clip(artist.name, take, i, time.perf_counter() - t0)
+        log.info("audition clip %d/%d (%s) ready at %.1f s", i + 1, len(cast), artist.name, clip.ready_s)
+        with lock:
+            out[i] = clip
+            if on_clip is not None:
+                on_clip(clip)
+
+    n = workers or default_workers(len(cast), pipeline.threads)
+    if n <= 1:
+        for i in range(len(cast)):
+            one(i)
+    else:
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="audition") as ex:
+            for f in [ex.submit(one, i) for i in range(len(cast))]:
+                f.result()
+    return [c for c in out if c is not None]
+
+
+def ab_reel(clips: Sequence[Clip], instrumental: np.ndarray | None, instrumental_start: int = 0,
+            gap_s: float = AB_GAP_S, vocal_gain_db: float = 0.0) -> tuple[np.ndarray, list[tuple[str, float]]]:
+    """The A/B reel: each clip over its stretch of the instrumental, in request order, separated by
+    ``gap_s`` of silence. ``instrumental`` float32 [C, T] at the clips' rate whose sample 0 sits at
+    session sample ``instrumental_start`` (the request's ``start_sample``), or None for the vocals alone.
+    Returns (reel float32 [C, T], [(artist, start second in the reel)])."""
+    if not clips:
+        raise InputError("no clips to put in an A/B reel", "audition at least one artist")
+    sr = clips[0].take.sample_rate
+    ch = max(c.take.audio.shape[0] for c in clips)
+    if instrumental is not None:
+        ch = max(ch, instrumental.shape[0])
+    parts: list[np.ndarray] = []
+    marks: list[tuple[str, float]] = []
+    pos = 0
+    g = np.float32(10 ** (vocal_gain_db / 20))
+    for c in sorted(clips, key=lambda c: c.index):
+        v = c.mix() * g
+        seg = np.zeros((ch, v.shape[1]), np.float32)
+        seg += v if v.shape[0] == ch else np.repeat(v[:1], ch, axis=0)
+        if instrumental is not None:
+            s0 = max(0, c.take.start_sample - instrumental_start)
+            inst = instrumental[:, s0:s0 + v.shape[1]]
+            inst = inst if inst.shape[0] == ch else np.repeat(inst[:1], ch, axis=0)
+            seg[:, :inst.shape[1]] += inst
+        marks.append((c.artist, pos / sr))
+        parts += [seg, np.zeros((ch, int(gap_s * sr)), np.float32)]
+        pos += seg.shape[1] + int(gap_s * sr)
+    reel = np.concatenate(parts[:-1], axis=1)
+    peak = float(np.max(np.abs(reel))) if reel.size else 0.0
+    if peak > PEAK_CEILING:
+        reel *= PEAK_CEILING / peak
+    return np.ascontiguousarray(reel, np.float32), marks
+
