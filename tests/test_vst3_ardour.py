@@ -91,6 +91,8 @@ def test_ardour_plays_the_take_through_the_plugin_on_the_bar_it_was_captured(
            "TOPLINE_WAIT_S": "90"}
     res = runner.run("capture_generate_play.lua", session.parent, session.stem, env)
     assert [r[0] for r in res.values("exported")] == ["pass1", "pass2"], res.output[-3000:]
+    (take_line,) = res.values("take")
+    print(f"take arrived {take_line[1]} s after Generate; Ardour run {res.seconds:.1f} s")
 
     (p1,), (p2,) = sorted((out / "pass1").glob("*.wav")), sorted((out / "pass2").glob("*.wav"))
     a1, r1 = sf.read(str(p1), dtype="float32", always_2d=True)
