@@ -88,6 +88,20 @@ def chord_accuracy(p: Piece, a: Analysis, start_s: float = 0.0) -> tuple[int, in
     return hits, n, full, tot
 
 
+def section_agreement(p: Piece, a: Analysis) -> float:
+    """Pairwise agreement over bars: two bars share a true section kind (verse/chorus) exactly when
+    they share an estimated section letter."""
+    truth = [sec for sec, _ in p.bars]
+    est = ["?"] * len(truth)
+    for s in a.sections:
+        for b in range(s.first_bar, s.last_bar + 1):
+            if 1 <= b <= len(est):
+                est[b - 1] = s.label
+    n = len(truth)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    return float(np.mean([(truth[i] == truth[j]) == (est[i] == est[j]) for i, j in pairs])) if pairs else 1.0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=18, help="number of instrumentals (default 18)")
@@ -97,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     pieces = make_set(args.n, seed=args.seed)
-    keys, keyw, beatf, downf = [], [], [], []
+    keys, keyw, beatf, downf, secs = [], [], [], [], []
     ch = np.zeros(4)
     chm = np.zeros(4)
     t_an = 0.0
@@ -115,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         ks = key_score(p, a)
         c = chord_accuracy(p, a)
         cm = chord_accuracy(p, am)
+        secs.append(section_agreement(p, am))
         keys.append(ks == 1.0)
         keyw.append(ks)
         beatf.append(fb)
@@ -135,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"downbeat F-measure (no map): {np.mean(downf):.3f}")
     print(f"chord accuracy maj/min:      {ch[0] / ch[1]:.1%} (no map)  {chm[0] / chm[1]:.1%} (tempo map given)"
           "   target >= 75%")
+    print(f"section pairwise agreement:  {np.mean(secs):.1%} (tempo map given; verse/chorus by bar)")
     print(f"chord accuracy full labels:  {ch[2] / ch[3]:.1%} (no map)  {chm[2] / chm[3]:.1%} (tempo map given)")
     ok = np.mean(keys) >= 0.9 and np.mean(beatf) >= 0.9 and ch[0] / ch[1] >= 0.75
     print("PASS" if ok else "BELOW TARGET")

@@ -90,9 +90,10 @@ def chords_per_beat(chroma: np.ndarray, bass: np.ndarray, beats_qn: list[float],
 
 # how much a chord (semitones of its root above the tonic, major/minor reduction) says "this key"
 _FUNC_MAJOR = {(0, "maj"): 1.0, (7, "maj"): 0.7, (5, "maj"): 0.6, (9, "min"): 0.35, (2, "min"): 0.4,
-               (4, "min"): 0.2, (11, "dim"): 0.3, (2, "maj"): 0.1, (4, "maj"): 0.1}
-_FUNC_MINOR = {(0, "min"): 1.0, (7, "maj"): 0.7, (7, "min"): 0.4, (5, "min"): 0.6, (8, "maj"): 0.4,
-               (3, "maj"): 0.35, (10, "maj"): 0.4, (2, "dim"): 0.3, (5, "maj"): 0.1}
+               (4, "min"): 0.3, (11, "dim"): 0.3, (2, "maj"): 0.1, (4, "maj"): 0.1}
+_FUNC_MINOR = {(0, "min"): 1.0, (7, "maj"): 0.7, (7, "min"): 0.4, (5, "min"): 0.6, (8, "maj"): 0.55,
+               (3, "maj"): 0.5, (10, "maj"): 0.55, (2, "dim"): 0.3, (5, "maj"): 0.1}
+"""Minor-key pop lives on VI, III and VII (Aeolian), hence their weights next to the major table's."""
 
 
 def _family(c: Chord) -> str:
