@@ -56,17 +56,15 @@ def guide_from_bar_2(path: Path) -> Path:
     return path
 
 
-def test_ardour_plays_the_take_through_the_plugin_on_the_bar_it_was_captured(
-        vst3_path: Path, tmp_path: Path, tone_sidecar: Callable[[], Any]) -> None:  # noqa: F811
+def run_in_ardour(vst3_path: Path, tmp_path: Path, start_sidecar: Callable[[], Any], tm: TempoMap,
+                  instrumental: np.ndarray | None, env: dict[str, str]) -> tuple[Any, Path]:
+    """Build a 48 kHz session with ``tm`` (instrumental at bar 1 on "Instrumental"), make the VST3
+    known to Ardour, start a sidecar, run capture_generate_play.lua. Returns (run result, takes folder)."""
     if not SCANNER.exists():
         pytest.skip(f"{SCANNER} is missing (Debian's ardour package ships it)")
-    sr, tm = 48000, TempoMap.constant(100.0)
-    end = tm.sample_at(tm.qn_at_bar(9), sr)  # bars 1-8 played, up to the start of bar 9
-    session = create_session(tmp_path / "song", sr, tm, tracks=[("Instrumental", 2)])
-    rng = np.random.default_rng(5)
-    inst = (rng.standard_normal((2, end + sr)) * 0.05).astype(np.float32)
-    ArdourAdapter(session).place_audio("Instrumental", inst, sr, 1, "instrumental")
-
+    session = create_session(tmp_path / "song", 48000, tm, tracks=[("Instrumental", 2)])
+    if instrumental is not None:
+        ArdourAdapter(session).place_audio("Instrumental", instrumental, 48000, 1, "instrumental")
     vst_dir = tmp_path / "vst3"
     vst_dir.mkdir()
     (vst_dir / "Topline.vst3").symlink_to(vst3_path)
@@ -74,30 +72,41 @@ def test_ardour_plays_the_take_through_the_plugin_on_the_bar_it_was_captured(
     scan = subprocess.run([str(SCANNER), str(vst_dir / "Topline.vst3")], capture_output=True, text=True, timeout=120,
                           env=scan_env)
     assert scan.returncode == 0, scan.stdout + scan.stderr
-
     takes = tmp_path / "takes"
     defaults = tmp_path / "topline-defaults.json"
     defaults.write_text(json.dumps({"format": "topline-vst3", "lyrics": LYRICS, "seed": 1,
                                     "melody_path": str(guide_from_bar_2(tmp_path / "guide.mid")),
                                     "takes_dir": str(takes), "connection_file": str(tmp_path / "sidecar.json")}))
-    tone_sidecar()
-    out = tmp_path / "exports"
+    start_sidecar()
     runner = R.ArdourRunner(timeout_s=300)
     runner.headless = ROOT / "daw_plugin" / "vst3" / "ardour"
-    env = {"TOPLINE_LUA_LIB": str(ROOT / "daw_plugin" / "ardour" / "headless" / "topline_lib.lua"),
-           "VST3_PATH": str(vst_dir), "TOPLINE_VST3_DEFAULTS": str(defaults), "TOPLINE_ROUTE": "Instrumental",
-           "TOPLINE_START": "0", "TOPLINE_END": str(end), "TOPLINE_OUT_DIR": str(out),
-           "TOPLINE_PRESET": R.ensure_export_preset(), "TOPLINE_TAKE_FILE": str(takes / "take-0001.wav"),
-           "TOPLINE_WAIT_S": "90"}
-    res = runner.run("capture_generate_play.lua", session.parent, session.stem, env)
+    full = {"TOPLINE_LUA_LIB": str(ROOT / "daw_plugin" / "ardour" / "headless" / "topline_lib.lua"),
+            "VST3_PATH": str(vst_dir), "TOPLINE_VST3_DEFAULTS": str(defaults), "TOPLINE_ROUTE": "Instrumental",
+            "TOPLINE_OUT_DIR": str(tmp_path / "exports"), "TOPLINE_PRESET": R.ensure_export_preset(),
+            "TOPLINE_TAKE_FILE": str(takes / "take-0001.wav"), "TOPLINE_WAIT_S": "90", **env}
+    res = runner.run("capture_generate_play.lua", session.parent, session.stem, full)
     assert [r[0] for r in res.values("exported")] == ["pass1", "pass2"], res.output[-3000:]
     (take_line,) = res.values("take")
     print(f"take arrived {take_line[1]} s after Generate; Ardour run {res.seconds:.1f} s")
+    return res, takes
 
-    (p1,), (p2,) = sorted((out / "pass1").glob("*.wav")), sorted((out / "pass2").glob("*.wav"))
-    a1, r1 = sf.read(str(p1), dtype="float32", always_2d=True)
-    a2, r2 = sf.read(str(p2), dtype="float32", always_2d=True)
-    assert r1 == r2 == sr and a1.shape == a2.shape and a1.shape[0] == end
+
+def read_export(tmp_path: Path, name: str) -> np.ndarray:
+    (f,) = sorted((tmp_path / "exports" / name).glob("*.wav"))
+    a, sr = sf.read(str(f), dtype="float32", always_2d=True)
+    assert sr == 48000
+    return a
+
+
+def test_ardour_plays_the_take_through_the_plugin_on_the_bar_it_was_captured(
+        vst3_path: Path, tmp_path: Path, tone_sidecar: Callable[[], Any]) -> None:  # noqa: F811
+    sr, tm = 48000, TempoMap.constant(100.0)
+    end = tm.sample_at(tm.qn_at_bar(9), sr)  # bars 1-8 played, up to the start of bar 9
+    rng = np.random.default_rng(5)
+    inst = (rng.standard_normal((2, end + sr)) * 0.05).astype(np.float32)
+    _, takes = run_in_ardour(vst3_path, tmp_path, tone_sidecar, tm, inst, {"TOPLINE_START": "0", "TOPLINE_END": str(end)})
+    a1, a2 = read_export(tmp_path, "pass1"), read_export(tmp_path, "pass2")
+    assert a1.shape == a2.shape and a1.shape[0] == end
     # the capture pass is the instrumental, untouched by the plugin (fader at 0 dB, panner centred)
     # (after the region's fade-in: Ardour fades a region's first 64 samples)
     assert np.max(np.abs(a1[64:] - inst[:, 64:end].T)) < 1e-6
@@ -124,3 +133,36 @@ def test_ardour_plays_the_take_through_the_plugin_on_the_bar_it_was_captured(
     gain = np.dot(vocal, expected) / np.dot(expected, expected)
     assert abs(gain - 1.0) < 0.01, gain  # unity through the plugin, fader and panner
     assert np.max(np.abs(vocal - expected)) < 1e-6  # the take file's samples (to float rounding of inst + vocal - inst)
+
+
+def test_after_a_tempo_edit_the_take_follows_the_bar_it_was_captured_on(
+        vst3_path: Path, tmp_path: Path, tone_sidecar: Callable[[], Any]) -> None:  # noqa: F811
+    """Capture bars 3-9 at 100 BPM (an empty track: only the placement matters), then set the
+    session to 120 BPM: bar 3 moves from 4.8 s to 4.0 s and the take must start there."""
+    sr, old, new = 48000, TempoMap.constant(100.0), TempoMap.constant(120.0)
+    from host_bridge.daw.ardour.adapter import session_tempo_env
+
+    s1, e1 = old.sample_at(old.qn_at_bar(3), sr), old.sample_at(old.qn_at_bar(9), sr)
+    end2 = new.sample_at(new.qn_at_bar(10), sr)
+    _, takes = run_in_ardour(vst3_path, tmp_path, tone_sidecar, old, None,
+                             {"TOPLINE_START": str(s1), "TOPLINE_END": str(e1), "TOPLINE_RETEMPO": "1",
+                              "TOPLINE_START2": "0", "TOPLINE_END2": str(end2), **session_tempo_env(new)})
+    wav = takes / "take-0001.wav"
+    take, _ = sf.read(str(wav), dtype="float32", always_2d=True)
+    assert _bext_time_reference(wav) == s1 == 230400
+    vocal = read_export(tmp_path, "pass2")[:, 0].astype(np.float64)
+    new_start = new.sample_at(new.qn_at_bar(3), sr)
+    assert new_start == 192000
+    thr = 1e-3
+    first_take = int(np.argmax(np.abs(take[:, 0]) > thr))
+    first_vocal = int(np.argmax(np.abs(vocal) > thr))
+    assert abs(first_vocal - (new_start + first_take)) <= 1024, (first_vocal, new_start + first_take)  # within a block
+    # and from there on it is the take file, sample for sample (PPQ placement is only as fine as
+    # the host's PPQ: Ardour's is 1/1920 qn, ~12 samples at 120 BPM)
+    lag = first_vocal - (new_start + first_take)
+    n = min(take.shape[0], vocal.shape[0] - new_start - lag)
+    seg = vocal[new_start + lag: new_start + lag + n]
+    ref = take[:n, 0].astype(np.float64)
+    shift = max(range(-24, 25), key=lambda k: float(np.dot(np.roll(seg, -k), ref)))
+    seg = vocal[new_start + lag + shift: new_start + lag + shift + n]
+    assert np.max(np.abs(seg - ref)) < 1e-6, (lag, shift)

@@ -236,9 +236,16 @@ juce::int64 ToplineProcessor::takeIndexFor (const Position& pos) noexcept
     const auto fromSamples = pos.sample - (juce::int64) std::llround (t.startSeconds * sampleRate);
     if (pos.ppqFromHost && t.hasTempoMap)
     {
-        const auto fromPpq = (juce::int64) std::llround ((t.tempoMap.secondsAt (pos.ppq) - t.startSeconds) * sampleRate);
+        // Where the take is in the music now. Before its start: its first beat is (startQn - ppq)
+        // quarter notes away at the host's current tempo. Inside it: the take's own map says which
+        // of its samples belongs to this beat.
+        const auto startQn = t.tempoMap.qnAt (t.startSeconds);
+        const auto fromPpq = pos.ppq < startQn
+            ? -(juce::int64) std::llround ((startQn - pos.ppq) * 60.0 / pos.bpm * sampleRate)
+            : (juce::int64) std::llround ((t.tempoMap.secondsAt (pos.ppq) - t.startSeconds) * sampleRate);
         // the host's timeline still matches the capture's (tempo unchanged): the sample position
-        // is exact; otherwise the tempo map moved since the capture and the take follows the music
+        // is exact (PPQ is not); otherwise the tempo map moved since the capture and the take
+        // follows the music
         if (std::abs (fromPpq - fromSamples) <= (juce::int64) (0.02 * sampleRate))
             return fromSamples;
         return fromPpq;

@@ -192,6 +192,19 @@ double TempoMap::secondsAt (double qn) const noexcept
     return s + qn * 0.5; // unreachable with a valid map (tempos is never empty)
 }
 
+double TempoMap::qnAt (double seconds) const noexcept
+{
+    double s = offsetS;
+    for (size_t i = 0; i < tempos.size(); ++i)
+    {
+        const double segEnd = i + 1 < tempos.size() ? s + (tempos[i + 1].qn - tempos[i].qn) * 60.0 / tempos[i].bpm : 0.0;
+        if (i + 1 == tempos.size() || seconds < segEnd)
+            return tempos[i].qn + (seconds - s) * tempos[i].bpm / 60.0;
+        s = segEnd;
+    }
+    return 0.0;
+}
+
 juce::var TempoMap::toVar() const
 {
     juce::Array<juce::var> t, m;

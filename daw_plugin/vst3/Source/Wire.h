@@ -67,6 +67,8 @@ struct TempoMap
 
     /** Session seconds of a position in quarter notes from bar 1. Allocation-free. */
     double secondsAt (double qn) const noexcept;
+    /** Position in quarter notes of a session time (the inverse of secondsAt). Allocation-free. */
+    double qnAt (double seconds) const noexcept;
     juce::var toVar() const;
     static bool fromVar (const juce::var& v, TempoMap& out);
 };

@@ -3,7 +3,10 @@
 --   2. export [TOPLINE_START, TOPLINE_END) -> TOPLINE_OUT_DIR/pass1 (the transport plays the
 --      range: the plugin captures it with Ardour's tempo map and PPQ)
 --   3. press Generate; wait (up to TOPLINE_WAIT_S) until TOPLINE_TAKE_FILE exists
---   4. export the same range again -> TOPLINE_OUT_DIR/pass2 (the take plays through the plugin)
+--   4. optionally (TOPLINE_RETEMPO=1) replace the tempo map (TOPLINE_TEMPOS / TOPLINE_METERS,
+--      see topline_lib.set_tempo_map): the take must follow the music
+--   5. export [TOPLINE_START2, TOPLINE_END2] (default: the same range) -> TOPLINE_OUT_DIR/pass2
+--      (the take plays through the plugin)
 -- env: TOPLINE_LUA_LIB (daw_plugin/ardour/headless/topline_lib.lua), TOPLINE_SESSION_DIR,
 --      TOPLINE_SESSION_NAME, TOPLINE_ROUTE, TOPLINE_START, TOPLINE_END, TOPLINE_OUT_DIR,
 --      TOPLINE_PRESET, TOPLINE_TAKE_FILE, TOPLINE_WAIT_S. The plugin reads its lyrics, guide
@@ -23,8 +26,7 @@ ARDOUR.LuaAPI.usleep(200000)
 ARDOUR.LuaAPI.set_processor_param(plug, 0, 1)
 ARDOUR.LuaAPI.usleep(200000)
 
-local s, e = tonumber(T.env("TOPLINE_START")), tonumber(T.env("TOPLINE_END"))
-local function export(sub)
+local function export(sub, s, e)
   local ex = Session:simple_export()
   ex:set_folder(T.env("TOPLINE_OUT_DIR") .. "/" .. sub)
   ex:set_range(s, e)
@@ -34,7 +36,8 @@ local function export(sub)
   T.report("exported", sub)
 end
 
-export("pass1")
+local s1, e1 = tonumber(T.env("TOPLINE_START")), tonumber(T.env("TOPLINE_END"))
+export("pass1", s1, e1)
 ARDOUR.LuaAPI.set_processor_param(plug, 1, 1)
 local take, waited, limit = T.env("TOPLINE_TAKE_FILE"), 0, tonumber(T.env("TOPLINE_WAIT_S", "120"))
 while waited < limit do
@@ -46,5 +49,10 @@ end
 if waited >= limit then T.fail("no take after " .. limit .. " s: " .. take) end
 T.report("take", take, waited)
 ARDOUR.LuaAPI.usleep(500000) -- the worker hands the take to the audio thread right after writing it
-export("pass2")
+if os.getenv("TOPLINE_RETEMPO") == "1" then
+  T.set_tempo_map()
+  ARDOUR.LuaAPI.usleep(300000)
+  T.report("retempo")
+end
+export("pass2", tonumber(T.env("TOPLINE_START2", tostring(s1))), tonumber(T.env("TOPLINE_END2", tostring(e1))))
 T.done()
