@@ -289,10 +289,13 @@ class JobSpec:
     channels: int = 1
     lyrics_source: str = "lyrics"
     melody_source: str = "melody"
+    artists: tuple[str, ...] = ()
+    """Audition only: the artists to sing the section one after another (each clip streams as a
+    ``chunk`` event naming its ``clip``; ``done`` carries the A/B reel). Empty: ``artist`` alone."""
 
     def request_fields(self) -> dict[str, Any]:
         """Keyword arguments for ``inference.pipeline.GenerateRequest``."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "artists"}
 
 
 _INT_FIELDS = ("sample_rate", "length_samples", "start_sample", "seed", "channels")
@@ -308,6 +311,10 @@ def job_request(spec: JobSpec, kind: str = "generate", job_id: str | None = None
     body["bars"] = list(spec.bars) if spec.bars is not None else None
     if priority is not None:
         body["priority"] = int(priority)
+    if spec.artists:
+        if kind != "audition":
+            raise ValueError("only an audition names several artists")
+        body["artists"] = list(spec.artists)
     bufs: dict[str, Buffer] = {}
     if spec.melody_midi is not None:
         bufs["melody_midi"] = bytes(spec.melody_midi)
@@ -350,9 +357,15 @@ def job_spec(msg: Message) -> JobSpec:
         if inst.sample_rate != b["sample_rate"]:
             raise bad(f"instrumental is at {inst.sample_rate} Hz, the session at {b['sample_rate']} Hz",
                       "send the instrumental at the session rate")
+    artists = b.get("artists") or []
+    if (not isinstance(artists, list) or len(artists) > 32
+            or not all(isinstance(a, str) and 0 < len(a) <= 64 for a in artists)):
+        raise bad(f"artists is {artists!r}", "send artists as a list of up to 32 artist names")
+    if artists and msg.type != "audition":
+        raise bad("artists is only for an audition", "send one artist in 'artist', or make it an audition")
     kw = {k: b[k] for k in _INT_FIELDS + _STR_FIELDS if k in b}
     return JobSpec(tempo_map=tm, melody_midi=midi, instrumental=inst.array if inst is not None else None,
-                   bars=bars, **kw)
+                   bars=bars, artists=tuple(artists), **kw)
 
 
 # ---------------------------------------------------------------------------------------- events
@@ -381,8 +394,21 @@ def chunk_event(job_id: str, audio: np.ndarray, sample_rate: int, start_sample: 
                  {"audio": Audio(audio, sample_rate)})
 
 
+def clip_event(job_id: str, take: Take, index: int, ready_s: float) -> Message:
+    """An audition clip, as soon as it is ready: a ``chunk`` event naming the artist in ``clip``
+    (its session position in ``start_sample``; the artist's wet stem in buffer ``wet`` if any)."""
+    bufs: dict[str, Buffer] = {"audio": Audio(take.audio, take.sample_rate)}
+    if take.wet is not None:
+        bufs["wet"] = Audio(take.wet, take.sample_rate)
+    return reply(job_id, "chunk", {"start_sample": int(take.start_sample), "index": int(index), "clip": take.artist,
+                                   "ready_s": round(float(ready_s), 3)}, bufs)
+
+
 def done_event(job_id: str, take: Take) -> Message:
-    return reply(job_id, "done", {"take": take.metadata()}, {"audio": Audio(take.audio, take.sample_rate)})
+    bufs: dict[str, Buffer] = {"audio": Audio(take.audio, take.sample_rate)}
+    if take.wet is not None:
+        bufs["wet"] = Audio(take.wet, take.sample_rate)
+    return reply(job_id, "done", {"take": take.metadata()}, bufs)
 
 
 def take_from_done(msg: Message) -> Take:
@@ -392,10 +418,12 @@ def take_from_done(msg: Message) -> Take:
         raise ProtocolError("done event without a take", "send the take's metadata and its audio buffer", re=msg.re)
     try:
         a = np.array(audio.array, dtype=np.float32, ndmin=2)
+        wet = msg.buffers.get("wet")
         return Take(audio=a, sample_rate=audio.sample_rate, start_sample=int(md["start_sample"]),
                     score=Score.from_dict(md["score"]), artist=str(md["artist"]), engine=str(md["engine"]),
                     seed=int(md.get("seed", 0)), timings={str(k): float(v) for k, v in md.get("timings", {}).items()},
-                    register=dict(md.get("register", {})))
+                    register=dict(md.get("register", {})),
+                    wet=np.array(wet.array, dtype=np.float32, ndmin=2) if isinstance(wet, Audio) else None)
     except (KeyError, TypeError, ValueError) as e:
         raise ProtocolError(f"take metadata is malformed: {e}", "send Take.metadata()", re=msg.re) from e
 

@@ -3,6 +3,7 @@ files, the vocal chain's wet stem, performance habits, auditions (one clip per a
 reel), and `artist create` (recovers a held-out artist; refuses a clip with no singing)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 from pathlib import Path
@@ -214,3 +215,26 @@ def test_artist_create_recovers_a_held_out_artist(tmp_path):
                                            24000))
             for a in load_artists(include_user=False).values() if a.name != "dusk_copy"}
     assert max(sims, key=sims.get) == "dusk", sims
+
+
+# ------------------------------------------------------------------------------------ wire
+def test_audition_cast_and_wet_stems_travel_on_the_wire():
+    from host_bridge import protocol as P
+    from host_bridge.model import Take
+
+    spec = P.JobSpec("la", 48000, 4800, artists=("alpha", "dusk"), bars=(1, 2))
+    got = P.job_spec(P.decode(P.encode(P.job_request(spec, "audition"))))
+    assert got.artists == ("alpha", "dusk") and "artists" not in got.request_fields()
+    with pytest.raises(ValueError, match="audition"):
+        P.job_request(spec, "generate")
+    bad = P.job_request(dataclasses.replace(spec, artists=()), "audition")
+    bad.body["artists"] = ["alpha", 3]
+    with pytest.raises(P.ProtocolError, match="artists"):
+        P.job_spec(P.decode(P.encode(bad)))
+    score = Score((Note(0.0, 1.0, 60.0, "la"),), TempoMap.constant(120))
+    audio = np.full((1, 480), 0.1, np.float32)
+    take = Take(audio, 48000, 960, score, "dusk", "kokoro", wet=np.full((1, 480), 0.2, np.float32))
+    clip = P.decode(P.encode(P.clip_event("j", take, 1, 2.5)))
+    assert clip.type == "chunk" and clip.body["clip"] == "dusk" and clip.body["start_sample"] == 960
+    back = P.take_from_done(P.decode(P.encode(P.done_event("j", take))))
+    assert back.wet is not None and np.array_equal(back.wet, take.wet)

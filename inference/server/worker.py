@@ -125,7 +125,10 @@ class RenderWorker(threading.Thread):
         self.on_job_started(job)
         try:
             req = GenerateRequest(**job.spec.request_fields())
-            take = self.pipeline.generate(req, progress=progress, on_chunk=on_chunk, cancel=job.cancel)
+            if job.kind == "audition" and job.spec.artists:
+                take = self.audition(job, req)
+            else:
+                take = self.pipeline.generate(req, progress=progress, on_chunk=on_chunk, cancel=job.cancel)
         except CancelledError:
             self.queue.finish(job, "cancelled")  # the server loop has already told the owner
             return
@@ -142,6 +145,32 @@ class RenderWorker(threading.Thread):
             return
         if self.queue.finish(job, "done"):
             self.emit_final(job, P.done_event(job.id, take))
+
+    def audition(self, job: Job, req: Any) -> Any:
+        """Several artists sing the request's section: each clip goes out as a chunk event the
+        moment it is ready (:func:`host_bridge.protocol.clip_event`); returns the A/B reel (the
+        clips in sequence, vocals only) as the take."""
+        from host_bridge.model import Take
+        from inference.audition import Clip, ab_reel, audition
+
+        artists = job.spec.artists
+        done = 0
+
+        def on_clip(clip: Clip) -> None:
+            nonlocal done
+            done += 1
+            job.last_progress = time.monotonic()
+            self.on_chunk(job, clip.index)
+            self.emit(job, P.clip_event(job.id, clip.take, clip.index, clip.ready_s))
+            self.emit(job, P.progress_event(job.id, "audition", done / len(artists)))
+
+        clips = audition(self.pipeline, req, artists, on_clip=on_clip, cancel=job.cancel)
+        reel, marks = ab_reel(clips, None)
+        first = clips[0].take
+        return Take(audio=reel, sample_rate=first.sample_rate, start_sample=first.start_sample, score=first.score,
+                    artist=",".join(c.artist for c in clips), engine=first.engine, seed=first.seed,
+                    timings={c.artist: round(c.ready_s, 3) for c in clips},
+                    register={"ab": [[a, round(t, 3)] for a, t in marks]})
 
     def emit_final(self, job: Job, msg: P.Message) -> None:
         """The last event of a job, kept to answer a resubmission of the finished job."""
