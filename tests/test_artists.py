@@ -238,3 +238,24 @@ def test_audition_cast_and_wet_stems_travel_on_the_wire():
     assert clip.type == "chunk" and clip.body["clip"] == "dusk" and clip.body["start_sample"] == 960
     back = P.take_from_done(P.decode(P.encode(P.done_event("j", take))))
     assert back.wet is not None and np.array_equal(back.wet, take.wet)
+
+
+def test_parallel_audition_hands_out_every_clip_once_in_request_order(monkeypatch):
+    """workers > 1 (a box with cores to spare): clips come from worker threads, each exactly once."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "integration"))
+    monkeypatch.setenv("TOPLINE_TONE_RTF", "0.02")
+    from tone import TonePipeline, melody_midi  # type: ignore[import-not-found]
+
+    from inference.audition import audition
+    from inference.pipeline import GenerateRequest
+
+    sr = 48000
+    req = GenerateRequest("la la la la", sr, 4 * sr, melody_midi=melody_midi(4), bars=(1, 1))
+    got: list[str] = []
+    clips = audition(TonePipeline(), req, ["alpha", "kumo", "dusk", "glass"], on_clip=lambda c: got.append(c.artist),
+                     workers=3)
+    assert sorted(got) == sorted(["alpha", "kumo", "dusk", "glass"])
+    assert [c.artist for c in clips] == ["alpha", "kumo", "dusk", "glass"]
+    assert all(c.take.audio.shape == clips[0].take.audio.shape for c in clips)
