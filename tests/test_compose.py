@@ -173,3 +173,26 @@ def test_pipeline_composes_when_no_guide_melody_is_given() -> None:
     score = Pipeline().score_for(req)
     assert [n.syllable for n in score.notes][:3] == ["hel", "lo", "there"]
     assert all(int(n.pitch) % 12 in (0, 2, 4, 5, 7, 9, 11) for n in score.notes)
+
+
+def test_generate_without_a_guide_melody_sings_the_composed_score() -> None:
+    """The whole pipeline (produce stage included) with a sine engine: the take is sung from the
+    composed score, on the session grid."""
+    from inference.pipeline import GenerateRequest, Pipeline
+    from tests.integration.tone import ToneEngine
+    from tests.synth_music import POP as POP_CHORDS, render
+
+    class SinePipeline(Pipeline):
+        def engine(self, name: str):  # type: ignore[override]
+            return ToneEngine(0.0)
+
+    sr = 22050
+    audio = render(POP_CHORDS * 4, bpm=120.0, sr=sr)
+    req = GenerateRequest(lyrics_text="[Verse]\nhello there my friend\nsing along with me\n", sample_rate=sr,
+                          length_samples=audio.shape[1], tempo_map=TempoMap.constant(120.0), instrumental=audio,
+                          seed=1)
+    take = SinePipeline().generate(req)
+    assert take.audio.shape[1] == audio.shape[1]
+    assert len(take.score.notes) == 10 and np.abs(take.audio).max() > 0.01
+    first = take.score.notes[0]
+    assert 0.0 <= first.onset < 4.0     # sung from bar 1 of the session grid

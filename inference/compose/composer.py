@@ -100,7 +100,7 @@ def compose(sheet: LyricsSheet, analysis: Analysis, low: int, high: int, seed: i
                              for li, line_notes in zip(range(first, last + 1), made)]
         for li, line_notes in zip(range(first, last + 1), made):
             for (on, du, p), s in zip(line_notes, syls[li]):
-                notes.append(Note(on, du, float(p), s.text, s.phonemes,
+                notes.append(Note(float(on), float(du), float(p), s.text, s.phonemes,
                                   s.word, li, 100 if s.stress >= 2 else 84))
     for w in rep.warnings:
         log.warning(w)
