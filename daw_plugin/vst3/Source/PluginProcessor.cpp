@@ -457,6 +457,7 @@ juce::var ToplineProcessor::diagnostics() const
     auto st = getStatus();
     auto* d = new juce::DynamicObject();
     d->setProperty ("audio_thread_allocations", (juce::int64) rt::audioThreadAllocations());
+    d->setProperty ("audio_thread_locks", (juce::int64) rt::audioThreadLocks());
     d->setProperty ("rt_check_armed", rt::selfTest());
     d->setProperty ("blocks", blocks.load());
     d->setProperty ("max_block", maxBlockSeen.load());

@@ -1,6 +1,7 @@
-// Audio-thread allocation check: every operator new/new[] made by code in this module while a
-// processBlock() is on the stack (of the same thread) is counted. processBlock() must keep the
-// count at zero; tests read it from the plugin state ("diagnostics").
+// Audio-thread checks: every operator new/new[] and every blocking pthread lock (mutex lock,
+// rwlock, condition wait) made by code in this module while a processBlock() is on the stack of
+// the same thread is counted. processBlock() must keep both counts at zero; tests read them from
+// the plugin state ("diagnostics").
 #pragma once
 #include <cstdint>
 
@@ -21,4 +22,7 @@ bool selfTest() noexcept;
 
 /** Allocations made on an audio thread since the module was loaded (all instances). */
 std::uint64_t audioThreadAllocations() noexcept;
+
+/** Blocking locks taken on an audio thread since the module was loaded (all instances). */
+std::uint64_t audioThreadLocks() noexcept;
 } // namespace topline::rt
