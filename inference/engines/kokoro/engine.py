@@ -168,12 +168,10 @@ class KokoroEngine:
         energy = self._energy(tokens, nat_frames, np.asarray(nat_energy).ravel())[tok_of]
         energy = np.convolve(np.pad(energy, 1, mode="edge"), np.ones(3) / 3, mode="valid")
         t_dec = time.perf_counter()
-        t_dec = time.perf_counter()
         audio = self._control.run(None, {
             "tokens": ids, "style": sv, "speed": speed, "durations": frames.astype(np.float32)[None],
             "f0": f0_render.astype(np.float32)[None], "energy": energy.astype(np.float32)[None]})[0]
         audio = np.asarray(audio, np.float32).ravel()
-        t_dec = time.perf_counter() - t_dec
         t_dec = time.perf_counter() - t_dec
 
         info: dict[str, Any] = {
@@ -194,15 +192,12 @@ class KokoroEngine:
             f0_o = midi_to_hz(contour_midi(snotes, to + t0, style, seed)) * voiced_tok[tok_o]
             held = np.array([t.role in ("vowel", "glide") for t in tokens])[tok_o]
             t_world = time.perf_counter()
-            t_world = time.perf_counter()
             audio = world_resynth(audio, self.sample_rate, f0_a, WarpSpec(src_b, dst_b), f0_o, held,
                                   self.aperiodicity, formant_shift=artist.formant_shift)
             info["corrected"] = True
             info["world_s"] = round(time.perf_counter() - t_world, 4)
-            info["world_s"] = round(time.perf_counter() - t_world, 4)
         audio = self._fade(audio)
         sung_notes = tuple(replace(n, pitch=p) for n, p in zip(notes, sung))
-        info["decode_s"] = round(t_dec, 4)
         info["decode_s"] = round(t_dec, 4)
         info["render_s"] = round(time.perf_counter() - t_start, 4)
         info["audio_s"] = round(len(audio) / self.sample_rate, 4)
