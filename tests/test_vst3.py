@@ -334,3 +334,27 @@ def test_a_sidecar_that_crashes_mid_job_is_found_again_and_the_job_resubmitted(
     d = wait_for(p, lambda d: d["status"].startswith("Take ready") or d["error"] != "", 90.0, "the resubmitted take")
     assert d["error"] == "" and d["status"] == "Take ready: take-0001.wav", d
     assert sorted(x.name for x in (tmp_path / "takes").iterdir()) == ["take-0001.json", "take-0001.wav"]
+
+
+def test_a_sidecar_error_shows_its_message_and_hint_and_cancel_stops_a_job(
+        load: Callable[[], Any], tmp_path: Path, tone_sidecar: Callable[[], Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    sr = 48000
+    monkeypatch.setenv("TOPLINE_TONE_RTF", "0.5")
+    tone_sidecar()
+    p = load()
+    set_state(p, lyrics=LYRICS, melody_path=str(_melody(tmp_path / "guide.mid")), takes_dir=str(tmp_path / "takes"),
+              connection_file=str(tmp_path / "sidecar.json"), clock="free", artist="nobody")
+    p.capture = True
+    p.process(noise(sr, 12.0) * np.float32(0.1), sr)
+    p.generate = True
+    d = wait_for(p, lambda d: d["error"] != "", 30.0, "the sidecar's error")
+    assert "nobody" in d["error"] and d["hint"] and d["status"].startswith("Failed") and not d["job_running"], d
+
+    set_state(p, artist="alpha")
+    p.generate = False
+    p.generate = True  # the capture is still there: generate again, then cancel mid-render
+    wait_for(p, lambda d: d["status"].startswith("Generating: render"), 30.0, "the render to start")
+    p.cancel = True
+    d = wait_for(p, lambda d: d["status"].startswith("Cancelled"), 30.0, "the job to be cancelled")
+    assert not d["job_running"] and not (tmp_path / "takes").exists()

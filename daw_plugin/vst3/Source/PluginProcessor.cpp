@@ -21,6 +21,8 @@ ToplineProcessor::ToplineProcessor()
                                                             { "Instrumental + vocal", "Instrumental", "Vocal" }, 0));
     addParameter (vocalDb = new juce::AudioParameterFloat ({ "vocal_db", 1 }, "Vocal level",
                                                            juce::NormalisableRange<float> (-60.0f, 12.0f, 0.1f), 0.0f));
+    generate->addListener (this);
+    cancel->addListener (this);
     records.resize ((size_t) kMaxRecords);
     settings.takesDir = takes::defaultFolder().getFullPathName();
     setLatencySamples (0);
@@ -39,11 +41,34 @@ ToplineProcessor::ToplineProcessor()
 
 ToplineProcessor::~ToplineProcessor()
 {
+    generate->removeListener (this);
+    cancel->removeListener (this);
     worker->stopThread (4000);
     worker.reset();
     delete pending.exchange (nullptr);
     collectRetiredTakes();
     delete current;
+}
+
+void ToplineProcessor::parameterValueChanged (int index, float value)
+{
+    const bool on = value >= 0.5f;
+    if (index == generate->getParameterIndex())
+    {
+        paramListenerSeen.store (true);
+        if (on && ! generateOn.exchange (true))
+            generateRequests.fetch_add (1);
+        else if (! on)
+            generateOn.store (false);
+    }
+    else if (index == cancel->getParameterIndex())
+    {
+        paramListenerSeen.store (true);
+        if (on && ! cancelOn.exchange (true))
+            cancelRequests.fetch_add (1);
+        else if (! on)
+            cancelOn.store (false);
+    }
 }
 
 //======================================================================================== setup

@@ -55,7 +55,8 @@ struct Status
     bool jobRunning = false;
 };
 
-class ToplineProcessor final : public juce::AudioProcessor
+class ToplineProcessor final : public juce::AudioProcessor,
+                               private juce::AudioProcessorParameter::Listener
 {
 public:
     ToplineProcessor();
@@ -119,8 +120,16 @@ public:
 
     std::atomic<juce::uint32> generateRequests { 0 }, cancelRequests { 0 }, artistRequests { 0 };
     std::atomic<juce::uint32> takeReloadRequests { 0 };   // settings.take changed (state restored)
+    /** True once the host has told us of a Generate/Cancel change (then the worker need not poll). */
+    std::atomic<bool> paramListenerSeen { false };
 
 private:
+    // Generate/Cancel as off -> on edges, however briefly the host holds them on (any thread,
+    // the audio thread included: an atomic increment only)
+    void parameterValueChanged (int index, float value) override;
+    void parameterGestureChanged (int, bool) override {}
+    std::atomic<bool> generateOn { false }, cancelOn { false };
+
     struct BlockRecord
     {
         juce::int64 frame;     // capture frame of the block's first sample

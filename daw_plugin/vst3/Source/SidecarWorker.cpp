@@ -69,8 +69,11 @@ void SidecarWorker::run()
 
 void SidecarWorker::pollControls()
 {
+    // Hosts that report parameter changes reach the listener (ToplineProcessor counts the edges);
+    // for any other, watch the values here
     const bool g = proc.generate->get(), c = proc.cancel->get();
-    bool wantGenerate = g && ! lastGenerate, wantCancel = c && ! lastCancel;
+    const bool poll = ! proc.paramListenerSeen.load();
+    bool wantGenerate = poll && g && ! lastGenerate, wantCancel = poll && c && ! lastCancel;
     lastGenerate = g;
     lastCancel = c;
     if (auto r = proc.generateRequests.load(); r != seenGenerate) { seenGenerate = r; wantGenerate = true; }
