@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from host_bridge import __version__
 from host_bridge.errors import InputError, ToplineError
 
 log = logging.getLogger(__name__)
@@ -152,7 +151,9 @@ EXTRA_COMMANDS.append(_artist_commands)  # `topline audition`, `topline artist c
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="topline", description="Sing lyrics over your instrumental, on your session's grid.")
-    p.add_argument("--version", action="version", version=f"topline {__version__}")
+    from host_bridge.frozen import version_line
+
+    p.add_argument("--version", action="version", version=version_line())
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = p.add_subparsers(dest="command", required=True)
 

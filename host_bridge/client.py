@@ -31,6 +31,20 @@ class SidecarError(ToplineError):
     code = "sidecar"
 
 
+class ProtocolMismatch(SidecarError):
+    """The sidecar speaks no protocol version this bridge speaks (a bridge and a sidecar from
+    different releases). Never retried: another try gets the same answer."""
+
+    code = "protocol_mismatch"
+
+
+def protocol_mismatch(theirs: object, where: str) -> ProtocolMismatch:
+    ours = ", ".join(map(str, P.SUPPORTED_VERSIONS))
+    return ProtocolMismatch(f"the sidecar {where} speaks protocol version {theirs}; this topline speaks {ours}",
+                            "use a topline and a topline-sidecar from the same release: stop that sidecar "
+                            "and start this release's (`topline sidecar`)")
+
+
 class SidecarClient:
     def __init__(self, info: ConnectionInfo, identity: bytes | None = None, curve_keys: Path | None = None,
                  max_message_bytes: int = P.DEFAULT_MAX_MESSAGE_BYTES, ctx: zmq.Context | None = None) -> None:
@@ -56,6 +70,8 @@ class SidecarClient:
         """Big buffers go through shared memory (agreed in hello with a sidecar on this machine)."""
         self.hello_body: dict[str, Any] = {}
         """The sidecar's last hello reply."""
+        self.foreign_version: object = None
+        """The protocol version of the last message skipped for speaking another version."""
 
     def _setup_curve(self, server_key: str, keys: Path | None) -> None:
         if keys is not None:
@@ -95,6 +111,8 @@ class SidecarClient:
                 msg = P.decode([f.buffer for f in frames], self.max_message_bytes,
                                self.maps if self.use_shm else None)
             except P.ProtocolError as e:
+                if e.code == "unsupported_version":  # kept: hello tells a sidecar of another release
+                    self.foreign_version = _header_version(frames[0].buffer)
                 self.garbage += 1
                 log.warning("skipped an unreadable message from the sidecar: %s", e)
                 continue
@@ -143,9 +161,16 @@ class SidecarClient:
                 body["shm"] = probe
         try:
             reply = self.request(P.Message("hello", body=body), "hello_reply", timeout).body
+        except SidecarError as e:
+            if self.foreign_version is not None:  # it answered, in a version this side cannot read
+                raise protocol_mismatch(self.foreign_version, f"at {self.info.url}") from e
+            raise
         finally:
             if probe and self.arena is not None:
                 self.arena.release([probe])
+        theirs = reply.get("versions")
+        if isinstance(theirs, list) and not set(theirs) & set(P.SUPPORTED_VERSIONS):
+            raise protocol_mismatch(", ".join(map(str, theirs)), f"at {self.info.url}")
         if probe and reply.get("shm") is True:
             self.use_shm = True
             self.maps = self.maps or ShmMaps()
@@ -186,3 +211,14 @@ class _Recorder:
         if name is not None and self.slots is not None:
             self.slots.append(name)
         return name
+
+
+def _header_version(frame: Any) -> object:
+    """The ``v`` of a header frame, for the error message ("?" when unreadable)."""
+    import json
+
+    try:
+        header = json.loads(bytes(frame))
+        return header.get("v", "?") if isinstance(header, dict) else "?"
+    except ValueError:
+        return "?"

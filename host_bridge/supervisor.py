@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Sequence
 
 from host_bridge import protocol as P
-from host_bridge.client import SidecarClient, SidecarError
+from host_bridge.client import ProtocolMismatch, SidecarClient, SidecarError, protocol_mismatch
 from host_bridge.connection import ConnectionInfo, default_connection_file, pid_alive
+from host_bridge.frozen import is_frozen, sidecar_program
 from host_bridge.shm import sweep
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def sidecar_command(extra: Sequence[str] = ()) -> list[str]:
-    """The command that runs a sidecar with this Python."""
+    """The command that runs a sidecar with this Python (in a standalone build: the bundled
+    ``topline-sidecar`` beside this program)."""
+    if is_frozen():
+        return [str(sidecar_program()), *extra]
     return [sys.executable, "-m", "inference.server", *extra]
 
 
@@ -66,9 +70,14 @@ class SidecarManager:
         if not pid_alive(info.pid):
             log.info("stale connection file %s (pid %d is gone)", self.connection_file, info.pid)
             return None
+        if info.protocol not in P.SUPPORTED_VERSIONS:
+            raise protocol_mismatch(info.protocol, f"named by {self.connection_file} (pid {info.pid})")
         client = self.client(info)
         try:
             client.hello(timeout)
+        except ProtocolMismatch:
+            client.close()
+            raise
         except SidecarError:
             client.close()
             return None

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from host_bridge.errors import CancelledError, InputError, UnknownArtistError
+from host_bridge.frozen import is_frozen
 from host_bridge.model import LyricsSheet, Score, Take, TempoMap
 from inference.engines.base import Engine
 from inference.produce import Producer
@@ -97,6 +98,12 @@ class Pipeline:
                     from inference.engines.kokoro import KokoroEngine
 
                     self._engines[name] = KokoroEngine(threads=self.threads)
+                elif name == "autosing" and is_frozen():  # torch is left out of the standalone build
+                    raise UnknownArtistError("the AutoSing engine is not in the standalone topline-sidecar (it "
+                                             "needs torch, which this CPU build leaves out)",
+                                             "run the sidecar from a Python install: pip install "
+                                             "'topline[sidecar,autosing]', then `topline sidecar`; or pick a "
+                                             "'kokoro' artist (see `topline artists`)")
                 else:
                     raise UnknownArtistError(f"engine {name!r} is not available in this sidecar",
                                              "pick an artist of the 'kokoro' engine (see `topline artists`)")

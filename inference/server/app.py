@@ -21,6 +21,7 @@ from host_bridge import __version__
 from host_bridge import protocol as P
 from host_bridge.connection import ConnectionInfo, default_connection_file
 from host_bridge.errors import CancelledError, InputError, ToplineError
+from host_bridge.frozen import build_info
 from host_bridge.shm import ShmArena, ShmMaps, shm_available
 from inference.server.jobs import PRIORITY_AUDITION, PRIORITY_GENERATE, JobQueue, QueueFull
 from inference.server.worker import PipelineFactory, RenderWorker, load_factory
@@ -235,6 +236,7 @@ class SidecarServer:
             "state": self.state(), "engines": sorted({a.engine for a in artists.values()}),
             "artists": sorted(artists), "device": self.device(),
             "warm_s": self.worker.warm_s, "uptime_s": round(time.monotonic() - self.started, 3),
+            "build": build_info(),
         }
         if self.worker.failure is not None:
             f = self.worker.failure

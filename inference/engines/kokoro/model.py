@@ -193,13 +193,28 @@ def _write_atomic(path: Path, data: bytes) -> None:
     side.write_text(hashlib.sha256(data).hexdigest() + "\n", encoding="utf-8")
 
 
+def prepared_dir() -> Path | None:
+    """The edited models a standalone build ships (build.py prepares them at build time, so
+    a first run builds nothing), or None in a Python install."""
+    from host_bridge.frozen import bundle_dir
+
+    base = bundle_dir()
+    return base / "models" / "kokoro" if base is not None else None
+
+
 def ensure_models(cache_dir: Path | None = None) -> ModelFiles:
-    """Paths of the edited models, building them (once per source checksum) when needed."""
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    """Paths of the edited models, building them (once per source checksum) when needed.
+
+    Without ``cache_dir``, a standalone build uses the models it ships (:func:`prepared_dir`)."""
+    shipped = prepared_dir() if cache_dir is None else None
+    cache_dir = Path(cache_dir) if cache_dir is not None else (shipped or default_cache_dir())
     key = expected_sha256()[:16]
     control = cache_dir / f"kokoro-{key}-v{EDIT_VERSION}-control.onnx"
     probe = cache_dir / f"kokoro-{key}-v{EDIT_VERSION}-probe.onnx"
     need = [p for p in (control, probe) if not _cache_ok(p)]
+    if need and shipped is not None:
+        raise ModelError(f"the Kokoro models shipped in {shipped} are missing or damaged ({need[0].name})",
+                         "unpack the Topline release again (or rebuild it with build.py)")
     if need:
         log.info("building edited Kokoro models in %s", cache_dir)
         src, digest = read_source_model()
