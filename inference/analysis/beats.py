@@ -118,9 +118,24 @@ def estimate_grid(feat: Features, meter: tuple[int, int] | None = None) -> tuple
         t = t0 * r
         if 50.0 <= t <= 200.0 and all(abs(math.log(t / c)) > 0.04 for c in cands):
             cands.append(t)
+    meters = (meter,) if meter else METERS
+    hyps = _hypotheses(feat, env, cands, meters)
+    if not hyps:
+        return _fallback(feat)
+    best = hyps[0]
+    margin = best.score - hyps[1].score if len(hyps) > 1 else 1.0
+    log.debug("beat hypotheses: %s", [(round(h.tactus_bpm, 1), h.meter, round(h.score, 3), h.parts)
+                                      for h in hyps[:6]])
+    return _grid_from_hypothesis(feat, best, float(np.clip(0.5 + 2.0 * margin, 0.0, 1.0)))
+
+
+def _hypotheses(feat: Features, env: np.ndarray, cands: list[float],
+                meters: tuple[tuple[int, int], ...]) -> list[_Hypothesis]:
+    """Every tempo x meter hypothesis, tracked and scored, best first."""
+    import librosa
+
     ac = librosa.autocorrelate(env - env.mean())
     ac = ac / (ac[0] + 1e-9)
-    meters = (meter,) if meter else METERS
     hyps: list[_Hypothesis] = []
     for t in cands:
         _, frames = librosa.beat.beat_track(onset_envelope=env, sr=SR, hop_length=HOP, bpm=t,
@@ -132,14 +147,8 @@ def estimate_grid(feat: Features, meter: tuple[int, int] | None = None) -> tuple
             continue
         for m in meters:
             hyps.append(_score(feat, env, ac, t, m, beats_s))
-    if not hyps:
-        return _fallback(feat)
     hyps.sort(key=lambda h: -h.score)
-    best = hyps[0]
-    margin = best.score - hyps[1].score if len(hyps) > 1 else 1.0
-    log.debug("beat hypotheses: %s", [(round(h.tactus_bpm, 1), h.meter, round(h.score, 3), h.parts)
-                                      for h in hyps[:6]])
-    return _grid_from_hypothesis(feat, best, float(np.clip(0.5 + 2.0 * margin, 0.0, 1.0)))
+    return hyps
 
 
 def _score(feat: Features, env: np.ndarray, ac: np.ndarray, tactus_bpm: float, meter: tuple[int, int],
@@ -163,7 +172,7 @@ def _score(feat: Features, env: np.ndarray, ac: np.ndarray, tactus_bpm: float, m
     salience = float(np.log((env_at(env, beats_s).mean() + 1e-3) / (env.mean() + 1e-3)))
     # harmony: chord changes should fall on one beat phase of k (the downbeat)
     bounds = np.concatenate([beats_s, [beats_s[-1] + np.median(np.diff(beats_s))]])
-    d = _chord_change(sync(feat.chroma, CHROMA_HOP, bounds))
+    d = _chord_change(sync(feat.chroma, CHROMA_HOP, bounds))   # (half-bar windows were tried: worse)
     low = env_at(feat.onset_low, beats_s)
     best_phase, best_c = 0, -1e9
     for p in range(k):
@@ -221,17 +230,28 @@ def _trim(feat: Features, beats_s: np.ndarray) -> np.ndarray:
     return beats_s[(beats_s >= start - 0.1) & (beats_s <= strong[-1] + 0.1)]
 
 
-def _chord_change(chroma: np.ndarray, temperature: float = 0.06) -> np.ndarray:
-    """How much the chord changes into each beat (0..1): chroma [12, N] is turned into a
-    distribution over chord templates (so the notes of one chord played in any order look
-    alike), and consecutive distributions are compared (1 - Bhattacharyya coefficient)."""
+def _chord_change(chroma: np.ndarray, window: int = 1, temperature: float = 0.06) -> np.ndarray:
+    """How much the chord changes into each beat (0..1): the chroma of the ``window`` beats
+    before and after each beat [12, N] are turned into distributions over chord templates (so
+    the notes of one chord played in any order, as in an arpeggio, look alike) and compared
+    (1 - Bhattacharyya coefficient)."""
     from inference.analysis.harmony import _T
 
-    c = chroma / (np.linalg.norm(chroma, axis=0, keepdims=True) + 1e-9)
-    s = _T @ c
-    p = np.exp((s - s.max(axis=0, keepdims=True)) / temperature)
-    p /= p.sum(axis=0, keepdims=True)
-    return np.concatenate([[0.0], 1.0 - np.sum(np.sqrt(p[:, 1:] * p[:, :-1]), axis=0)])
+    n = chroma.shape[1]
+    cs = np.concatenate([np.zeros((12, 1)), np.cumsum(chroma, axis=1)], axis=1)
+    idx = np.arange(n)
+    before = cs[:, idx] - cs[:, np.clip(idx - window, 0, None)]
+    after = cs[:, np.clip(idx + window, None, n)] - cs[:, idx]
+
+    def dist(c: np.ndarray) -> np.ndarray:
+        c = c / (np.linalg.norm(c, axis=0, keepdims=True) + 1e-9)
+        s = _T @ c
+        p = np.exp((s - s.max(axis=0, keepdims=True)) / temperature)
+        return p / p.sum(axis=0, keepdims=True)
+
+    d = 1.0 - np.sum(np.sqrt(dist(before) * dist(after)), axis=0)
+    d[0] = 0.0
+    return d
 
 
 def env_at(env: np.ndarray, times_s: np.ndarray) -> np.ndarray:
