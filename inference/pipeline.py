@@ -18,7 +18,7 @@ import numpy as np
 
 from host_bridge.errors import CancelledError, InputError, UnknownArtistError
 from host_bridge.frozen import is_frozen
-from host_bridge.model import LyricsSheet, Score, Take, TempoMap
+from host_bridge.model import LyricsSheet, Note, Score, Take, TempoMap
 from inference.engines.base import Engine
 from inference.produce import Producer
 from presets import DEFAULT_ARTIST, Artist, get_artist
@@ -166,7 +166,7 @@ class Pipeline:
         phrases = score.phrases()
         n_phr = max(1, len(phrases))
         prog("render", 0.0)
-        sung_notes = []
+        sung_notes: list[Note] = []
         register: list[dict[str, Any]] = []
         it = engine.render(score, artist, seed=req.seed, cancel=cancel)
         done = 0

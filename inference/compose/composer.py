@@ -135,7 +135,7 @@ def _range_ok(cand: list[tuple[float, float, int]], low: int, high: int) -> bool
 
 def _bar_chords(analysis: Analysis, first_bar: int, bars: int) -> list[str]:
     tm = analysis.tempo_map
-    out = []
+    out: list[str] = []
     for b in range(first_bar, first_bar + bars):
         q0, q1 = tm.qn_at_bar(b), tm.qn_at_bar(b + 1)
         out.extend(analysis.chord_at(q0 + f * (q1 - q0)).label for f in (0.0, 0.5))
