@@ -100,7 +100,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     spec = JobSpec(lyrics_text=sheet.text_with_sections(), sample_rate=sr, length_samples=audio.shape[1],
                    tempo_map=tempo_map, melody_midi=melody_bytes, instrumental=audio,
                    artist=artist.name, seed=args.seed, channels=args.channels,
-                   lyrics_source=str(args.lyrics), melody_source=str(melody_path))
+                   lyrics_source=str(args.lyrics), melody_source=str(melody_path),
+                   engine=args.engine or "", checkpoint=_checkpoint_dir(args))
     bar = ProgressBar()
     t0 = time.perf_counter()
     take = generate_via_sidecar(spec, args, progress=bar)  # a warm sidecar, started for the call if none runs
@@ -117,6 +118,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({dur:.2f} s, {take.sample_rate} Hz, {take.audio.shape[0]} ch) and {mid}; "
           f"artist {take.artist}, {el:.1f} s ({el / dur:.2f}x real time)")
     return 0
+
+
+def _checkpoint_dir(args: argparse.Namespace) -> str:
+    if args.checkpoint is None:
+        if args.engine == "autosing":
+            raise InputError("--engine autosing needs --checkpoint DIR",
+                             "point --checkpoint at a folder made by `python -m inference.engines.autosing.train`")
+        return ""
+    ck = Path(args.checkpoint)
+    if not ck.is_dir():
+        raise InputError(f"checkpoint folder {ck} does not exist", "check the path given to --checkpoint")
+    return str(ck.resolve())
 
 
 def cmd_artists(args: argparse.Namespace) -> int:
@@ -165,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--artist", default="alpha", help="who sings (see `topline artists`)")
     g.add_argument("--tempo", type=_positive_tempo, default=None, help="tempo in BPM, when the MIDI file has none")
     g.add_argument("--seed", type=int, default=0, help="another seed gives another take")
+    g.add_argument("--engine", choices=("kokoro", "autosing"), default=None,
+                   help="sing with this engine instead of the artist's own")
+    g.add_argument("--checkpoint", default=None, help="checkpoint folder for --engine autosing")
     g.add_argument("--channels", type=int, choices=(1, 2), default=1, help="stem channels")
     g.add_argument("--float", action="store_true", help="write 32-bit float WAV instead of 24-bit")
     g.add_argument("--threads", type=int, default=2, help="CPU threads for the models")

@@ -289,6 +289,10 @@ class JobSpec:
     channels: int = 1
     lyrics_source: str = "lyrics"
     melody_source: str = "melody"
+    engine: str = ""
+    """Engine override ('' = the artist's engine), e.g. "autosing"."""
+    checkpoint: str = ""
+    """Checkpoint folder on the sidecar's machine, for engines that load user weights."""
     artists: tuple[str, ...] = ()
     """Audition only: the artists to sing the section one after another (each clip streams as a
     ``chunk`` event naming its ``clip``; ``done`` carries the A/B reel). Empty: ``artist`` alone."""
@@ -300,6 +304,7 @@ class JobSpec:
 
 _INT_FIELDS = ("sample_rate", "length_samples", "start_sample", "seed", "channels")
 _STR_FIELDS = ("lyrics_text", "artist", "lyrics_source", "melody_source")
+_OPTIONAL_STR_FIELDS = ("engine", "checkpoint")
 
 
 def job_request(spec: JobSpec, kind: str = "generate", job_id: str | None = None, priority: int | None = None) -> Message:
@@ -311,6 +316,9 @@ def job_request(spec: JobSpec, kind: str = "generate", job_id: str | None = None
     body["bars"] = list(spec.bars) if spec.bars is not None else None
     if priority is not None:
         body["priority"] = int(priority)
+    for k in _OPTIONAL_STR_FIELDS:  # sent only when set, so older peers' messages stay as they were
+        if getattr(spec, k):
+            body[k] = getattr(spec, k)
     if spec.artists:
         if kind != "audition":
             raise ValueError("only an audition names several artists")
@@ -334,7 +342,7 @@ def job_spec(msg: Message) -> JobSpec:
     for k in _INT_FIELDS:
         if k in b and (not isinstance(b[k], int) or isinstance(b[k], bool)):
             raise bad(f"{k} is {b[k]!r}", f"send {k} as an integer")
-    for k in _STR_FIELDS:
+    for k in _STR_FIELDS + _OPTIONAL_STR_FIELDS:
         if k in b and not isinstance(b[k], str):
             raise bad(f"{k} is {type(b[k]).__name__}", f"send {k} as a string")
     for k in ("lyrics_text", "sample_rate", "length_samples"):
@@ -363,7 +371,7 @@ def job_spec(msg: Message) -> JobSpec:
         raise bad(f"artists is {artists!r}", "send artists as a list of up to 32 artist names")
     if artists and msg.type != "audition":
         raise bad("artists is only for an audition", "send one artist in 'artist', or make it an audition")
-    kw = {k: b[k] for k in _INT_FIELDS + _STR_FIELDS if k in b}
+    kw = {k: b[k] for k in _INT_FIELDS + _STR_FIELDS + _OPTIONAL_STR_FIELDS if k in b}
     return JobSpec(tempo_map=tm, melody_midi=midi, instrumental=inst.array if inst is not None else None,
                    bars=bars, artists=tuple(artists), **kw)
 

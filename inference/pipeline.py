@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from host_bridge.errors import CancelledError, InputError, UnknownArtistError
+from host_bridge.errors import CancelledError, InputError, ModelError, UnknownArtistError
 from host_bridge.frozen import is_frozen
 from host_bridge.model import LyricsSheet, Note, Score, Take, TempoMap
 from inference.engines.base import Engine
@@ -54,6 +54,10 @@ class GenerateRequest:
     channels: int = 1
     lyrics_source: str = "lyrics"
     melody_source: str = "melody"
+    engine: str = ""
+    """Engine to sing with; '' = the artist's own engine."""
+    checkpoint: str = ""
+    """Checkpoint folder (on the sidecar's machine) for engines that load user weights (autosing)."""
 
 
 @dataclass
@@ -91,23 +95,31 @@ class Pipeline:
         self._g2p: Any = None
 
     # ------------------------------------------------------------------ models
-    def engine(self, name: str) -> Engine:
+    def engine(self, name: str, checkpoint: str = "") -> Engine:
+        key = f"{name}:{checkpoint}" if name == "autosing" else name
         with self._lock:
-            if name not in self._engines:
+            if key not in self._engines:
                 if name == "kokoro":
                     from inference.engines.kokoro import KokoroEngine
 
-                    self._engines[name] = KokoroEngine(threads=self.threads)
+                    self._engines[key] = KokoroEngine(threads=self.threads)
                 elif name == "autosing" and is_frozen():  # torch is left out of the standalone build
                     raise UnknownArtistError("the AutoSing engine is not in the standalone topline-sidecar (it "
                                              "needs torch, which this CPU build leaves out)",
                                              "run the sidecar from a Python install: pip install "
                                              "'topline[sidecar,autosing]', then `topline sidecar`; or pick a "
                                              "'kokoro' artist (see `topline artists`)")
+                elif name == "autosing":
+                    if not checkpoint:
+                        raise ModelError("the autosing engine needs a checkpoint folder",
+                                         "pass --checkpoint DIR (a folder made by inference.engines.autosing.train)")
+                    from inference.engines.autosing.engine import AutoSingEngine
+
+                    self._engines[key] = AutoSingEngine(checkpoint=checkpoint)
                 else:
                     raise UnknownArtistError(f"engine {name!r} is not available in this sidecar",
                                              "pick an artist of the 'kokoro' engine (see `topline artists`)")
-            return self._engines[name]
+            return self._engines[key]
 
     def g2p(self) -> Any:
         with self._lock:
@@ -148,6 +160,11 @@ class Pipeline:
             score = Score(notes, tm, score.lines, score.sections)
         return score
 
+    def lyrics_score(self, req: GenerateRequest) -> Score:
+        """A Score with the lyric lines and no notes (for engines that sing without a melody)."""
+        sheet = LyricsSheet.parse(req.lyrics_text, source=req.lyrics_source)
+        return Score((), req.tempo_map or TempoMap(), tuple(ln.text for ln in sheet.lines), tuple(sheet.sections))
+
     def generate(self, req: GenerateRequest, progress: ProgressCallback | None = None,
                  on_chunk: ChunkCallback | None = None, cancel: threading.Event | None = None) -> Take:
         """Run the whole pipeline. Raises ToplineError subclasses for bad input; CancelledError
@@ -156,19 +173,28 @@ class Pipeline:
         timer = _Timer()
         _validate_request(req)
         artist = get_artist(req.artist)
+        engine_name = req.engine or artist.engine
         prog("compose", 0.0)
         with timer.stage("compose"):
-            score = self.score_for(req)
+            # AutoSing sings from the lyrics and the instrumental alone: no melody to compose
+            score = self.lyrics_score(req) if engine_name == "autosing" else self.score_for(req)
         prog("compose", 1.0)
         _check_cancel(cancel)
-        engine = self.engine(artist.engine)
+        engine = self.engine(engine_name, req.checkpoint)
+        extra: dict[str, Any] = {}
+        if engine_name == "autosing":
+            if req.instrumental is None:
+                raise InputError("the autosing engine sings over the instrumental, and none was sent",
+                                 "give --instrumental (the engine listens to it)")
+            extra = {"instrumental": req.instrumental, "instrumental_sample_rate": req.sample_rate,
+                     "instrumental_start_s": req.start_sample / req.sample_rate}
         producer = Producer(req.sample_rate, req.length_samples, req.start_sample, req.channels, artist)
         phrases = score.phrases()
         n_phr = max(1, len(phrases))
         prog("render", 0.0)
         sung_notes: list[Note] = []
         register: list[dict[str, Any]] = []
-        it = engine.render(score, artist, seed=req.seed, cancel=cancel)
+        it = engine.render(score, artist, seed=req.seed, cancel=cancel, **extra)
         done = 0
         while True:
             with timer.stage("render"):
