@@ -156,3 +156,26 @@ def test_choose_octave() -> None:
     assert choose_octave([60, 70, 76], 48, 67) == -12
     assert choose_octave([64, 69], 48, 67) == 0  # two semitones over: shifted, not moved
     assert choose_octave([36, 40], 48, 67) == 12
+
+
+def test_melisma_continues_the_vowel_in_tune(engine: KokoroEngine) -> None:
+    sun = Phonemes(("s",), ("ʌ",), ("n",), 2)
+    notes = (Note(1.0, 1.0, 60, "sun", sun, 0, 0), Note(2.0, 1.0, 62, "", None, 0, 0),
+             Note(3.0, 1.0, 64, "", None, 0, 0))
+    score = Score(notes, TempoMap.constant(100))
+    phrases = list(engine.render(score, _artist()))
+    assert len(phrases) == 1 and len(phrases[0].notes) == 3
+    buf = _mix(phrases, 4.0)
+    c = _note_cents(buf, *score.note_seconds(score.notes[2]), 64)
+    assert len(c) > 10 and abs(float(np.median(c))) < 50
+
+
+def test_note_without_phonemes_is_refused(engine: KokoroEngine) -> None:
+    from host_bridge.errors import InputError
+    score = Score((Note(1.0, 1.0, 60, "la", None, 0, 0),), TempoMap.constant(120))
+    with pytest.raises(InputError, match="no phonemes"):
+        list(engine.render(score, _artist()))
+
+
+def test_empty_score_renders_nothing(engine: KokoroEngine) -> None:
+    assert list(engine.render(Score(()), _artist())) == []
