@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from presets import DEFAULT_ARTIST
 from host_bridge.errors import InputError, ToplineError
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--lyrics", required=True, help="lyrics sheet (plain text, [Verse]/[Chorus] headers allowed)")
     g.add_argument("--melody", default=None,
                    help="guide melody, a Standard MIDI File (without it a melody is composed over the instrumental)")
-    g.add_argument("--artist", default="alpha", help="who sings (see `topline artists`)")
+    g.add_argument("--artist", default=DEFAULT_ARTIST, help="who sings (see `topline artists`)")
     g.add_argument("--tempo", type=_positive_tempo, default=None, help="tempo in BPM, when the MIDI file has none")
     g.add_argument("--seed", type=int, default=0, help="another seed gives another take")
     g.add_argument("--engine", choices=("kokoro", "autosing"), default=None,

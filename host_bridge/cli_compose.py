@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from presets import DEFAULT_ARTIST
 from host_bridge.errors import InputError, TempoError
 
 _METER = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{1,2})\s*$")
@@ -132,7 +133,7 @@ def register(sub: Any) -> None:
     c = sub.add_parser("compose", help="write a melody for the lyrics over an instrumental (MIDI)")
     c.add_argument("--instrumental", required=True, help="the instrumental (WAV/FLAC/AIFF/OGG)")
     c.add_argument("--lyrics", required=True, help="lyrics sheet (plain text, [Verse]/[Chorus] headers allowed)")
-    c.add_argument("--artist", default="alpha", help="whose range the melody fits (see `topline artists`)")
+    c.add_argument("--artist", default=DEFAULT_ARTIST, help="whose range the melody fits (see `topline artists`)")
     c.add_argument("--seed", type=int, default=0, help="another seed gives another melody")
     c.add_argument("--out", required=True, help="the melody to write (.mid, with lyric events)")
     c.add_argument("--picture", default=None, help="also draw chords, sections and the melody to this PNG")
@@ -142,7 +143,7 @@ def register(sub: Any) -> None:
     a.add_argument("file", help="the instrumental (WAV/FLAC/AIFF/OGG)")
     a.add_argument("--picture", default=None, help="draw chords and sections (and a composed melody) to this PNG")
     a.add_argument("--lyrics", default=None, help="compose a melody for these lyrics into the picture")
-    a.add_argument("--artist", default="alpha", help="whose range the melody fits")
+    a.add_argument("--artist", default=DEFAULT_ARTIST, help="whose range the melody fits")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--json", action="store_true", help="print the analysis as JSON")
     _add_common(a)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import mido
 
+from presets import DEFAULT_ARTIST
 from host_bridge.errors import InputError
 from host_bridge.protocol import JobSpec
 
@@ -22,7 +23,7 @@ def midi_has_tempo(path: Path) -> bool:
     return any(m.type == "set_tempo" for tr in mf.tracks for m in tr)
 
 
-def spec_from_files(instrumental: str | Path, lyrics: str | Path, melody: str | Path, *, artist: str = "alpha",
+def spec_from_files(instrumental: str | Path, lyrics: str | Path, melody: str | Path, *, artist: str = DEFAULT_ARTIST,
                     seed: int = 0, tempo: float | None = None, channels: int = 1, start_sample: int = 0,
                     bars: tuple[int, int] | None = None) -> JobSpec:
     from host_bridge.audio import read_audio
