@@ -59,50 +59,25 @@ def _positive_tempo(v: str) -> float:
 
 
 def _midi_has_tempo(path: Path) -> bool:
-    import mido
+    from host_bridge.jobfiles import midi_has_tempo
 
-    try:
-        mf = mido.MidiFile(str(path))
-    except (OSError, ValueError, EOFError, KeyError, IndexError):
-        return True  # let the MIDI reader report the real problem
-    return any(m.type == "set_tempo" for tr in mf.tracks for m in tr)
+    return midi_has_tempo(path)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from host_bridge.audio import read_audio, write_wav
-    from host_bridge.midi import read_melody, write_score_midi
-    from host_bridge.model import LyricsSheet, TempoMap
-    from presets import get_artist
+    from host_bridge.audio import write_wav
+    from host_bridge.midi import write_score_midi
 
     out = Path(args.out)
     if out.suffix.lower() != ".wav":
         raise InputError(f"output {out} is not a .wav file", "name the output like take.wav")
     # Validate every input before any model loads, so a typo costs no time.
-    artist = get_artist(args.artist)
-    audio, sr = read_audio(args.instrumental)
-    sheet = LyricsSheet.load(args.lyrics)
-    tempo_map = None
-    melody_bytes: bytes | None = None
-    melody_path = Path(args.melody) if args.melody else Path("composed")
-    if args.melody is None:  # no guide melody: the sidecar's composer writes one over the instrumental
-        if args.tempo is not None:
-            tempo_map = TempoMap.constant(args.tempo)
-    else:
-        if not melody_path.is_file():
-            raise InputError(f"melody file {melody_path} does not exist", "check the path to the guide MIDI file")
-        melody = read_melody(melody_path, tempo_bpm=args.tempo)
-        if args.tempo is not None and not _midi_has_tempo(melody_path):
-            tempo_map = TempoMap.constant(args.tempo).with_meter_changes(melody.tempo_map.meters)
-        melody_bytes = melody_path.read_bytes()
-
     from host_bridge.cli_sidecar import generate_via_sidecar
-    from host_bridge.protocol import JobSpec
+    from host_bridge.jobfiles import spec_from_files
 
-    spec = JobSpec(lyrics_text=sheet.text_with_sections(), sample_rate=sr, length_samples=audio.shape[1],
-                   tempo_map=tempo_map, melody_midi=melody_bytes, instrumental=audio,
-                   artist=artist.name, seed=args.seed, channels=args.channels,
-                   lyrics_source=str(args.lyrics), melody_source=str(melody_path),
-                   engine=args.engine or "", checkpoint=_checkpoint_dir(args))
+    spec = spec_from_files(args.instrumental, args.lyrics, args.melody, artist=args.artist, seed=args.seed,
+                           tempo=args.tempo, channels=args.channels, engine=args.engine or "",
+                           checkpoint=_checkpoint_dir(args))
     bar = ProgressBar()
     t0 = time.perf_counter()
     take = generate_via_sidecar(spec, args, progress=bar)  # a warm sidecar, started for the call if none runs

@@ -23,9 +23,12 @@ def midi_has_tempo(path: Path) -> bool:
     return any(m.type == "set_tempo" for tr in mf.tracks for m in tr)
 
 
-def spec_from_files(instrumental: str | Path, lyrics: str | Path, melody: str | Path, *, artist: str = DEFAULT_ARTIST,
-                    seed: int = 0, tempo: float | None = None, channels: int = 1, start_sample: int = 0,
-                    bars: tuple[int, int] | None = None) -> JobSpec:
+def spec_from_files(instrumental: str | Path, lyrics: str | Path, melody: str | Path | None, *,
+                    artist: str = DEFAULT_ARTIST, seed: int = 0, tempo: float | None = None, channels: int = 1,
+                    start_sample: int = 0, bars: tuple[int, int] | None = None, engine: str = "",
+                    checkpoint: str = "") -> JobSpec:
+    """Validate the files and settings of a job and pack them into a JobSpec. ``melody`` None
+    lets the sidecar's composer write the melody over the instrumental."""
     from host_bridge.audio import read_audio
     from host_bridge.midi import read_melody
     from host_bridge.model import LyricsSheet, TempoMap
@@ -34,18 +37,24 @@ def spec_from_files(instrumental: str | Path, lyrics: str | Path, melody: str | 
     a = get_artist(artist)
     audio, sr = read_audio(instrumental)
     sheet = LyricsSheet.load(lyrics)
-    melody_path = Path(melody)
-    if not melody_path.is_file():
-        raise InputError(f"melody file {melody_path} does not exist", "check the path to the guide MIDI file")
-    guide = read_melody(melody_path, tempo_bpm=tempo)
     tempo_map = None
-    if tempo is not None and not midi_has_tempo(melody_path):
-        tempo_map = TempoMap.constant(tempo).with_meter_changes(guide.tempo_map.meters)
+    melody_bytes: bytes | None = None
+    melody_path = Path(melody) if melody is not None else Path("composed")
+    if melody is None:
+        if tempo is not None:
+            tempo_map = TempoMap.constant(tempo)
+    else:
+        if not melody_path.is_file():
+            raise InputError(f"melody file {melody_path} does not exist", "check the path to the guide MIDI file")
+        guide = read_melody(melody_path, tempo_bpm=tempo)
+        if tempo is not None and not midi_has_tempo(melody_path):
+            tempo_map = TempoMap.constant(tempo).with_meter_changes(guide.tempo_map.meters)
+        melody_bytes = melody_path.read_bytes()
     if channels not in (1, 2):
         raise InputError(f"{channels} output channels asked for", "ask for a mono (1) or stereo (2) stem")
     if start_sample < 0:
         raise InputError(f"start sample {start_sample} is before the session start", "give a position >= 0")
     return JobSpec(lyrics_text=sheet.text_with_sections(), sample_rate=sr, length_samples=audio.shape[1],
-                   tempo_map=tempo_map, melody_midi=melody_path.read_bytes(), instrumental=audio,
+                   tempo_map=tempo_map, melody_midi=melody_bytes, instrumental=audio,
                    start_sample=start_sample, artist=a.name, seed=seed, bars=bars, channels=channels,
-                   lyrics_source=str(lyrics), melody_source=str(melody_path))
+                   lyrics_source=str(lyrics), melody_source=str(melody_path), engine=engine, checkpoint=checkpoint)

@@ -183,7 +183,7 @@ def test_generate_without_a_guide_melody_sings_the_composed_score() -> None:
     from tests.synth_music import POP as POP_CHORDS, render
 
     class SinePipeline(Pipeline):
-        def engine(self, name: str):  # type: ignore[override]
+        def engine(self, name: str, checkpoint: str = ""):  # type: ignore[override]
             return ToneEngine(0.0)
 
     sr = 22050

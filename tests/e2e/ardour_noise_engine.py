@@ -45,7 +45,7 @@ class NoiseBurstEngine:
 class NoiseBurstPipeline(Pipeline):
     device = "cpu"
 
-    def engine(self, name: str) -> Any:
+    def engine(self, name: str, checkpoint: str = "") -> Any:
         return NoiseBurstEngine()
 
     def warm_up(self, engines: tuple[str, ...] = ()) -> None:

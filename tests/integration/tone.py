@@ -71,7 +71,7 @@ class TonePipeline(Pipeline):
         super().__init__(threads)
         self.tone = ToneEngine(float(os.environ.get("TOPLINE_TONE_RTF", "0.1")))
 
-    def engine(self, name: str) -> Any:
+    def engine(self, name: str, checkpoint: str = "") -> Any:
         return self.tone
 
     def warm_up(self, engines: tuple[str, ...] = ("tone",)) -> None:
