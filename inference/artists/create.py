@@ -195,17 +195,19 @@ def packs_without(exclude: Sequence[str]) -> list[str]:
 
 def create_artist(pipeline: Pipeline, audio: np.ndarray, sample_rate: int, name: str, *,
                   source: str = "reference", out_dir: Path | None = None, tempo_bpm: float | None = None,
-                  exclude: Sequence[str] = (), max_renders: int = 16, seed: int = 0,
+                  exclude: Sequence[str] = (), drop_packs: bool = True, max_renders: int = 16, seed: int = 0,
                   sim: VoiceSimilarity | None = None,
                   progress: Callable[[str, float], None] | None = None) -> CreateResult:
-    """Make (and with ``out_dir``, save) an artist that sounds like the singer in ``audio``."""
+    """Make (and with ``out_dir``, save) an artist that sounds like the singer in ``audio``.
+    ``exclude``: artists held out of the search; with ``drop_packs`` the pack of a held-out
+    single-pack artist leaves the search too (else only its preset is held out)."""
     if not valid_name(name):
         raise InputError(f"artist name {name!r} is not usable", "use lowercase letters, digits, '-' or '_'")
     t0 = time.perf_counter()
     traits = analyze_reference(audio, sample_rate, tempo_bpm, source=source)
     sim = sim or VoiceSimilarity()
     ref = sim.embed(audio, sample_rate, trim=True)
-    packs = packs_without(exclude)
+    packs = packs_without(exclude) if drop_packs else list(KOKORO_VOICES)
     if not packs:
         raise InputError("every voice pack is excluded", "exclude fewer artists")
     # sing the search phrase where the reference sings, inside what the packs can do
