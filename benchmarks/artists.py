@@ -128,7 +128,7 @@ def part_audition(pipe: Pipeline, cast: tuple[str, ...] = AUDITION_CAST) -> dict
 
 def part_create(pipe: Pipeline, sim: VoiceSimilarity, artists: dict[str, Artist],
                 held_out: tuple[str, ...] = ("dusk", "nezumi"), max_renders: int = 14,
-                drop_packs: bool = True) -> dict[str, Any]:
+                drop_packs: bool = True, matched: bool = False) -> dict[str, Any]:
     from inference.artists.create import BlendSearch, Candidate, create_artist
 
     out: dict[str, Any] = {}
@@ -138,7 +138,7 @@ def part_create(pipe: Pipeline, sim: VoiceSimilarity, artists: dict[str, Artist]
                              [0.5] * 10 + [1.5])
         ref = render_dry(pipe, score, held, seed=3)
         res = create_artist(pipe, ref, 24000, f"{name}_copy", exclude=[name], max_renders=max_renders, sim=sim,
-                            drop_packs=drop_packs)
+                            drop_packs=drop_packs, sung=score if matched else None)
         bs = BlendSearch(pipe, sim, np.zeros(256, np.float32), 57, res.artist.low, res.artist.high, seed=1)
         mine = sim.embed(render_dry(pipe, bs.score, bs.artist(res.best), 1), 24000)
         sims = {a.name: 1 - distance(mine, sim.embed(render_dry(pipe, bs.score, bs.artist(Candidate(a.voice, a.formant_shift)), 1), 24000))
@@ -159,6 +159,8 @@ def main() -> int:
     ap.add_argument("--held-out", default="dusk,nezumi")
     ap.add_argument("--keep-packs", action="store_true",
                     help="create: hold out only the artist's preset, not the pack of a single-pack artist")
+    ap.add_argument("--matched", action="store_true",
+                    help="create: tell the search what the reference sings (content-matched comparison)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -187,9 +189,10 @@ def main() -> int:
               f"{r['first_clip_s']} s, all {r['all_clips_s']} s ({r['rtf']}x real time, load {report['load_avg']:.1f})")
     if "create" in parts:
         r = report["create"] = part_create(pipe, sim, artists, tuple(args.held_out.split(",")),
-                                           drop_packs=not args.keep_packs)
+                                           drop_packs=not args.keep_packs, matched=args.matched)
         for n, c in r.items():
-            print(f"create (held out {n}{', its pack kept' if args.keep_packs else ''}): {c['recovered']} sim {c['similarity']} vs best single {c['best_single']}; "
+            print(f"create (held out {n}{', its pack kept' if args.keep_packs else ''}"
+                  f"{', content-matched' if args.matched else ''}): {c['recovered']} sim {c['similarity']} vs best single {c['best_single']}; "
                   f"closest shipped: {c['closest_shipped']} ({c['renders']} renders, {c['seconds']} s)")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=float))

@@ -139,15 +139,32 @@ def cmd_artist_create(args: argparse.Namespace) -> int:
             raise InputError(f"--exclude names unknown artist {e!r}", "see `topline artists`")
     audio, sr = read_audio(getattr(args, "from"))
     out_dir = Path(args.out_dir) if args.out_dir else user_preset_dir()
+    if (args.lyrics is None) != (args.melody is None):
+        raise InputError("--lyrics and --melody go together", "give both (what the reference sings), or neither")
+    if args.lyrics is not None:
+        from host_bridge.model import LyricsSheet, TempoMap
+
+        mp = Path(args.melody)
+        if not mp.is_file():
+            raise InputError(f"melody file {mp} does not exist", "check the path to the MIDI of what was sung")
+        sheet = LyricsSheet.load(args.lyrics)
 
     from host_bridge.cli import ProgressBar
     from inference.artists.create import create_artist
     from inference.pipeline import Pipeline
 
+    from inference.pipeline import GenerateRequest
+
+    pipe = Pipeline(threads=args.threads)
+    sung = None
+    if args.lyrics is not None:
+        sung = pipe.score_for(GenerateRequest(sheet.text_with_sections(), sr, audio.shape[1], melody_midi=mp.read_bytes(),
+                                              tempo_map=TempoMap.constant(args.tempo) if args.tempo else None,
+                                              lyrics_source=str(args.lyrics), melody_source=str(mp)))
     bar = ProgressBar()
-    res = create_artist(Pipeline(threads=args.threads), audio, sr, args.name, source=str(getattr(args, "from")),
+    res = create_artist(pipe, audio, sr, args.name, source=str(getattr(args, "from")),
                         out_dir=out_dir, tempo_bpm=args.tempo, exclude=args.exclude, max_renders=args.max_renders,
-                        progress=bar)
+                        progress=bar, sung=sung)
     bar.close()
     print(f"wrote {res.path}")
     print(res.summary())
@@ -184,6 +201,9 @@ def register(sub: Any) -> None:
     c.add_argument("--out-dir", default=None, help="where to write the preset (default: your artists folder)")
     c.add_argument("--tempo", type=float, default=None, help="the recording's tempo, to read ahead/behind timing")
     c.add_argument("--exclude", type=artists_arg, default=[], help="artists whose voices the search leaves out")
+    c.add_argument("--lyrics", default=None, help="what the reference sings (lyrics sheet), with --melody: "
+                   "candidates sing the same words and notes, a much sharper comparison")
+    c.add_argument("--melody", default=None, help="the reference's notes (.mid), with --lyrics")
     c.add_argument("--max-renders", type=int, default=16, help="renders the blend search may spend")
     c.add_argument("--threads", type=int, default=2)
     c.add_argument("--force", action="store_true", help="replace an existing preset of yours with that name")

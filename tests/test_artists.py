@@ -189,6 +189,8 @@ def test_artist_create_refuses_a_clip_with_no_singing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "no singing found" in err and "fix:" in err
     assert not (tmp_path / "p").exists()
+    rc = main(["artist", "create", "--from", str(tmp_path / "noise.wav"), "--name", "noisy", "--lyrics", "x.txt"])
+    assert rc == 2 and "--lyrics and --melody go together" in capsys.readouterr().err
 
 
 @pytest.mark.slow

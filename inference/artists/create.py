@@ -19,6 +19,7 @@ from typing import Any, Callable, Literal, Sequence, overload
 import numpy as np
 
 from host_bridge.errors import InputError
+from host_bridge.model import Score
 from inference.pipeline import Pipeline
 from presets import Artist, Style, VocalChain, get_artist, save_preset
 from presets.schema import KOKORO_VOICES, valid_name
@@ -77,9 +78,9 @@ class BlendSearch:
     """Renders candidates on one phrase and scores them against a reference embedding."""
 
     def __init__(self, pipeline: Pipeline, sim: VoiceSimilarity, reference: np.ndarray, base_midi: int,
-                 low: int, high: int, seed: int = 0, style: Style = NEUTRAL_STYLE) -> None:
+                 low: int, high: int, seed: int = 0, style: Style = NEUTRAL_STYLE, score: Score | None = None) -> None:
         self.pipeline, self.sim, self.ref = pipeline, sim, reference
-        self.score = search_score(pipeline, base_midi)
+        self.score = score if score is not None else search_score(pipeline, base_midi)
         self.low, self.high, self.seed = low, high, seed
         self.tried: list[Candidate] = []
         self._seen: dict[tuple[tuple[tuple[str, float], ...], float], tuple[Candidate, np.ndarray]] = {}
@@ -196,11 +197,13 @@ def packs_without(exclude: Sequence[str]) -> list[str]:
 def create_artist(pipeline: Pipeline, audio: np.ndarray, sample_rate: int, name: str, *,
                   source: str = "reference", out_dir: Path | None = None, tempo_bpm: float | None = None,
                   exclude: Sequence[str] = (), drop_packs: bool = True, max_renders: int = 16, seed: int = 0,
-                  sim: VoiceSimilarity | None = None,
+                  sim: VoiceSimilarity | None = None, sung: Score | None = None,
                   progress: Callable[[str, float], None] | None = None) -> CreateResult:
     """Make (and with ``out_dir``, save) an artist that sounds like the singer in ``audio``.
     ``exclude``: artists held out of the search; with ``drop_packs`` the pack of a held-out
-    single-pack artist leaves the search too (else only its preset is held out)."""
+    single-pack artist leaves the search too (else only its preset is held out). ``sung``: what
+    the reference sings (its words on its notes), when known: candidates then sing the same
+    thing, so the speaker embedding compares voices, not content (measured: much sharper)."""
     if not valid_name(name):
         raise InputError(f"artist name {name!r} is not usable", "use lowercase letters, digits, '-' or '_'")
     t0 = time.perf_counter()
@@ -219,7 +222,7 @@ def create_artist(pipeline: Pipeline, audio: np.ndarray, sample_rate: int, name:
                   vibrato_delay_s=round(traits.vibrato_delay_s, 3), portamento_s=round(traits.portamento_s, 3),
                   scoop_cents=round(traits.scoop_cents, 1),
                   timing_offset_ms=round(traits.timing_offset_ms or 0.0, 1))
-    bs = BlendSearch(pipeline, sim, ref, base, low, high, seed, style)  # candidates sing with the singer's habits
+    bs = BlendSearch(pipeline, sim, ref, base, low, high, seed, style, sung)  # with the singer's habits
     best, single = search(bs, packs, max_renders, progress=progress)
     desc = (f"Made from {Path(source).name}: {best.label()} (voice similarity {best.similarity:.2f}, "
             f"best single voice {single.similarity:.2f}).")
