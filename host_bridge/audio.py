@@ -7,14 +7,13 @@ cancelled job never leaves a half-written stem behind.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from host_bridge.errors import AudioInputError
+from host_bridge.fileio import atomic_write
 
 MIN_RATE = 22_050
 MAX_RATE = 96_000
@@ -85,17 +84,6 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
 
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_24") -> Path:
     """Write float32 [C, T] atomically as WAV (``PCM_24`` or ``FLOAT``). Returns the path."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     a = np.asarray(audio, np.float32)
     assert a.ndim == 2, "write_wav takes [channels, samples]"
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=".wav.part", dir=p.parent)
-    os.close(fd)
-    try:
-        sf.write(tmp, a.T, sample_rate, subtype=subtype, format="WAV")
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return p
+    return atomic_write(path, lambda tmp: sf.write(tmp, a.T, sample_rate, subtype=subtype, format="WAV"), mode=0o644)

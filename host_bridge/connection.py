@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from host_bridge.errors import InputError
+from host_bridge.fileio import atomic_write_bytes
 
 ENV_CONNECTION_FILE = "TOPLINE_CONNECTION_FILE"
 
@@ -50,17 +50,7 @@ class ConnectionInfo:
         """Atomically write the file, readable and writable by the user only."""
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(asdict(self), f, indent=1)
-            os.replace(tmp, p)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return p
+        return atomic_write_bytes(p, json.dumps(asdict(self), indent=1).encode("utf-8"), mode=0o600)
 
     @classmethod
     def read(cls, path: str | Path) -> "ConnectionInfo":

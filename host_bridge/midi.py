@@ -31,15 +31,14 @@ import bisect
 import io
 import logging
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import mido
 
+from host_bridge.fileio import atomic_write_bytes
 from host_bridge.errors import MidiError, TempoError
 from host_bridge.model.score import Note, Score
 from host_bridge.model.tempo import MeterChange, TempoChange, TempoMap
@@ -475,22 +474,12 @@ def write_score_midi(score: Score, path: str | Path, track_name: str = "Topline 
     """Write :func:`score_midi_bytes` to ``path`` atomically (temp file beside it, then rename)."""
     p = Path(path)
     data = score_midi_bytes(score, track_name)
+    if not p.parent.is_dir():
+        raise MidiError(f"cannot write MIDI file {p}: its folder does not exist",
+                        "check that the folder exists and is writable")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=str(p.parent))
+        atomic_write_bytes(p, data, mode=0o644)
     except OSError as e:
-        raise MidiError(f"cannot write MIDI file {p}: {e.strerror}",
-                        "check that the folder exists and is writable") from e
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            log.debug("could not remove %s", tmp)
         raise MidiError(f"cannot write MIDI file {p}: {e.strerror}",
                         "check free disk space and that the file is not locked by another program") from e
 

@@ -13,29 +13,19 @@ each re-sing adds the next number); the record names the latest in ``stem``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from host_bridge.daw.ardour.errors import TakeRecordError
+from host_bridge.fileio import atomic_write_bytes
 
 SETTINGS_NAME = "session.json"
 TAKES_DIR = "takes"
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".json.part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode("utf-8"), mode=0o644)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

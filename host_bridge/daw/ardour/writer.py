@@ -9,8 +9,6 @@ counter is bumped past every new id. The file is replaced atomically.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from host_bridge.daw.ardour.errors import SessionFileError
+from host_bridge.fileio import atomic_write
 from host_bridge.daw.ardour.session import TICKS_PER_QN, ArdourSession
 
 log = logging.getLogger(__name__)
@@ -164,13 +163,6 @@ class SessionWriter:
         """Write the session file atomically (temporary file in its folder, then rename)."""
         self.root.set("id-counter", str(self._counter + 1))
         path = self.session.file
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        os.close(fd)
-        try:
-            ET.ElementTree(self.root).write(tmp, encoding="UTF-8", xml_declaration=True)
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, lambda tmp: ET.ElementTree(self.root).write(tmp, encoding="UTF-8", xml_declaration=True),
+                     mode=path.stat().st_mode & 0o777)
         self.session.reload()
