@@ -83,6 +83,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     take = generate_via_sidecar(spec, args, progress=bar)  # a warm sidecar, started for the call if none runs
     bar.close()
     mid = out.with_suffix(".mid")
+    out.parent.mkdir(parents=True, exist_ok=True)
     write_score_midi(take.score, mid)
     try:
         write_wav(out, take.audio, take.sample_rate, subtype="FLOAT" if args.float else "PCM_24")
