@@ -30,6 +30,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from presets import DEFAULT_ARTIST, get_artist
+
+DEFAULT = get_artist(DEFAULT_ARTIST).display_name
+"""Takes land on tracks named after the artist; these sessions use the default one."""
+
 from host_bridge.daw.ardour import (ArdourAdapter, ArdourMissingError, BarRangeError, RouteNotFoundError,
                                     SessionBusyError, SingOptions, create_session)
 from host_bridge.daw.ardour import runner as R
@@ -194,7 +199,7 @@ def test_48k_100bpm_take_lands_on_bar_5_and_second_take_gets_its_own_track(sessi
     inst_before = track_state(ad, "Instrumental")
     guide_before = track_state(ad, "Guide")
     rec1 = ad.sing(SingOptions())
-    assert rec1.track == "Alpha take 1" and rec1.bars == (5, 12) and rec1.bus == "Band"
+    assert rec1.track == f"{DEFAULT} take 1" and rec1.bars == (5, 12) and rec1.bus == "Band"
     assert rec1.bar_samples[0] == 460800  # bar 5 at 100 BPM, 48 kHz
     mix, ardour_bars = export_master(ad, 15, tmp_path / "mix1.wav")
     for b, s in ardour_bars.items():  # Ardour's tempo map and ours agree on every bar line
@@ -204,10 +209,10 @@ def test_48k_100bpm_take_lands_on_bar_5_and_second_take_gets_its_own_track(sessi
     assert track_state(ad, "Guide") == guide_before
 
     rec2 = ad.sing(SingOptions(seed=1))
-    assert rec2.track == "Alpha take 2" and rec2.region_id != rec1.region_id
+    assert rec2.track == f"{DEFAULT} take 2" and rec2.region_id != rec1.region_id
     names = ad.session.route_names()
-    assert "Alpha take 1" in names and "Alpha take 2" in names
-    assert [r.id for r in ad.session.regions("Alpha take 1")] == [rec1.region_id]
+    assert f"{DEFAULT} take 1" in names and f"{DEFAULT} take 2" in names
+    assert [r.id for r in ad.session.regions(f"{DEFAULT} take 1")] == [rec1.region_id]
     mix, _ = export_master(ad, 15, tmp_path / "mix2.wav")
     MEASURED["48k 4/4 take 2"] = check_take(ad, rec2, mix, inst_before[0])
     MEASURED["48k 4/4 take 1 (after take 2)"] = check_take(ad, rec1, mix, inst_before[0])
@@ -345,7 +350,7 @@ def test_44k1_in_6_8(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -
     track_notes = add_melody_track(ad, tm.qn_at_bar(5), 4, tm.bar_length_qn(5))
     inst_before = track_state(ad, "Instrumental")
     rec2 = ad.sing(SingOptions(melody="track:Melody"))
-    assert rec2.track == "Alpha take 2" and rec2.melody == "track:Melody"
+    assert rec2.track == f"{DEFAULT} take 2" and rec2.melody == "track:Melody"
     from host_bridge.midi import read_melody
 
     sung = read_melody(ad.session.dir / Path(rec2.stem).with_suffix(".mid"))
@@ -410,7 +415,7 @@ def test_cli_lists_takes_and_refuses_a_missing_bus(session_a: ArdourAdapter, cap
     before = _unchanged(session_a)
     assert main(["ardour", "stale", str(session_a.session.dir)]) == 0
     out = capsys.readouterr().out
-    assert "Alpha take 1" in out or "no takes" in out
+    assert f"{DEFAULT} take 1" in out or "no takes" in out
     assert main(["ardour", "sing", str(session_a.session.file), "--bus", "Drums", "--in-process"]) == 2
     err = capsys.readouterr().err
     assert "no bus or track named 'Drums'" in err and "fix:" in err
@@ -430,7 +435,7 @@ def test_cli_sings_a_take_on_the_running_sidecar(session_a: ArdourAdapter, capsy
                "--connection-file", str(source.connection_file)])
     assert rc == 0, capsys.readouterr().err
     rec = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert rec["bars"] == [6, 9] and rec["track"] == f"Alpha take {n_takes + 1}"
+    assert rec["bars"] == [6, 9] and rec["track"] == f"{DEFAULT} take {n_takes + 1}"
     session_a.session.reload()
     found = session_a.session.region_by_id(rec["region_id"])
     assert found is not None and found[1].position == TimePos(True, 20 * 1920)  # bar 6 at 4/4
@@ -455,7 +460,7 @@ def test_the_editor_actions_cli_contract(session_a: ArdourAdapter, tmp_path: Pat
                  "--no-place", "--json", "--connection-file", str(source.connection_file)]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert _unchanged(ad) == before
-    assert out["region_id"] == "" and out["stem"].startswith("Topline Takes/") and out["track"].startswith("Alpha take")
+    assert out["region_id"] == "" and out["stem"].startswith("Topline Takes/") and out["track"].startswith(f"{DEFAULT} take")
     stem, sr = sf.read(str(ad.session.dir / out["stem"]), dtype="float32", always_2d=True)
     assert sr == ad.session.sample_rate and stem.shape[0] == b - a
     # the GUI's import, headless: a new track, the stem at bar 7
