@@ -152,14 +152,15 @@ def test_generate_is_identical_with_a_cold_or_a_running_sidecar(tmp_path: Path, 
         assert cold.returncode == 0, cold.stderr
         info = ConnectionInfo.read(cf)  # the sidecar started for the call stays warm
         assert pid_alive(info.pid)
-        warm = _topline(*common, "--out", str(tmp_path / "warm.wav"))
+        # into a folder that does not exist yet (regression: the sung MIDI failed after the render)
+        warm = _topline(*common, "--out", str(tmp_path / "new" / "folder" / "warm.wav"))
         assert warm.returncode == 0, warm.stderr
         assert ConnectionInfo.read(cf).pid == info.pid, "the second call did not reuse the running sidecar"
         a, sr_a = sf.read(tmp_path / "cold.wav", dtype="float32")  # (the files' PEAK chunks hold a timestamp)
-        b, sr_b = sf.read(tmp_path / "warm.wav", dtype="float32")
+        b, sr_b = sf.read(tmp_path / "new" / "folder" / "warm.wav", dtype="float32")
         assert sr_a == sr_b and a.shape == b.shape and np.abs(a).max() > 0.01
         np.testing.assert_array_equal(a, b)
-        assert (tmp_path / "cold.mid").read_bytes() == (tmp_path / "warm.mid").read_bytes()
+        assert (tmp_path / "cold.mid").read_bytes() == (tmp_path / "new" / "folder" / "warm.mid").read_bytes()
         status = _topline("sidecar", "--status", "--connection-file", str(cf))
         assert status.returncode == 0 and '"state": "ready"' in status.stdout
         stop = _topline("sidecar", "--stop", "--connection-file", str(cf))
