@@ -12,6 +12,7 @@ from host_bridge.bridge import Bridge
 from host_bridge.jobfiles import spec_from_files
 from host_bridge.supervisor import Heartbeat, sidecar_command
 from host_bridge.takes import TakeFolder, read_time_reference
+from presets import DEFAULT_ARTIST
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "demo"
@@ -37,7 +38,7 @@ def test_generate_round_trip_with_kokoro_through_the_sidecar(managers: Any, tmp_
     stages: list[str] = []
     take = b.run(spec, timeout=300, on_progress=lambda s, f: stages.append(s),
                  on_chunk=lambda a, at: chunks.append((a, at)))
-    assert take.engine == "kokoro" and take.artist == "alpha" and take.start_sample == 44100
+    assert take.engine == "kokoro" and take.artist == DEFAULT_ARTIST and take.start_sample == 44100
     assert take.audio.shape == (1, spec.length_samples) and take.sample_rate == 44100
     assert chunks and "render" in stages and b.restarts == 0
     sung = take.audio[0]
