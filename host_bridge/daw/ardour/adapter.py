@@ -34,7 +34,7 @@ from host_bridge.daw.ardour.create import session_tempo_env
 from host_bridge.daw.ardour.records import Settings, TakeRecord, TakeStore
 from host_bridge.daw.ardour.staleness import StaleTake, staleness
 from host_bridge.daw.ardour.session import ArdourSession
-from host_bridge.daw.ardour.writer import SessionWriter, write_sources
+from host_bridge.daw.ardour.writer import PlacedAudio, SessionWriter, write_sources
 from host_bridge.daw.take_source import TakeSource, ask_for_take, default_take_source
 from host_bridge.errors import InputError
 from host_bridge.model import LyricsSheet, Take, TempoMap
@@ -147,13 +147,22 @@ class ArdourAdapter:
             raise InputError(f"{name} is at {sample_rate} Hz, the session at {self.session.sample_rate} Hz",
                              f"resample it to {self.session.sample_rate} Hz first")
         self.session.route(track)
+        qn = self.session.tempo_map.qn_at_bar(bar)
+        _, placed = self._edit_with_sources(audio, name, lambda w, fs: w.place(track, fs, audio.shape[1], qn, name))
+        return placed.region_id
+
+    def _edit_with_sources(self, audio: np.ndarray, name: str,
+                           edit: Callable[[SessionWriter, tuple[Path, ...]], PlacedAudio]
+                           ) -> tuple[tuple[Path, ...], PlacedAudio]:
+        """Write ``audio`` as session sources, let ``edit`` change the session with them, save:
+        all or nothing (on any failure the session file is restored and the sources removed)."""
         before = self.session.file.read_bytes()
         files: tuple[Path, ...] = ()
         try:
             with R.session_lock(self.session.dir):
                 files = write_sources(self.session, audio, name)
                 w = SessionWriter(self.session)
-                placed = w.place(track, files, audio.shape[1], self.session.tempo_map.qn_at_bar(bar), name)
+                placed = edit(w, files)
                 w.save()
         except BaseException:
             self.session.file.write_bytes(before)
@@ -161,7 +170,7 @@ class ArdourAdapter:
             for f in files:
                 f.unlink(missing_ok=True)
             raise
-        return placed.region_id
+        return files, placed
 
     def set_tempo_map(self, tempo_map: TempoMap) -> None:
         """Replace the session's tempo and meter points at the positions ``tempo_map`` has (headless Ardour)."""
@@ -411,21 +420,10 @@ class ArdourAdapter:
         take = self._sing(cap, inp, rec.seed, rec.channels, progress)
         t0 = time.monotonic()
         self._guard_unchanged(digest)
-        before = self.session.file.read_bytes()
-        files: tuple[Path, ...] = ()
         version = rec.versions + 1
-        try:
-            with R.session_lock(self.session.dir):
-                files = write_sources(self.session, take.audio, f"topline-{rec.take_id}-v{version}")
-                w = SessionWriter(self.session)
-                w.replace_audio(rec.region_id, files, take.audio.shape[1], rec.track)
-                w.save()
-        except BaseException:
-            self.session.file.write_bytes(before)
-            self.session.reload()
-            for f in files:
-                f.unlink(missing_ok=True)
-            raise
+        files, _ = self._edit_with_sources(
+            take.audio, f"topline-{rec.take_id}-v{version}",
+            lambda w, fs: w.replace_audio(rec.region_id, fs, take.audio.shape[1], rec.track))
         rec.versions = version
         rec.sources = [f.name for f in files]
         rec.tempo_map = self.session.tempo_map.to_dict()
