@@ -19,6 +19,7 @@ import numpy as np
 from host_bridge.errors import CancelledError, InputError, ModelError, UnknownArtistError
 from host_bridge.frozen import is_frozen
 from host_bridge.model import LyricsSheet, Note, Score, Take, TempoMap
+from host_bridge.protocol import JobSpec
 from inference.engines.base import Engine
 from inference.produce import Producer
 from presets import DEFAULT_ARTIST, Artist, get_artist
@@ -32,32 +33,11 @@ ChunkCallback = Callable[[np.ndarray, int], None]
 
 
 @dataclass(frozen=True)
-class GenerateRequest:
-    lyrics_text: str
-    """The lyrics sheet, as text (see host_bridge.model.lyrics for the format)."""
-    sample_rate: int
-    """The session's sample rate: the stem comes back at this rate."""
-    length_samples: int
-    """Length of the stem (samples at ``sample_rate``); usually the instrumental's length."""
-    tempo_map: TempoMap | None = None
-    """The session's tempo map; None takes the guide MIDI's."""
-    melody_midi: bytes | None = None
-    """The guide melody as a Standard MIDI File; None lets the composer write one."""
-    instrumental: np.ndarray | None = None
-    """float32 [C, T] at ``sample_rate``, session-aligned (sample 0 = ``start_sample``)."""
-    start_sample: int = 0
-    """Session position of the stem's sample 0."""
+class GenerateRequest(JobSpec):
+    """One job for the pipeline: the wire's JobSpec (one definition of the fields, in
+    host_bridge.protocol), with the project's default artist when none is named."""
+
     artist: str = DEFAULT_ARTIST
-    seed: int = 0
-    bars: tuple[int, int] | None = None
-    """Sing only the notes in these bars (inclusive); the stem keeps its full length."""
-    channels: int = 1
-    lyrics_source: str = "lyrics"
-    melody_source: str = "melody"
-    engine: str = ""
-    """Engine to sing with; '' = the artist's own engine."""
-    checkpoint: str = ""
-    """Checkpoint folder (on the sidecar's machine) for engines that load user weights (autosing)."""
 
 
 @dataclass
