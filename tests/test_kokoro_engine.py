@@ -6,6 +6,7 @@ a listener hears. Renders are 2-4 notes so the whole file stays well under a min
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -140,6 +141,27 @@ def test_cancel_stops_between_phrases(engine: KokoroEngine) -> None:
     ev.set()
     with pytest.raises(CancelledError):
         list(engine.render(_score([60, 62]), _artist(), cancel=ev))
+
+
+def test_cancel_stops_the_vocoder_mid_phrase(engine: KokoroEngine) -> None:
+    """One long phrase (16 beats at 60 BPM: ~16 s of audio, seconds of vocoder time): a cancel
+    0.3 s into it stops the run long before the phrase could have finished."""
+    score = _score([60, 62, 64, 62] * 4, beats=1.0, bpm=60.0)
+    ev = threading.Event()
+    t0 = time.perf_counter()
+    full = list(engine.render(score, _artist()))  # uncancelled, for the time it takes
+    full_s = time.perf_counter() - t0
+    assert len(full) == 1 and full[0].info["audio_s"] > 14.0
+    timer = threading.Timer(0.3, ev.set)
+    t0 = time.perf_counter()
+    timer.start()
+    with pytest.raises(CancelledError):
+        list(engine.render(score, _artist(), cancel=ev))
+    stopped_s = time.perf_counter() - t0
+    timer.join()
+    assert stopped_s < 0.3 + 0.5 < full_s, (stopped_s, full_s)
+    # the engine is fine afterwards
+    assert next(engine.render(_score([60, 62]), _artist())).audio.shape[1] > 0
 
 
 def test_corrupt_cache_is_rebuilt(cache_dir) -> None:

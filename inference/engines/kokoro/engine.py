@@ -117,7 +117,7 @@ class KokoroEngine:
             if cancel is not None and cancel.is_set():
                 raise CancelledError("rendering was cancelled", "start a new take when ready")
             for part in self._split_long(phrase):
-                yield self._render_phrase(part, score, artist, octave, seed + k)
+                yield self._render_phrase(part, score, artist, octave, seed + k, cancel)
 
     def _split_long(self, notes: list[Note]) -> list[list[Note]]:
         """Split a phrase whose token count would pass the model's limit (rare: a very long line)."""
@@ -129,7 +129,7 @@ class KokoroEngine:
         return self._split_long(notes[:mid]) + self._split_long(notes[mid:])
 
     def _render_phrase(self, notes: list[Note], score: Score, artist: Artist, octave: int,
-                       seed: int) -> RenderedPhrase:
+                       seed: int, cancel: threading.Event | None = None) -> RenderedPhrase:
         assert self._voices is not None
         t_start = time.perf_counter()
         style = artist.style
@@ -168,9 +168,9 @@ class KokoroEngine:
         energy = self._energy(tokens, nat_frames, np.asarray(nat_energy).ravel())[tok_of]
         energy = np.convolve(np.pad(energy, 1, mode="edge"), np.ones(3) / 3, mode="valid")
         t_dec = time.perf_counter()
-        audio = self._control.run(None, {
+        audio = self._run_control({
             "tokens": ids, "style": sv, "speed": speed, "durations": frames.astype(np.float32)[None],
-            "f0": f0_render.astype(np.float32)[None], "energy": energy.astype(np.float32)[None]})[0]
+            "f0": f0_render.astype(np.float32)[None], "energy": energy.astype(np.float32)[None]}, cancel)
         audio = np.asarray(audio, np.float32).ravel()
         t_dec = time.perf_counter() - t_dec
 
@@ -202,6 +202,36 @@ class KokoroEngine:
         info["render_s"] = round(time.perf_counter() - t_start, 4)
         info["audio_s"] = round(len(audio) / self.sample_rate, 4)
         return RenderedPhrase(audio[None, :], self.sample_rate, float(t0), sung_notes, info)
+
+    def _run_control(self, feed: dict[str, np.ndarray], cancel: threading.Event | None) -> np.ndarray:
+        """The vocoder run (most of a phrase's time), stopped mid-run when ``cancel`` is set: a
+        watcher sets onnxruntime's terminate flag, so a cancel frees the worker within ~50 ms
+        instead of at the end of the phrase."""
+        if cancel is None:
+            return self._control.run(None, feed)[0]
+        if cancel.is_set():
+            raise CancelledError("rendering was cancelled", "start a new take when ready")
+        import onnxruntime as ort
+        opts = ort.RunOptions()
+        finished = threading.Event()
+
+        def watch() -> None:
+            while not finished.is_set():
+                if cancel.wait(0.02):
+                    opts.terminate = True
+                    return
+
+        watcher = threading.Thread(target=watch, name="kokoro-cancel", daemon=True)
+        watcher.start()
+        try:
+            return self._control.run(None, feed, opts)[0]
+        except Exception:
+            if cancel.is_set():
+                raise CancelledError("rendering was cancelled", "start a new take when ready") from None
+            raise
+        finally:
+            finished.set()
+            watcher.join()
 
     def _energy(self, tokens: list[Token], nat_frames: np.ndarray, nat_energy: np.ndarray) -> np.ndarray:
         """Energy level per token: its spoken level, held (vowels floored near the phrase's
