@@ -186,9 +186,10 @@ class Pipeline:
             with timer.stage("produce"):
                 chunk, at = producer.add(ph)
             sung_notes.extend(ph.notes)
-            register.append(ph.info)
-            done += 1
-            prog("render", done / n_phr)
+            if not ph.joins_next:  # a phrase streamed in pieces is one phrase
+                register.append(ph.info)
+                done += 1
+            prog("render", min(1.0, done / n_phr))
             if on_chunk is not None and chunk.shape[1] > 0:
                 on_chunk(chunk, at)
         _check_cancel(cancel)

@@ -56,18 +56,22 @@ class Producer:
         n = min(len(x) // 2, int(EDGE_FADE_S * self.sample_rate))
         if n > 0:
             ramp = (0.5 - 0.5 * np.cos(np.linspace(0, np.pi, n, dtype=np.float32))).astype(np.float32)
-            x[:n] *= ramp
-            x[-n:] *= ramp[::-1]
+            if not ph.joins_previous:  # a joined edge is the engine's cross-fade already
+                x[:n] *= ramp
+            if not ph.joins_next:
+                x[-n:] *= ramp[::-1]
         return x
 
     def add(self, ph: RenderedPhrase) -> tuple[np.ndarray, int]:
         """Place one phrase. Returns (chunk [C, T] at the session rate with the preview gain, its
         session start sample) for streaming; the chunk covers only this phrase."""
-        x = self._prepare(ph) * np.float32(phrase_gain(self.artist, [n.pitch for n in ph.notes]))
+        pitches = list(ph.phrase_pitches) or [n.pitch for n in ph.notes]
+        x = self._prepare(ph) * np.float32(phrase_gain(self.artist, pitches))
         at = int(round((ph.start_s + self.artist.style.timing_offset_ms / 1000.0) * self.sample_rate)) - self.start_sample
-        self._breathe(at)
+        if not ph.joins_previous:
+            self._breathe(at)
+            self._n_phrases += 1
         self._last_end = at + len(x)
-        self._n_phrases += 1
         a, b = max(at, 0), min(at + len(x), self.length)
         if b <= a:
             self.dropped_s += len(x) / self.sample_rate

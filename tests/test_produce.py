@@ -64,3 +64,34 @@ def test_loud_input_is_limited_and_silence_stays_silent():
     assert np.max(np.abs(prod.finish())) <= PEAK_CEILING + 1e-6
     quiet = Producer(sr, sr, 0, 1, get_artist("alpha")).finish()
     assert not quiet.any()
+
+
+@pytest.mark.parametrize("sr", [44100, 48000])
+def test_joined_pieces_are_one_phrase_with_no_seam(sr):
+    """A phrase streamed in two cross-faded pieces (as the kokoro engine sends a long first
+    phrase) gives the stem the whole phrase would: no fade or breath at the join, one gain."""
+    artist = get_artist("alpha")
+    t = np.arange(int(2.0 * ENGINE_SR)) / ENGINE_SR
+    tone = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    cut, n_join = int(0.9 * ENGINE_SR), 960
+    a = tone[:cut + n_join].copy()
+    a[cut:] *= np.linspace(1, 0, n_join, dtype=np.float32)
+    b = tone[cut:].copy()
+    b[:n_join] *= np.linspace(0, 1, n_join, dtype=np.float32)
+    notes = (Note(0, 1, 60, "la"), Note(1, 1, 72, "la"))
+    pitches = (60.0, 72.0)
+    p1 = RenderedPhrase(a[None], ENGINE_SR, 0.5, notes[:1], joins_next=True, phrase_pitches=pitches)
+    p2 = RenderedPhrase(b[None], ENGINE_SR, 0.5 + cut / ENGINE_SR, notes[1:], joins_previous=True,
+                        phrase_pitches=pitches)
+    whole = RenderedPhrase(tone[None], ENGINE_SR, 0.5, notes)
+    outs = []
+    for phs in ([p1, p2], [whole]):
+        prod = Producer(sr, int(3.0 * sr), 0, 1, artist)
+        for ph in phs:
+            prod.add(ph)
+        outs.append(prod.buffer[0].copy())
+    split, ref = outs
+    j = int((0.5 + cut / ENGINE_SR) * sr)
+    seam = slice(j - int(0.05 * sr), j + int(0.1 * sr))
+    assert np.max(np.abs(split[seam] - ref[seam])) < 0.01 * np.max(np.abs(ref))
+    assert np.max(np.abs(split - ref)) < 0.01 * np.max(np.abs(ref))

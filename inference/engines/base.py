@@ -28,6 +28,15 @@ class RenderedPhrase:
     """The notes sung, at the pitches actually sung (after register placement)."""
     info: dict[str, Any] = field(default_factory=dict)
     """Engine report for this phrase (e.g. {"octave_shift": -12, "pitch_shift_semitones": 12})."""
+    joins_next: bool = False
+    """This is a piece of a phrase that goes on in the next one (a phrase streamed in pieces):
+    its end overlaps the next piece's start and is already faded for the cross-fade."""
+    joins_previous: bool = False
+    """This piece carries on the previous one: its faded-in start overlaps that piece's end (no
+    edge fade, breath or new phrase there)."""
+    phrase_pitches: tuple[float, ...] = ()
+    """The whole phrase's pitches when this is a piece of one (phrase-level dynamics must not
+    change inside a phrase); empty: those of ``notes``."""
 
 
 class Engine(Protocol):
