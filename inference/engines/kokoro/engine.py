@@ -35,6 +35,17 @@ log = logging.getLogger(__name__)
 MAX_TOKENS = 480
 """Longest token sequence sent to the model at once (its limit is 510 with pads)."""
 FADE_IN_S = 0.01
+LEAD_S = 2.0
+"""Streaming: the first phrase of a render that runs on past ``LEAD_S + LEAD_MIN_REST_S`` is
+vocoded in two windows and yielded in two pieces, the first ending near ``LEAD_S`` into the
+phrase (at a consonant where one is near), so a take's first audio costs ~2.8 s of vocoding
+instead of the whole phrase's."""
+LEAD_MIN_REST_S = 1.5
+LEAD_CONTEXT_FRAMES = 32
+"""Decoder frames (25 ms) a window reads past its piece on each side: the vocoder's convolutions
+and instance norms see the neighbourhood, so the two windows agree across the join."""
+JOIN_FRAMES = 8
+"""Output frames (5 ms) the two pieces overlap, cross-faded (40 ms)."""
 
 
 def _voiced(tok: Token) -> bool:
@@ -59,6 +70,9 @@ class KokoroEngine:
         self.correct_pitch = correct_pitch
         self.providers = providers or ["CPUExecutionProvider"]
         self._control: Any = None
+        """The decoder (the vocoder: most of the time); ``_front`` aligns the text features."""
+        self._front: Any = None
+        self._phase: Any = None
         self._probe: Any = None
         self._vocab: dict[str, int] = {}
         self._voices: VoiceBank | None = None
@@ -77,7 +91,9 @@ class KokoroEngine:
             so.inter_op_num_threads = 1
             so.log_severity_level = 3
             self._probe = ort.InferenceSession(str(files.probe), so, providers=self.providers)
-            self._control = ort.InferenceSession(str(files.control), so, providers=self.providers)
+            self._front = ort.InferenceSession(str(files.front), so, providers=self.providers)
+            self._phase = ort.InferenceSession(str(files.phase), so, providers=self.providers)
+            self._control = ort.InferenceSession(str(files.decoder), so, providers=self.providers)
             self._vocab = km.load_vocab()
             self._voices = VoiceBank(km.load_voice_packs())
             log.info("Kokoro sessions loaded in %.2f s", time.perf_counter() - t0)
@@ -101,7 +117,8 @@ class KokoroEngine:
     def render(self, score: Score, artist: Artist, *, seed: int = 0,
                cancel: threading.Event | None = None) -> Iterator[RenderedPhrase]:
         """Sing ``score`` with ``artist``; yields one :class:`RenderedPhrase` per phrase (float32
-        [1, T] at 24 kHz, dry), in time order."""
+        [1, T] at 24 kHz, dry), in time order; a long first phrase comes in two joined pieces
+        (see ``LEAD_S``), so that streaming starts sooner."""
         self.load()
         assert self._voices is not None
         self._voices.table(artist)  # validate the voice before any work
@@ -116,8 +133,8 @@ class KokoroEngine:
         for k, phrase in enumerate(score.phrases()):
             if cancel is not None and cancel.is_set():
                 raise CancelledError("rendering was cancelled", "start a new take when ready")
-            for part in self._split_long(phrase):
-                yield self._render_phrase(part, score, artist, octave, seed + k, cancel)
+            for j, part in enumerate(self._split_long(phrase)):
+                yield from self._render_phrase(part, score, artist, octave, seed + k, cancel, lead=k == 0 and j == 0)
 
     def _split_long(self, notes: list[Note]) -> list[list[Note]]:
         """Split a phrase whose token count would pass the model's limit (rare: a very long line)."""
@@ -129,7 +146,8 @@ class KokoroEngine:
         return self._split_long(notes[:mid]) + self._split_long(notes[mid:])
 
     def _render_phrase(self, notes: list[Note], score: Score, artist: Artist, octave: int,
-                       seed: int, cancel: threading.Event | None = None) -> RenderedPhrase:
+                       seed: int, cancel: threading.Event | None = None,
+                       lead: bool = False) -> Iterator[RenderedPhrase]:
         assert self._voices is not None
         t_start = time.perf_counter()
         style = artist.style
@@ -167,44 +185,121 @@ class KokoroEngine:
         f0_render = midi_to_hz(contour_midi(rnotes, t_dst, style, seed)) * voiced_tok[tok_of]
         energy = self._energy(tokens, nat_frames, np.asarray(nat_energy).ravel())[tok_of]
         energy = np.convolve(np.pad(energy, 1, mode="edge"), np.ones(3) / 3, mode="valid")
-        t_dec = time.perf_counter()
-        audio = self._run_control({
-            "tokens": ids, "style": sv, "speed": speed, "durations": frames.astype(np.float32)[None],
-            "f0": f0_render.astype(np.float32)[None], "energy": energy.astype(np.float32)[None]}, cancel)
-        audio = np.asarray(audio, np.float32).ravel()
-        t_dec = time.perf_counter() - t_dec
-
+        f0_in = f0_render.astype(np.float32)[None]
+        energy_in = energy.astype(np.float32)[None]
+        asr = self._front.run(None, {"tokens": ids, "style": sv, "speed": speed,
+                                     "durations": frames.astype(np.float32)[None]})[0]
+        n_dec = int(asr.shape[2])
+        sung_notes = tuple(replace(n, pitch=p) for n, p in zip(notes, sung))
         info: dict[str, Any] = {
             "engine": self.name, "voice": dict(artist.voice), "octave_shift": octave,
             "pitch_shift_semitones": float(np.max(np.abs(np.asarray(sung) - rend))) if len(sung) else 0.0,
             "tokens": len(tokens), "corrected": False,
         }
-        if self.correct_pitch:
-            fp = FRAME_PERIOD_MS / 1000.0
-            # analysis pitch on the render grid, target pitch on the output grid
-            ta = np.arange(int(len(audio) / self.sample_rate / fp) + 1) * fp
-            tok_a = np.clip(np.searchsorted(src_b, ta, side="right") - 1, 0, len(tokens) - 1)
-            f0_a = midi_to_hz(contour_midi(rnotes, np.interp(ta, src_b, dst_b) + t0, style, seed))
-            f0_a = f0_a * voiced_tok[tok_a]
-            n_out = int(dst_b[-1] / fp)
-            to = np.arange(n_out) * fp
-            tok_o = np.clip(np.searchsorted(dst_b, to, side="right") - 1, 0, len(tokens) - 1)
-            f0_o = midi_to_hz(contour_midi(snotes, to + t0, style, seed)) * voiced_tok[tok_o]
-            held = np.array([t.role in ("vowel", "glide") for t in tokens])[tok_o]
+
+        def decode(a: int, b: int) -> np.ndarray:
+            return self._decode(asr, f0_in, energy_in, sv, a, b, cancel)
+
+        if not self.correct_pitch:
+            t_dec = time.perf_counter()
+            audio = decode(0, n_dec)
+            info["decode_s"] = round(time.perf_counter() - t_dec, 4)
+            yield self._piece(self._fade(audio), float(t0), sung_notes, info, t_start)
+            return
+
+        fp = FRAME_PERIOD_MS / 1000.0
+        # analysis pitch on the render grid, target pitch on the output grid
+        sub = int(round(km.FRAME_S / fp))  # output frames per decoder frame
+        ta = np.arange(n_dec * sub + 1) * fp
+        tok_a = np.clip(np.searchsorted(src_b, ta, side="right") - 1, 0, len(tokens) - 1)
+        f0_a = midi_to_hz(contour_midi(rnotes, np.interp(ta, src_b, dst_b) + t0, style, seed))
+        f0_a = f0_a * voiced_tok[tok_a]
+        n_out = int(dst_b[-1] / fp)
+        to = np.arange(n_out) * fp
+        tok_o = np.clip(np.searchsorted(dst_b, to, side="right") - 1, 0, len(tokens) - 1)
+        f0_o = midi_to_hz(contour_midi(snotes, to + t0, style, seed)) * voiced_tok[tok_o]
+        held = np.array([t.role in ("vowel", "glide") for t in tokens])[tok_o]
+        info["corrected"] = True
+
+        def world(audio: np.ndarray, dec_start: int, o0: int, o1: int) -> np.ndarray:
+            """WORLD pass for output frames [o0, o1) from a window decoded from frame ``dec_start``."""
+            off = dec_start * km.FRAME_S
+            return world_resynth(audio, self.sample_rate, f0_a[dec_start * sub:], WarpSpec(src_b - off, dst_b - o0 * fp),
+                                 f0_o[o0:o1], held[o0:o1], self.aperiodicity, formant_shift=artist.formant_shift)
+
+        cut = self._lead_cut(tokens, dst_b, src_b, n_out, n_dec) if lead else None
+        if cut is None:
+            t_dec = time.perf_counter()
+            audio = decode(0, n_dec)
+            info["decode_s"] = round(time.perf_counter() - t_dec, 4)
             t_world = time.perf_counter()
-            audio = world_resynth(audio, self.sample_rate, f0_a, WarpSpec(src_b, dst_b), f0_o, held,
-                                  self.aperiodicity, formant_shift=artist.formant_shift)
-            info["corrected"] = True
+            audio = world(audio, 0, 0, n_out)
             info["world_s"] = round(time.perf_counter() - t_world, 4)
-        audio = self._fade(audio)
-        sung_notes = tuple(replace(n, pitch=p) for n, p in zip(notes, sung))
-        info["decode_s"] = round(t_dec, 4)
+            yield self._piece(self._fade(audio), float(t0), sung_notes, info, t_start)
+            return
+
+        k_s, b1, a2 = cut
+        t_cut = float(t0) + k_s * fp
+        first = tuple(n for n in sung_notes if score.tempo_map.seconds_at(n.onset) < t_cut)
+        pitches = tuple(float(p) for p in sung)
+        t_dec = time.perf_counter()
+        y1 = world(decode(0, b1), 0, 0, min(n_out, k_s + JOIN_FRAMES))
+        n_join = len(y1) - int(round(k_s * fp * self.sample_rate))
+        y1 = self._fade(y1, release=False)
+        y1[-n_join:] *= np.linspace(1.0, 0.0, n_join, dtype=np.float32)
+        info1 = dict(info, piece=1, pieces=2, decode_frames=b1, decode_s=round(time.perf_counter() - t_dec, 4))
+        yield self._piece(y1, float(t0), first, info1, t_start, joins_next=True, phrase_pitches=pitches)
+        t2 = time.perf_counter()
+        y2 = world(decode(a2, n_dec), a2, k_s, n_out)
+        y2 = self._fade(y2, attack=False)
+        y2[:n_join] *= np.linspace(0.0, 1.0, n_join, dtype=np.float32)
+        info2 = dict(info, piece=2, pieces=2, decode_frames=n_dec - a2, decode_s=round(time.perf_counter() - t2, 4))
+        yield self._piece(y2, t_cut, sung_notes[len(first):], info2, t2, joins_previous=True, phrase_pitches=pitches)
+
+    def _piece(self, audio: np.ndarray, start_s: float, notes: tuple[Note, ...], info: dict[str, Any],
+               t_start: float, **join: Any) -> RenderedPhrase:
         info["render_s"] = round(time.perf_counter() - t_start, 4)
         info["audio_s"] = round(len(audio) / self.sample_rate, 4)
-        return RenderedPhrase(audio[None, :], self.sample_rate, float(t0), sung_notes, info)
+        return RenderedPhrase(audio[None, :], self.sample_rate, start_s, notes, info, **join)
+
+    def _lead_cut(self, tokens: list[Token], dst_b: np.ndarray, src_b: np.ndarray, n_out: int,
+                  n_dec: int) -> tuple[int, int, int] | None:
+        """Where a first phrase is cut for streaming: (output frame of the cut, end of the first
+        decoder window, start of the second), or None when the phrase is too short to gain."""
+        fp = FRAME_PERIOD_MS / 1000.0
+        if dst_b[-1] < LEAD_S + LEAD_MIN_REST_S:
+            return None
+        # a token boundary near LEAD_S, preferring one where an unvoiced sound begins
+        best, best_cost = LEAD_S, 0.5
+        for k in range(1, len(tokens)):
+            d = float(dst_b[k])
+            cost = abs(d - LEAD_S) + (0.0 if not _voiced(tokens[k]) else 0.25)
+            if abs(d - LEAD_S) <= 0.6 and cost < best_cost:
+                best, best_cost = d, cost
+        k_s = int(round(best / fp))
+        src_a = float(np.interp(k_s * fp, dst_b, src_b))
+        src_b1 = float(np.interp((k_s + JOIN_FRAMES) * fp, dst_b, src_b))
+        b1 = int(np.ceil(src_b1 / km.FRAME_S)) + LEAD_CONTEXT_FRAMES
+        a2 = int(np.floor(src_a / km.FRAME_S)) - LEAD_CONTEXT_FRAMES
+        if a2 < 1 or b1 >= n_dec or k_s + JOIN_FRAMES >= n_out:
+            return None
+        return k_s, b1, a2
+
+    def _decode(self, asr: np.ndarray, f0: np.ndarray, energy: np.ndarray, style: np.ndarray, a: int, b: int,
+                cancel: threading.Event | None) -> np.ndarray:
+        """Vocode decoder frames [a, b) (25 ms each): float32 [(b - a) * 600] at 24 kHz. A window
+        that starts mid-phrase continues the harmonic source's phase of the whole phrase."""
+        if a == 0:
+            phase0 = np.zeros((1, 1, 9), np.float32)
+        else:
+            run = self._phase.run(None, {"f0": f0[:, : 2 * a]})[0]
+            phase0 = np.mod(run[:, -1:, :].astype(np.float64), km.PHASE_PERIOD).astype(np.float32)
+        feed = {"asr": asr[:, :, a:b], "f0": f0[:, 2 * a:2 * b], "energy": energy[:, 2 * a:2 * b],
+                "style": style, "phase0": phase0}
+        return np.asarray(self._run_control(feed, cancel), np.float32).ravel()
 
     def _run_control(self, feed: dict[str, np.ndarray], cancel: threading.Event | None) -> np.ndarray:
-        """The vocoder run (most of a phrase's time), stopped mid-run when ``cancel`` is set: a
+        """The decoder run (most of a phrase's time), stopped mid-run when ``cancel`` is set: a
         watcher sets onnxruntime's terminate flag, so a cancel frees the worker within ~50 ms
         instead of at the end of the phrase."""
         if cancel is None:
@@ -253,9 +348,9 @@ class KokoroEngine:
                 lev[k] = max(lev[k], vref - 2.0)
         return lev
 
-    def _fade(self, audio: np.ndarray) -> np.ndarray:
-        n_in = min(len(audio), int(FADE_IN_S * self.sample_rate))
-        n_out = min(len(audio), int(RELEASE_S * self.sample_rate))
+    def _fade(self, audio: np.ndarray, attack: bool = True, release: bool = True) -> np.ndarray:
+        n_in = min(len(audio), int(FADE_IN_S * self.sample_rate)) if attack else 0
+        n_out = min(len(audio), int(RELEASE_S * self.sample_rate)) if release else 0
         out = audio.copy()
         if n_in:
             out[:n_in] *= np.linspace(0.0, 1.0, n_in, dtype=np.float32)
