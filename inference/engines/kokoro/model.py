@@ -262,8 +262,10 @@ def ensure_models(cache_dir: Path | None = None) -> ModelFiles:
     shipped = prepared_dir() if cache_dir is None else None
     cache_dir = Path(cache_dir) if cache_dir is not None else (shipped or default_cache_dir())
     key = expected_sha256()[:16]
-    files = ModelFiles(*(cache_dir / f"kokoro-{key}-v{EDIT_VERSION}-{part}.onnx"
-                         for part in ("front", "decoder", "phase", "probe")), expected_sha256())
+    def named(part: str) -> Path:
+        return cache_dir / f"kokoro-{key}-v{EDIT_VERSION}-{part}.onnx"
+
+    files = ModelFiles(named("front"), named("decoder"), named("phase"), named("probe"), expected_sha256())
     need = [p for p in files.all if not _cache_ok(p)]
     if need and shipped is not None:
         raise ModelError(f"the Kokoro models shipped in {shipped} are missing or damaged ({need[0].name})",
