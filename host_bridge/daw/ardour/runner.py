@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from host_bridge.connection import pid_alive
 from host_bridge.daw.ardour.errors import ArdourCrashError, ArdourMissingError, ArdourRunError, SessionBusyError
 
 log = logging.getLogger(__name__)
@@ -112,15 +113,6 @@ def _references(pid: int, session_dir: Path) -> bool:
     return False
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 def session_users(session_dir: Path) -> list[str]:
     """Descriptions of the processes that have this session open (empty when none is seen)."""
@@ -132,7 +124,7 @@ def session_users(session_dir: Path) -> list[str]:
             pid = int(lock.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             pid = -1
-        if pid > 0 and pid != os.getpid() and _pid_alive(pid):
+        if pid > 0 and pid != os.getpid() and pid_alive(pid):
             users.append(f"a Topline run (process {pid})")
     if Path("/proc").is_dir():
         for entry in os.listdir("/proc"):
