@@ -232,3 +232,65 @@ def test_note_without_phonemes_is_refused(engine: KokoroEngine) -> None:
 
 def test_empty_score_renders_nothing(engine: KokoroEngine) -> None:
     assert list(engine.render(Score(()), _artist())) == []
+
+
+def test_stress_marks_and_word_spaces_get_their_own_time() -> None:
+    """Kokoro never saw a stress mark or a word space with no frames: the plan gives each its
+    spoken length (capped), the stress mark from the note onset, the space before the next word."""
+    from inference.engines.kokoro import plan as P
+
+    vocab = km.load_vocab()
+    score = _score([60, 62, 64], beats=1.0, bpm=100)
+    units = P.build_units(list(score.notes), score, [60.0, 62.0, 64.0])
+    P.attach_symbols(units, vocab)
+    tokens = P.build_tokens(units, vocab)
+    plan = P.Plan(units, tokens)
+    nat = np.full(len(tokens), 0.075)  # every token 75 ms when spoken
+    b = P.place(plan, nat)
+    assert np.all(np.diff(b) >= 0)
+    dur = np.diff(b)
+    for k, t in enumerate(tokens):
+        if t.role == "stress":
+            onset = units[t.unit].start
+            assert b[k] == pytest.approx(onset)
+            assert 0.0 < dur[k] <= P.STRESS_MAX_S + 1e-9
+            assert tokens[k + 1].role == "vowel" and b[k + 1] == pytest.approx(onset + dur[k])
+        if t.role == "space":
+            assert 0.0 < dur[k] <= P.SPACE_MAX_S + 1e-9
+            assert tokens[k + 1].role == "onset" and tokens[k + 1].unit == t.unit
+    assert sum(t.role == "space" for t in tokens) == 2 and sum(t.role == "stress" for t in tokens) == 3
+
+
+def test_warp_keeps_a_long_vowels_edges_at_spoken_speed() -> None:
+    from inference.engines.kokoro.engine import VOWEL_EDGE_S, warp_breakpoints
+    from inference.engines.kokoro.plan import Token
+
+    tokens = [Token("", 0, "pad"), Token("l", 1, "onset", 0), Token("ɑ", 2, "vowel", 0), Token("", 0, "pad")]
+    src = np.array([0.0, 0.05, 0.1, 0.3, 0.4])  # the vowel rendered 200 ms
+    dst = np.array([0.0, 0.05, 0.1, 1.6, 1.7])  # and sung 1.5 s
+    s, d = warp_breakpoints(src, dst, tokens)
+    assert np.all(np.diff(s) >= 0) and np.all(np.diff(d) >= 0)
+    # the vowel's first and last VOWEL_EDGE_S map 1:1, its middle is held
+    t = np.array([0.1, 0.1 + VOWEL_EDGE_S, 1.6 - VOWEL_EDGE_S, 1.6])
+    assert np.allclose(np.interp(t, d, s), [0.1, 0.1 + VOWEL_EDGE_S, 0.3 - VOWEL_EDGE_S, 0.3])
+    assert np.allclose(np.interp([0.02, 1.65], d, s), [0.02, 0.35])  # other tokens unchanged
+
+
+def test_a_long_held_note_is_rendered_short_and_held_in_tune(engine: KokoroEngine) -> None:
+    """A 3 s vowel is vocoded for at most VOWEL_RENDER_FRAMES and held by the WORLD pass: voiced,
+    in tune and at an even level over the whole note."""
+    from inference.engines.kokoro.engine import VOWEL_RENDER_FRAMES
+
+    score = _score([60, 62], beats=4.0, bpm=80)  # two 3 s notes
+    (ph,) = list(engine._render_phrase(list(score.notes), score, _artist(), 0, 0))
+    assert 0 < VOWEL_RENDER_FRAMES * km.FRAME_S < 0.5
+    assert ph.info["decode_frames"] * km.FRAME_S < 0.5 * ph.audio.shape[1] / SR
+    buf = _mix([ph], 10.0)
+    for n in score.notes:
+        t0, t1 = score.note_seconds(n)
+        c = _note_cents(buf, t0, t1, n.pitch)
+        assert len(c) > 0.8 * (0.55 * (t1 - t0)) / 0.005, "voiced through the held part"
+        assert abs(float(np.median(c))) < 30
+        seg = buf[int((t0 + 0.3) * SR):int((t1 - 0.3) * SR)]
+        lv = 20 * np.log10(np.sqrt(np.mean(seg[: len(seg) // 2400 * 2400].reshape(-1, 2400) ** 2, axis=1)) + 1e-9)
+        assert lv.max() - lv.min() < 10.0, lv

@@ -41,7 +41,9 @@ from host_bridge.errors import ModelError
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 24000
-FRAME_S = 600 / SAMPLE_RATE
+HOP = 600
+"""Audio samples per decoder frame."""
+FRAME_S = HOP / SAMPLE_RATE
 """One duration unit: 25 ms."""
 F0_FRAME_S = FRAME_S / 2
 """One F0 / energy frame: 12.5 ms."""
