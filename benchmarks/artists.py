@@ -161,6 +161,7 @@ def main() -> int:
                     help="create: hold out only the artist's preset, not the pack of a single-pack artist")
     ap.add_argument("--matched", action="store_true",
                     help="create: tell the search what the reference sings (content-matched comparison)")
+    ap.add_argument("--max-renders", type=int, default=14, help="create: search budget per held-out artist")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -189,7 +190,8 @@ def main() -> int:
               f"{r['first_clip_s']} s, all {r['all_clips_s']} s ({r['rtf']}x real time, load {report['load_avg']:.1f})")
     if "create" in parts:
         r = report["create"] = part_create(pipe, sim, artists, tuple(args.held_out.split(",")),
-                                           drop_packs=not args.keep_packs, matched=args.matched)
+                                           max_renders=args.max_renders, drop_packs=not args.keep_packs,
+                                           matched=args.matched)
         for n, c in r.items():
             print(f"create (held out {n}{', its pack kept' if args.keep_packs else ''}"
                   f"{', content-matched' if args.matched else ''}): {c['recovered']} sim {c['similarity']} vs best single {c['best_single']}; "

@@ -4,7 +4,8 @@ between the reference and renders of one fixed phrase near the reference's media
 
 Search (each candidate rendered once, budget ``max_renders``): single packs; the blend whose
 packs' embeddings rebuild the reference's best (NNLS) and 30/50/70% blends of its two heaviest
-packs; formant shifts of +-1 semitone on the best; then 10% moves toward each pack while one helps.
+packs; formant shifts on the best (+-1 semitone, a further step the way that helped, then +-0.5);
+then 10% moves toward each pack while one helps.
 Candidates sing with the habits read from the reference, so timbre is what differs.
 """
 from __future__ import annotations
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 BLEND_WEIGHTS = (0.3, 0.5, 0.7)
 FORMANT_STEPS = (-1.0, 1.0)
+"""First formant shifts tried on the best blend (semitones); then one more step the way that
+helped (to ``FORMANT_MAX``), then half steps around the best."""
+FORMANT_MAX = 2.0
 SEARCH_SR = 24000
 NEUTRAL_STYLE = Style(vibrato_depth_cents=15.0, scoop_cents=-30.0)
 """The style every candidate sings the search phrase with (timbre is what is compared)."""
@@ -162,12 +166,7 @@ def search(bs: BlendSearch, packs: Sequence[str], max_renders: int = 16,
         c = bs.score_one(c)
         best = c if c.similarity > best.similarity else best
         tick()
-    for st in FORMANT_STEPS:
-        if left() <= 0:
-            break
-        c = bs.score_one(replace(best, formant_shift=st, similarity=float("nan")))
-        best = c if c.similarity > best.similarity else best
-        tick()
+    best = formant_search(bs, best, left, tick)
     improved = True
     while improved and left() > 0:
         improved = False
@@ -181,6 +180,30 @@ def search(bs: BlendSearch, packs: Sequence[str], max_renders: int = 16,
             if c.similarity > best.similarity:
                 best, improved = c, True
     return best, singles[0]
+
+
+def formant_search(bs: BlendSearch, best: Candidate, left: Callable[[], int], tick: Callable[[], None]) -> Candidate:
+    """The best formant shift for ``best``'s blend: +-1 st, a further whole step the way that
+    helped, then +-0.5 st around the best (each while renders remain)."""
+    base = best
+
+    def trial(st: float) -> None:
+        nonlocal best
+        if left() <= 0 or abs(st) > FORMANT_MAX:
+            return
+        c = bs.score_one(replace(base, formant_shift=round(st, 2), similarity=float("nan")))
+        best = c if c.similarity > best.similarity else best
+        tick()
+
+    for st in FORMANT_STEPS:
+        trial(base.formant_shift + st)
+    step = best.formant_shift - base.formant_shift
+    if step:
+        trial(best.formant_shift + step)
+    centre = best.formant_shift
+    for st in (-0.5, 0.5):
+        trial(centre + st)
+    return best
 
 
 def packs_without(exclude: Sequence[str]) -> list[str]:
