@@ -127,7 +127,7 @@ def part_audition(pipe: Pipeline, cast: tuple[str, ...] = AUDITION_CAST) -> dict
 
 
 def part_create(pipe: Pipeline, sim: VoiceSimilarity, artists: dict[str, Artist],
-                held_out: tuple[str, ...] = ("dusk", "nezumi"), max_renders: int = 14,
+                held_out: tuple[str, ...] = ("dusk", "nezumi"), max_renders: int = 20,
                 drop_packs: bool = True, matched: bool = False) -> dict[str, Any]:
     from inference.artists.create import BlendSearch, Candidate, create_artist
 
@@ -161,7 +161,7 @@ def main() -> int:
                     help="create: hold out only the artist's preset, not the pack of a single-pack artist")
     ap.add_argument("--matched", action="store_true",
                     help="create: tell the search what the reference sings (content-matched comparison)")
-    ap.add_argument("--max-renders", type=int, default=14, help="create: search budget per held-out artist")
+    ap.add_argument("--max-renders", type=int, default=20, help="create: search budget per held-out artist")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

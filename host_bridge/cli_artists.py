@@ -204,7 +204,7 @@ def register(sub: Any) -> None:
     c.add_argument("--lyrics", default=None, help="what the reference sings (lyrics sheet), with --melody: "
                    "candidates sing the same words and notes, a much sharper comparison")
     c.add_argument("--melody", default=None, help="the reference's notes (.mid), with --lyrics")
-    c.add_argument("--max-renders", type=int, default=16, help="renders the blend search may spend")
+    c.add_argument("--max-renders", type=int, default=20, help="renders the blend search may spend")
     c.add_argument("--threads", type=int, default=2)
     c.add_argument("--force", action="store_true", help="replace an existing preset of yours with that name")
     c.set_defaults(func=cmd_artist_create)

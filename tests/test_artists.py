@@ -209,7 +209,7 @@ def test_artist_create_recovers_a_held_out_artist(tmp_path):
     sc = phrase_score(pipe, "every river runs to meet the sea tonight", [57, 59, 60, 62, 64, 62, 60, 59, 57, 55, 57],
                       [0.5] * 10 + [1.5])
     ref = render_dry(pipe, sc, held, seed=3)
-    res = create_artist(pipe, ref, 24000, "dusk_copy", exclude=["dusk"], max_renders=10, out_dir=tmp_path, sim=sim)
+    res = create_artist(pipe, ref, 24000, "dusk_copy", exclude=["dusk"], max_renders=16, out_dir=tmp_path, sim=sim)
     assert res.path is not None and load_preset(res.path).voice == res.best.voice
     bs = BlendSearch(pipe, sim, np.zeros(256, np.float32), 57, res.artist.low, res.artist.high, seed=1)
     mine = sim.embed(render_dry(pipe, bs.score, bs.artist(res.best), 1), 24000)

@@ -2,10 +2,11 @@
 blends of the shipped Kokoro voice packs (and formant shifts), scored by speaker similarity
 between the reference and renders of one fixed phrase near the reference's median pitch.
 
-Search (each candidate rendered once, budget ``max_renders``): single packs; the blend whose
-packs' embeddings rebuild the reference's best (NNLS) and 30/50/70% blends of its two heaviest
-packs; formant shifts on the best (+-1 semitone, a further step the way that helped, then +-0.5);
-then 10% moves toward each pack while one helps.
+Search (each candidate rendered once, budget ``max_renders``): single packs; the formant shift
+on the best single (+-1 semitone, a further step the way that helped; when one helps, the
+singles again with it); the blend whose packs' embeddings rebuild the reference's
+best (NNLS) and 30/50/70% blends of its two heaviest packs, at that shift; +-0.5 semitone around
+the best; then 10% moves toward each pack while one helps.
 Candidates sing with the habits read from the reference, so timbre is what differs.
 """
 from __future__ import annotations
@@ -129,11 +130,13 @@ def nnls_blend(singles: Sequence[Candidate], embeds: Sequence[np.ndarray], ref: 
     return {k: round(round(v / tot * 20) / 20, 2) for k, v in keep.items() if round(v / tot * 20) > 0}
 
 
-def search(bs: BlendSearch, packs: Sequence[str], max_renders: int = 16,
+def search(bs: BlendSearch, packs: Sequence[str], max_renders: int = 20,
            progress: Callable[[str, float], None] | None = None) -> tuple[Candidate, Candidate]:
-    """(best candidate, best single pack). Singles first; then the blend that best rebuilds the
-    reference in embedding space (NNLS) and pairwise blends of its two heaviest packs; then
-    formant shifts of the best; then, while renders remain, 10% moves toward the other packs."""
+    """(best candidate, best single pack unshifted). Singles first; the formant shift on the best
+    single (and, when one helps, the singles again with it); then the blend that best rebuilds the
+    reference in embedding space (NNLS) and pairwise blends of its two heaviest packs, at that
+    shift; half-step shifts of the best; then, while renders remain, 10% moves toward the other
+    packs."""
     prog = progress or (lambda s, f: None)
     budget = max(len(packs), max_renders)
 
@@ -152,21 +155,34 @@ def search(bs: BlendSearch, packs: Sequence[str], max_renders: int = 16,
     order = np.argsort([-c.similarity for c in singles])
     singles = [singles[i] for i in order]
     embeds = [embeds[i] for i in order]
-    best = singles[0]
+    best = single = singles[0]
     if len(singles) < 2:
-        return best, singles[0]
+        return best, single
+    # the formant shift first, on the best single pack: a shifted voice changes which packs sound
+    # closest, so when a shift helps, the packs are ranked (and blended) again with it
+    best = formant_search(bs, best, left, tick, fine=False)
+    shift = best.formant_shift
+    if shift and left() > len(singles):
+        pairs = [bs.score_one(replace(c, formant_shift=shift, similarity=float("nan")), with_embedding=True)
+                 for c in singles]
+        tick()
+        order = np.argsort([-c.similarity for c, _ in pairs])
+        singles = [pairs[i][0] for i in order]
+        embeds = [pairs[i][1] for i in order]
+        best = singles[0] if singles[0].similarity > best.similarity else best
     blend = nnls_blend(singles, embeds, bs.ref)
     heavy = sorted(blend, key=lambda k: -blend[k])[:2]
     if len(heavy) < 2:
         heavy = [heavy[0], next(next(iter(c.voice)) for c in singles if next(iter(c.voice)) != heavy[0])]
-    queue = [Candidate(blend)] + [Candidate({heavy[0]: w, heavy[1]: round(1 - w, 2)}) for w in BLEND_WEIGHTS]
+    queue = [Candidate(blend, shift)] + [Candidate({heavy[0]: w, heavy[1]: round(1 - w, 2)}, shift)
+                                         for w in BLEND_WEIGHTS]
     for c in queue:
-        if left() <= len(FORMANT_STEPS):
+        if left() <= 2:
             break
         c = bs.score_one(c)
         best = c if c.similarity > best.similarity else best
         tick()
-    best = formant_search(bs, best, left, tick)
+    best = formant_search(bs, best, left, tick, coarse=False)
     improved = True
     while improved and left() > 0:
         improved = False
@@ -179,12 +195,13 @@ def search(bs: BlendSearch, packs: Sequence[str], max_renders: int = 16,
             tick()
             if c.similarity > best.similarity:
                 best, improved = c, True
-    return best, singles[0]
+    return best, single
 
 
-def formant_search(bs: BlendSearch, best: Candidate, left: Callable[[], int], tick: Callable[[], None]) -> Candidate:
-    """The best formant shift for ``best``'s blend: +-1 st, a further whole step the way that
-    helped, then +-0.5 st around the best (each while renders remain)."""
+def formant_search(bs: BlendSearch, best: Candidate, left: Callable[[], int], tick: Callable[[], None],
+                   coarse: bool = True, fine: bool = True) -> Candidate:
+    """The best formant shift for ``best``'s blend: (coarse) +-1 st and a further whole step the
+    way that helped, (fine) +-0.5 st around the best; each while renders remain."""
     base = best
 
     def trial(st: float) -> None:
@@ -195,14 +212,16 @@ def formant_search(bs: BlendSearch, best: Candidate, left: Callable[[], int], ti
         best = c if c.similarity > best.similarity else best
         tick()
 
-    for st in FORMANT_STEPS:
-        trial(base.formant_shift + st)
-    step = best.formant_shift - base.formant_shift
-    if step:
-        trial(best.formant_shift + step)
-    centre = best.formant_shift
-    for st in (-0.5, 0.5):
-        trial(centre + st)
+    if coarse:
+        for st in FORMANT_STEPS:
+            trial(base.formant_shift + st)
+        step = best.formant_shift - base.formant_shift
+        if step:
+            trial(best.formant_shift + step)
+    if fine:
+        centre = best.formant_shift
+        for st in (-0.5, 0.5):
+            trial(centre + st)
     return best
 
 
@@ -219,7 +238,7 @@ def packs_without(exclude: Sequence[str]) -> list[str]:
 
 def create_artist(pipeline: Pipeline, audio: np.ndarray, sample_rate: int, name: str, *,
                   source: str = "reference", out_dir: Path | None = None, tempo_bpm: float | None = None,
-                  exclude: Sequence[str] = (), drop_packs: bool = True, max_renders: int = 16, seed: int = 0,
+                  exclude: Sequence[str] = (), drop_packs: bool = True, max_renders: int = 20, seed: int = 0,
                   sim: VoiceSimilarity | None = None, sung: Score | None = None,
                   progress: Callable[[str, float], None] | None = None) -> CreateResult:
     """Make (and with ``out_dir``, save) an artist that sounds like the singer in ``audio``.
