@@ -1,9 +1,11 @@
 """KokoroEngine: Kokoro-82M made to sing a Score, phrase by phrase.
 
 Per phrase: syllables -> Kokoro symbols (:mod:`.plan`), the probe model gives spoken durations
-and energy, the plan places every symbol in time (vowel on the beat), the control model renders
-with the durations, an F0 curve inside the voice's comfortable range and a held energy curve,
-and the WORLD pass (:mod:`.world`) re-times it to the exact plan and imposes the score's pitch.
+and energy, the plan places every symbol in time (vowel on the beat; stress marks and word
+spaces keep their spoken length), the control model renders with those durations (long vowels
+capped at ``VOWEL_RENDER_FRAMES``, after a spoken-length lead-in that is cut off), an F0 curve
+inside the voice's comfortable range and a held energy curve, and the WORLD pass (:mod:`.world`)
+re-times it to the exact plan (holding the long vowels) and imposes the score's pitch.
 """
 from __future__ import annotations
 
