@@ -127,9 +127,9 @@ def part_audition(pipe: Pipeline, cast: tuple[str, ...] = AUDITION_CAST) -> dict
 
 
 def part_create(pipe: Pipeline, sim: VoiceSimilarity, artists: dict[str, Artist],
-                held_out: tuple[str, ...] = ("dusk", "nezumi"), max_renders: int = 20,
+                held_out: tuple[str, ...] = ("dusk", "nezumi"), max_renders: int | None = None,
                 drop_packs: bool = True, matched: bool = False) -> dict[str, Any]:
-    from inference.artists.create import BlendSearch, Candidate, create_artist
+    from inference.artists.create import MAX_RENDERS, BlendSearch, Candidate, create_artist
 
     out: dict[str, Any] = {}
     for name in held_out:
@@ -137,7 +137,7 @@ def part_create(pipe: Pipeline, sim: VoiceSimilarity, artists: dict[str, Artist]
         score = phrase_score(pipe, "every river runs to meet the sea tonight", [57, 59, 60, 62, 64, 62, 60, 59, 57, 55, 57],
                              [0.5] * 10 + [1.5])
         ref = render_dry(pipe, score, held, seed=3)
-        res = create_artist(pipe, ref, 24000, f"{name}_copy", exclude=[name], max_renders=max_renders, sim=sim,
+        res = create_artist(pipe, ref, 24000, f"{name}_copy", exclude=[name], max_renders=max_renders or MAX_RENDERS, sim=sim,
                             drop_packs=drop_packs, sung=score if matched else None)
         bs = BlendSearch(pipe, sim, np.zeros(256, np.float32), 57, res.artist.low, res.artist.high, seed=1)
         mine = sim.embed(render_dry(pipe, bs.score, bs.artist(res.best), 1), 24000)
@@ -161,7 +161,8 @@ def main() -> int:
                     help="create: hold out only the artist's preset, not the pack of a single-pack artist")
     ap.add_argument("--matched", action="store_true",
                     help="create: tell the search what the reference sings (content-matched comparison)")
-    ap.add_argument("--max-renders", type=int, default=20, help="create: search budget per held-out artist")
+    ap.add_argument("--max-renders", type=int, default=None,
+                    help="create: search budget per held-out artist (default: create's own)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

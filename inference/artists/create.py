@@ -11,7 +11,6 @@ Candidates sing with the habits read from the reference, so timbre is what diffe
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -34,9 +33,11 @@ log = logging.getLogger(__name__)
 
 BLEND_WEIGHTS = (0.3, 0.5, 0.7)
 FORMANT_STEPS = (-1.0, 1.0)
-"""First formant shifts tried on the best blend (semitones); then one more step the way that
-helped (to ``FORMANT_MAX``), then half steps around the best."""
+"""First formant shifts tried on the best single pack (semitones); then one more step the way
+that helped (to ``FORMANT_MAX``); after the blends, half steps around the best."""
 FORMANT_MAX = 2.0
+MAX_RENDERS = 20
+"""Default search budget (renders of the search phrase, ~2.5 s each on 2 cores)."""
 SEARCH_SR = 24000
 NEUTRAL_STYLE = Style(vibrato_depth_cents=15.0, scoop_cents=-30.0)
 """The style every candidate sings the search phrase with (timbre is what is compared)."""
@@ -130,7 +131,7 @@ def nnls_blend(singles: Sequence[Candidate], embeds: Sequence[np.ndarray], ref: 
     return {k: round(round(v / tot * 20) / 20, 2) for k, v in keep.items() if round(v / tot * 20) > 0}
 
 
-def search(bs: BlendSearch, packs: Sequence[str], max_renders: int = 20,
+def search(bs: BlendSearch, packs: Sequence[str], max_renders: int = MAX_RENDERS,
            progress: Callable[[str, float], None] | None = None) -> tuple[Candidate, Candidate]:
     """(best candidate, best single pack unshifted). Singles first; the formant shift on the best
     single (and, when one helps, the singles again with it); then the blend that best rebuilds the
@@ -146,15 +147,7 @@ def search(bs: BlendSearch, packs: Sequence[str], max_renders: int = 20,
     def tick() -> None:
         prog("search", min(1.0, len(bs.tried) / budget))
 
-    singles, embeds = [], []
-    for p in packs:
-        c, e = bs.score_one(Candidate({p: 1.0}), with_embedding=True)
-        singles.append(c)
-        embeds.append(e)
-        tick()
-    order = np.argsort([-c.similarity for c in singles])
-    singles = [singles[i] for i in order]
-    embeds = [embeds[i] for i in order]
+    singles, embeds = _ranked(bs, [Candidate({p: 1.0}) for p in packs], tick)
     best = single = singles[0]
     if len(singles) < 2:
         return best, single
@@ -163,12 +156,7 @@ def search(bs: BlendSearch, packs: Sequence[str], max_renders: int = 20,
     best = formant_search(bs, best, left, tick, fine=False)
     shift = best.formant_shift
     if shift and left() > len(singles):
-        pairs = [bs.score_one(replace(c, formant_shift=shift, similarity=float("nan")), with_embedding=True)
-                 for c in singles]
-        tick()
-        order = np.argsort([-c.similarity for c, _ in pairs])
-        singles = [pairs[i][0] for i in order]
-        embeds = [pairs[i][1] for i in order]
+        singles, embeds = _ranked(bs, [replace(c, formant_shift=shift, similarity=float("nan")) for c in singles], tick)
         best = singles[0] if singles[0].similarity > best.similarity else best
     blend = nnls_blend(singles, embeds, bs.ref)
     heavy = sorted(blend, key=lambda k: -blend[k])[:2]
@@ -196,6 +184,17 @@ def search(bs: BlendSearch, packs: Sequence[str], max_renders: int = 20,
             if c.similarity > best.similarity:
                 best, improved = c, True
     return best, single
+
+
+def _ranked(bs: BlendSearch, candidates: Sequence[Candidate], tick: Callable[[], None]
+            ) -> tuple[list[Candidate], list[np.ndarray]]:
+    """``candidates`` scored, with their speaker embeddings, most similar first."""
+    scored = []
+    for c in candidates:
+        scored.append(bs.score_one(c, with_embedding=True))
+        tick()
+    scored.sort(key=lambda ce: -ce[0].similarity)
+    return [c for c, _ in scored], [e for _, e in scored]
 
 
 def formant_search(bs: BlendSearch, best: Candidate, left: Callable[[], int], tick: Callable[[], None],
@@ -238,7 +237,7 @@ def packs_without(exclude: Sequence[str]) -> list[str]:
 
 def create_artist(pipeline: Pipeline, audio: np.ndarray, sample_rate: int, name: str, *,
                   source: str = "reference", out_dir: Path | None = None, tempo_bpm: float | None = None,
-                  exclude: Sequence[str] = (), drop_packs: bool = True, max_renders: int = 20, seed: int = 0,
+                  exclude: Sequence[str] = (), drop_packs: bool = True, max_renders: int = MAX_RENDERS, seed: int = 0,
                   sim: VoiceSimilarity | None = None, sung: Score | None = None,
                   progress: Callable[[str, float], None] | None = None) -> CreateResult:
     """Make (and with ``out_dir``, save) an artist that sounds like the singer in ``audio``.

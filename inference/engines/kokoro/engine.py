@@ -41,8 +41,8 @@ LEAD_S = 1.5
 """Streaming: the first phrase of a render that runs on past ``LEAD_S + LEAD_MIN_REST_S`` is
 vocoded in two windows and yielded in two pieces, the first ending near ``LEAD_S`` into the
 phrase (at a consonant where one is near), so a take's first audio costs the lead-in pad and
-~2 s of vocoding instead of the whole phrase's (first chunk 1.13 s median warm, 1.54 s with the
-cut at 2.0 s once the 0.75 s lead-in pad was added)."""
+~2 s of vocoding instead of the whole phrase's (first chunk, benchmarks/transport.py: 1.21 s
+median warm; 1.54 s with the cut at 2.0 s once the 0.75 s lead-in pad was added)."""
 LEAD_MIN_REST_S = 1.5
 LEAD_CONTEXT_FRAMES = 32
 """Decoder frames (25 ms) a window reads past its piece on each side: the vocoder's convolutions
@@ -51,10 +51,9 @@ PAD_FRAMES = 30
 """Decoder frames (25 ms) of the leading pad token rendered before a phrase and cut off again.
 Kokoro's own lead-in before speech is 0.4-0.5 s; with a bare 50 ms the first consonant of
 each line was lost ("Heaven" for "Seven") and the whole phrase was less clear (the decoder's
-instance norms see the silence too). Benchmark songs, Whisper WER over all six: 36 % with 50 ms
-(after the stress/space fix), 28 % at 12 frames, 19 % at 20, 16.5 % at 30, 20 % at 40."""
-TAIL_FRAMES = 0
-"""The same for the trailing pad (no gain measured: 19 % WER with 15 frames)."""
+instance norms see the silence too): in an ablation with spoken durations and long vowels, a
+2-frame pad cost 14 points of Whisper WER. Benchmark songs, WER over all six: 28 % at 12
+frames, 19 % at 20, 16.5 % at 30, 20 % at 40 (the meter's noise is +-4 on such a mean)."""
 VOWEL_RENDER_FRAMES = 8
 """Longest a vowel is rendered (25 ms frames; 0 = as long as it is sung); the WORLD pass holds
 it for the rest of its note (only its steady middle is stretched, see ``warp_breakpoints``).
@@ -62,13 +61,17 @@ Most of a sung phrase is held vowel, so this roughly halves what the vocoder ren
 loss of words measured (Whisper WER over the six benchmark songs 16.5 % uncapped, 19 % at 8
 frames, 22 % at 12, 23 % at 5: within the meter's noise)."""
 VOWEL_EDGE_S = 0.05
-SPACE_VOICED = True
+HELD_ROLES = ("vowel", "glide", "stress")
+"""Token roles that are part of a held vowel: always voiced, held at the vowel level, their
+aperiodicity capped in the WORLD pass."""
+OUT_FRAME_S = FRAME_PERIOD_MS / 1000.0
+"""One WORLD-pass frame (5 ms)."""
 JOIN_FRAMES = 8
 """Output frames (5 ms) the two pieces overlap, cross-faded (40 ms)."""
 
 
 def _voiced(tok: Token) -> bool:
-    return tok.role in ("vowel", "glide", "stress") or (
+    return tok.role in HELD_ROLES or (
         tok.sounding and (tok.ch in SONORANTS or tok.ch in VOICED_OBSTRUENTS or tok.ch in VOWELS))
 
 
@@ -94,10 +97,9 @@ def voiced_tokens(tokens: list[Token]) -> np.ndarray:
     """Which tokens are sung with pitch: vowels (and the stress mark that starts one), voiced
     consonants, and a word space between two voiced sounds (legato across the words)."""
     v = np.array([_voiced(t) for t in tokens])
-    if SPACE_VOICED:
-        for k, t in enumerate(tokens):
-            if t.role == "space" and 0 < k < len(tokens) - 1:
-                v[k] = bool(v[k - 1] and v[k + 1])
+    for k, t in enumerate(tokens):
+        if t.role == "space" and 0 < k < len(tokens) - 1:
+            v[k] = bool(v[k - 1] and v[k + 1])
     return v
 
 
@@ -239,16 +241,13 @@ class KokoroEngine:
         energy = np.convolve(np.pad(energy, 1, mode="edge"), np.ones(3) / 3, mode="valid")
         # the model renders a longer leading pad (cut off again in decode)
         pad = max(0, PAD_FRAMES - int(frames[0]))
-        tail = max(0, TAIL_FRAMES - int(frames[-1]))
-        f0_in = np.concatenate([np.zeros(2 * pad), f0_render, np.zeros(2 * tail)]).astype(np.float32)[None]
-        energy_in = np.concatenate([np.full(2 * pad, energy[0]), energy,
-                                    np.full(2 * tail, energy[-1])]).astype(np.float32)[None]
+        f0_in = np.concatenate([np.zeros(2 * pad), f0_render]).astype(np.float32)[None]
+        energy_in = np.concatenate([np.full(2 * pad, energy[0]), energy]).astype(np.float32)[None]
         frames_in = frames.copy()
         frames_in[0] += pad
-        frames_in[-1] += tail
         asr = self._front.run(None, {"tokens": ids, "style": sv, "speed": speed,
                                      "durations": frames_in.astype(np.float32)[None]})[0]
-        n_dec = int(asr.shape[2]) - pad - tail
+        n_dec = int(asr.shape[2]) - pad
         sung_notes = tuple(replace(n, pitch=p) for n, p in zip(notes, sung))
         info: dict[str, Any] = {
             "engine": self.name, "voice": dict(artist.voice), "octave_shift": octave,
@@ -258,10 +257,8 @@ class KokoroEngine:
 
         def decode(a: int, b: int) -> np.ndarray:
             """Decoder frames [a, b) of the plan (the rendered pad before frame 0 is cut)."""
-            y = self._decode(asr, f0_in, energy_in, sv, a + pad if a > 0 else 0,
-                             b + pad + (tail if b == n_dec else 0), cancel)
-            y = y[pad * km.HOP:] if a == 0 else y
-            return y[:(b - a) * km.HOP]
+            y = self._decode(asr, f0_in, energy_in, sv, a + pad if a > 0 else 0, b + pad, cancel)
+            return y[pad * km.HOP:] if a == 0 else y
 
         if not self.correct_pitch:
             t_dec = time.perf_counter()
@@ -270,7 +267,7 @@ class KokoroEngine:
             yield self._piece(self._fade(audio), float(t0), sung_notes, info, t_start)
             return
 
-        fp = FRAME_PERIOD_MS / 1000.0
+        fp = OUT_FRAME_S
         # analysis pitch on the render grid, target pitch on the output grid
         sub = int(round(km.FRAME_S / fp))  # output frames per decoder frame
         ta = np.arange(n_dec * sub + 1) * fp
@@ -281,7 +278,7 @@ class KokoroEngine:
         to = np.arange(n_out) * fp
         tok_o = np.clip(np.searchsorted(dst_tok, to, side="right") - 1, 0, len(tokens) - 1)
         f0_o = midi_to_hz(contour_midi(snotes, to + t0, style, seed)) * voiced_tok[tok_o]
-        held = np.array([t.role in ("vowel", "glide", "stress") for t in tokens])[tok_o]
+        held = np.array([t.role in HELD_ROLES for t in tokens])[tok_o]
         info["corrected"] = True
 
         def world(audio: np.ndarray, dec_start: int, o0: int, o1: int) -> np.ndarray:
@@ -330,7 +327,7 @@ class KokoroEngine:
         """Where a first phrase is cut for streaming: (output frame of the cut, end of the first
         decoder window, start of the second), or None when the phrase is too short to gain.
         ``dst_b``: token start times in the output; ``warp``: (output, render) time breakpoints."""
-        fp = FRAME_PERIOD_MS / 1000.0
+        fp = OUT_FRAME_S
         if dst_b[-1] < LEAD_S + LEAD_MIN_REST_S:
             return None
         # a token boundary near LEAD_S, preferring one where an unvoiced sound begins
@@ -351,7 +348,7 @@ class KokoroEngine:
 
     def _decode(self, asr: np.ndarray, f0: np.ndarray, energy: np.ndarray, style: np.ndarray, a: int, b: int,
                 cancel: threading.Event | None) -> np.ndarray:
-        """Vocode decoder frames [a, b) (25 ms each): float32 [(b - a) * 600] at 24 kHz. A window
+        """Vocode decoder frames [a, b) (25 ms each): float32 [(b - a) * km.HOP] at 24 kHz. A window
         that starts mid-phrase continues the harmonic source's phase of the whole phrase."""
         if a == 0:
             phase0 = np.zeros((1, 1, 9), np.float32)
@@ -406,7 +403,7 @@ class KokoroEngine:
         vow = [hi[k] for k, t in enumerate(tokens) if t.role == "vowel"]
         vref = float(np.median(vow)) if vow else float(np.max(hi))
         for k, t in enumerate(tokens):
-            if t.role in ("vowel", "glide", "stress"):
+            if t.role in HELD_ROLES:
                 lev[k] = max(hi[k], vref - 1.0)
             elif t.sounding and t.ch in SONORANTS:
                 lev[k] = max(lev[k], vref - 2.0)
