@@ -54,12 +54,14 @@ each line was lost ("Heaven" for "Seven") and the whole phrase was less clear (t
 instance norms see the silence too): in an ablation with spoken durations and long vowels, a
 2-frame pad cost 14 points of Whisper WER. Benchmark songs, WER over all six: 28 % at 12
 frames, 19 % at 20, 16.5 % at 30, 20 % at 40 (the meter's noise is +-4 on such a mean)."""
-VOWEL_RENDER_FRAMES = 8
+VOWEL_RENDER_FRAMES = 6
 """Longest a vowel is rendered (25 ms frames; 0 = as long as it is sung); the WORLD pass holds
 it for the rest of its note (only its steady middle is stretched, see ``warp_breakpoints``).
 Most of a sung phrase is held vowel, so this roughly halves what the vocoder renders, with no
 loss of words measured (Whisper WER over the six benchmark songs 16.5 % uncapped, 19 % at 8
-frames, 22 % at 12, 23 % at 5: within the meter's noise)."""
+frames, 22 % at 12, 23 % at 5: within the meter's noise). 8 -> 6 frames: 7 % less to vocode;
+six songs x three voices (gongitsune, tebukuro, nezumi), phrases rendered alone: mean WER
+22.4 % at 8, 21.0 % at 6."""
 VOWEL_EDGE_S = 0.05
 HELD_ROLES = ("vowel", "glide", "stress")
 """Token roles that are part of a held vowel: always voiced, held at the vowel level, their
@@ -341,8 +343,8 @@ class KokoroEngine:
         src_a = float(np.interp(k_s * fp, *warp))
         src_b1 = float(np.interp((k_s + JOIN_FRAMES) * fp, *warp))
         b1 = int(np.ceil(src_b1 / km.FRAME_S)) + LEAD_CONTEXT_FRAMES
-        a2 = int(np.floor(src_a / km.FRAME_S)) - LEAD_CONTEXT_FRAMES
-        if a2 < 1 or b1 >= n_dec or k_s + JOIN_FRAMES >= n_out:
+        a2 = max(0, int(np.floor(src_a / km.FRAME_S)) - LEAD_CONTEXT_FRAMES)  # 0: the second window is the whole phrase
+        if b1 >= n_dec or k_s + JOIN_FRAMES >= n_out:
             return None
         return k_s, b1, a2
 
