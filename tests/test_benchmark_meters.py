@@ -1,5 +1,6 @@
 """Calibration of the benchmark meters (benchmarks/meters.py) on ideal synthetic tones, and the
-benchmark songs' definitions. Fast: CREPE 'tiny' on a few seconds of audio; no Whisper."""
+benchmark songs' definitions. Fast: CREPE 'tiny' on a few seconds of audio, Whisper on one
+spoken line."""
 from __future__ import annotations
 
 import importlib.util
@@ -138,3 +139,27 @@ def test_song_melody_midi_round_trips(name: str, tmp_path: Path) -> None:
     assert len(g.tempo_map.tempos) == len(song.tempos)
     ts = [m for m in mido.MidiFile(str(path)).tracks[0] if m.type == "time_signature"]
     assert (ts[0].numerator, ts[0].denominator) == song.meters[0][1:]
+
+
+def test_wer_is_the_mean_over_the_silence_lead_ins() -> None:
+    """The WER meter transcribes each chunk once per silence lead-in and reports the mean, so a
+    figure does not hang on where Whisper's window happens to start."""
+    if importlib.util.find_spec("faster_whisper") is None:
+        pytest.skip("faster-whisper is not installed (bash scripts/setup.sh --dev)")
+    from benchmarks.baseline import KokoroSpeech
+
+    text = "light the lanterns on the hill"
+    y = KokoroSpeech(threads=2, voice={"jf_gongitsune": 1.0}).speak(text)
+    y = np.concatenate([np.zeros(4800, np.float32), y])
+    words = tuple(M.lyrics_words(text))
+    chunk = M.Chunk(0.0, len(y) / 24_000, words)
+    tr = M.Transcriber()
+    w = tr.score(y[None], 24_000, [chunk], leads_s=(0.0, 0.5, 1.0))
+    per = w["chunks"][0]["wer_per_lead"]
+    assert w["leads_s"] == [0.0, 0.5, 1.0] and len(per) == 3 and len(w["chunks"][0]["texts"]) == 3
+    assert w["wer"] == pytest.approx(float(np.mean(per)), abs=0.1)
+    assert w["ref_words"] == len(words) and w["errors"] == pytest.approx(w["wer"] * len(words) / 100, abs=0.01)
+    assert w["wer"] <= 20.0, w  # clean speech of plain words
+    # words that were not said count as errors
+    wrong = tr.score(y[None], 24_000, [M.Chunk(0.0, len(y) / 24_000, ("purple", "kettles", "hum"))], leads_s=(0.0,))
+    assert wrong["wer"] >= 60.0
