@@ -9,7 +9,8 @@
 * audition: 5 artists x 8 bars at 120 BPM over a synthetic instrumental, one render at a time:
   time to the first clip and to the whole set.
 * create: `artist create` on a render of a held-out artist: the similarity it reaches vs the best
-  single shipped voice, and which shipped artist the result is closest to.
+  single shipped voice, which shipped artist the result is closest to, and what the candidates
+  sang (the words recognised in the reference; with --matched, its own score).
 """
 from __future__ import annotations
 
@@ -145,7 +146,7 @@ def part_create(pipe: Pipeline, sim: VoiceSimilarity, artists: dict[str, Artist]
                 for a in artists.values()}
         out[name] = {"recovered": res.best.label(), "similarity": round(res.best.similarity, 4),
                      "best_single": [res.best_single.label(), round(res.best_single.similarity, 4)],
-                     "renders": len(res.tried), "seconds": round(res.seconds, 1),
+                     "renders": len(res.tried), "seconds": round(res.seconds, 1), "compared_on": res.compared_on,
                      "closest_shipped": max(sims, key=sims.get),
                      "similarity_to_shipped": {k: round(v, 4) for k, v in sorted(sims.items(), key=lambda kv: -kv[1])},
                      "traits": res.traits.__dict__}
@@ -196,7 +197,7 @@ def main() -> int:
         for n, c in r.items():
             print(f"create (held out {n}{', its pack kept' if args.keep_packs else ''}"
                   f"{', content-matched' if args.matched else ''}): {c['recovered']} sim {c['similarity']} vs best single {c['best_single']}; "
-                  f"closest shipped: {c['closest_shipped']} ({c['renders']} renders, {c['seconds']} s)")
+                  f"closest shipped: {c['closest_shipped']} ({c['renders']} renders, {c['seconds']} s)\n    {c['compared_on']}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=float))
     return 0

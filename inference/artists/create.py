@@ -1,6 +1,12 @@
 """A new artist from a reference recording: traits from its pitch track, timbre from a search over
 blends of the shipped Kokoro voice packs (and formant shifts), scored by speaker similarity
-between the reference and renders of one fixed phrase near the reference's median pitch.
+between the reference and renders of what the reference sings: its words (recognised by
+Whisper, or given as lyrics) on its own notes (:mod:`.transcribe`), so that the embedding
+compares voices rather than content. When no usable words are found (under 2, or covering under
+half the singing), the candidates sing one fixed phrase near the reference's median pitch.
+Measured 2026-11-23 (docs/ARTISTS.md) on renders of held-out artists: 4 of 5 recovered on the
+recognised words (5 of 5 when a single-pack artist's pack stays in the search), 2 of 5 on the
+fixed phrase.
 
 Search (each candidate rendered once, budget ``max_renders``): single packs; the formant shift
 on the best single (+-1 semitone, a further step the way that helped; when one helps, the
@@ -28,6 +34,7 @@ from presets.schema import KOKORO_VOICES, valid_name
 from .phrases import render_dry, search_score
 from .reference import ReferenceTraits, analyze_reference
 from .similarity import VoiceSimilarity, cosine
+from .transcribe import SungContent, WordTranscriber, reference_content
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +44,8 @@ FORMANT_STEPS = (-1.0, 1.0)
 that helped (to ``FORMANT_MAX``); after the blends, half steps around the best."""
 FORMANT_MAX = 2.0
 MAX_RENDERS = 20
-"""Default search budget (renders of the search phrase, ~2.5 s each on 2 cores)."""
+"""Default search budget (renders of what the candidates sing; a 3 s phrase takes ~2.5 s on 2
+cores)."""
 SEARCH_SR = 24000
 NEUTRAL_STYLE = Style(vibrato_depth_cents=15.0, scoop_cents=-30.0)
 """The style every candidate sings the search phrase with (timbre is what is compared)."""
@@ -69,15 +77,23 @@ class CreateResult:
     tried: list[Candidate] = field(default_factory=list)
     path: Path | None = None
     seconds: float = 0.0
+    content: SungContent | None = None
+    """What the candidates sang (None: the ``sung`` score the caller gave)."""
+
+    @property
+    def compared_on(self) -> str:
+        return self.content.describe() if self.content is not None else "compared on the given words and notes"
 
     def summary(self) -> str:
+        """Two lines: the result and its traits; what the voices were compared on."""
         t = self.traits
         return (f"{self.artist.name}: {self.best.label()}; similarity {self.best.similarity:.3f} vs best single "
                 f"voice {next(iter(self.best_single.voice))} {self.best_single.similarity:.3f} "
                 f"({len(self.tried)} renders, {self.seconds:.0f} s); range {t.low}-{t.high}, vibrato "
                 f"{t.vibrato_rate_hz:.1f} Hz {t.vibrato_depth_cents:.0f} c, glide {t.portamento_s * 1000:.0f} ms, "
                 f"scoop {t.scoop_cents:+.0f} c"
-                + (f", timing {t.timing_offset_ms:+.0f} ms" if t.timing_offset_ms is not None else ""))
+                + (f", timing {t.timing_offset_ms:+.0f} ms" if t.timing_offset_ms is not None else "")
+                + f"\n{self.compared_on}")
 
 
 class BlendSearch:
@@ -238,15 +254,22 @@ def packs_without(exclude: Sequence[str]) -> list[str]:
 def create_artist(pipeline: Pipeline, audio: np.ndarray, sample_rate: int, name: str, *,
                   source: str = "reference", out_dir: Path | None = None, tempo_bpm: float | None = None,
                   exclude: Sequence[str] = (), drop_packs: bool = True, max_renders: int = MAX_RENDERS, seed: int = 0,
-                  sim: VoiceSimilarity | None = None, sung: Score | None = None,
+                  sim: VoiceSimilarity | None = None, sung: Score | None = None, lyrics: str | None = None,
+                  transcriber: WordTranscriber | None = None,
                   progress: Callable[[str, float], None] | None = None) -> CreateResult:
-    """Make (and with ``out_dir``, save) an artist that sounds like the singer in ``audio``.
+    """Make (and with ``out_dir``, save) an artist that sounds like the singer in ``audio``
+    (float [T] or [C, T] at ``sample_rate``).
     ``exclude``: artists held out of the search; with ``drop_packs`` the pack of a held-out
-    single-pack artist leaves the search too (else only its preset is held out). ``sung``: what
-    the reference sings (its words on its notes), when known: candidates then sing the same
-    thing, so the speaker embedding compares voices, not content (measured: much sharper)."""
+    single-pack artist leaves the search too (else only its preset is held out). Candidates sing
+    what the reference sings, so the speaker embedding compares voices, not content: ``sung``
+    (its words on its notes) when known; else ``lyrics`` (its words as text) placed on the
+    reference; else the words Whisper recognises in it; else (no usable words) a fixed phrase.
+    ``CreateResult.content`` says which. ``transcriber``: a loaded Whisper to reuse.
+    Progress stages: ``transcribe``, ``search``."""
     if not valid_name(name):
         raise InputError(f"artist name {name!r} is not usable", "use lowercase letters, digits, '-' or '_'")
+    if sung is not None and lyrics is not None:
+        raise InputError("both a sung score and lyrics were given", "give what the reference sings one way only")
     t0 = time.perf_counter()
     traits = analyze_reference(audio, sample_rate, tempo_bpm, source=source)
     sim = sim or VoiceSimilarity()
@@ -263,15 +286,31 @@ def create_artist(pipeline: Pipeline, audio: np.ndarray, sample_rate: int, name:
                   vibrato_delay_s=round(traits.vibrato_delay_s, 3), portamento_s=round(traits.portamento_s, 3),
                   scoop_cents=round(traits.scoop_cents, 1),
                   timing_offset_ms=round(traits.timing_offset_ms or 0.0, 1))
+    content = None
+    if sung is None:
+        if progress:
+            progress("transcribe", 0.0)
+        content = reference_content(pipeline.g2p(), audio, sample_rate, low, high, lyrics=lyrics,
+                                    transcriber=transcriber, source=f"lyrics for {Path(source).name}")
+        if progress:
+            progress("transcribe", 1.0)
+        log.info("%s", content.describe())
+        sung = content.score
+        if content.window_s is not None:  # a long reference: compare on the stretch the candidates sing
+            a, b = content.window_s
+            x = np.asarray(audio, np.float32)
+            ref = sim.embed(x[..., max(0, int((a - 0.3) * sample_rate)):int((b + 0.5) * sample_rate)], sample_rate,
+                            trim=True)
     bs = BlendSearch(pipeline, sim, ref, base, low, high, seed, style, sung)  # with the singer's habits
     best, single = search(bs, packs, max_renders, progress=progress)
     desc = (f"Made from {Path(source).name}: {best.label()} (voice similarity {best.similarity:.2f}, "
             f"best single voice {single.similarity:.2f}).")
     artist = Artist(name, name.replace("_", " ").replace("-", " ").title(), "kokoro", desc, dict(best.voice),
                     low, high, style, formant_shift=best.formant_shift, chain=DEFAULT_CHAIN)
-    res = CreateResult(artist, traits, best, single, list(bs.tried), seconds=time.perf_counter() - t0)
+    res = CreateResult(artist, traits, best, single, list(bs.tried), seconds=time.perf_counter() - t0, content=content)
     if out_dir is not None:
         res.path = save_preset(artist, out_dir, extra={"reference": str(source), "similarity": round(best.similarity, 4),
-                                                     "best_single": {next(iter(single.voice)): round(single.similarity, 4)}})
+                                                     "best_single": {next(iter(single.voice)): round(single.similarity, 4)},
+                                                     "compared_on": res.compared_on})
         res.artist = replace(artist, source=str(res.path))
     return res
