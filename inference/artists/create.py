@@ -32,7 +32,7 @@ from presets import Artist, Style, VocalChain, get_artist, save_preset
 from presets.schema import KOKORO_VOICES, valid_name
 
 from .phrases import render_dry, search_score
-from .reference import ReferenceTraits, analyze_reference
+from .reference import ReferenceTraits, analyze_reference, pitch_track
 from .similarity import VoiceSimilarity, cosine
 from .transcribe import SungContent, WordTranscriber, reference_content
 
@@ -271,9 +271,10 @@ def create_artist(pipeline: Pipeline, audio: np.ndarray, sample_rate: int, name:
     if sung is not None and lyrics is not None:
         raise InputError("both a sung score and lyrics were given", "give what the reference sings one way only")
     t0 = time.perf_counter()
-    traits = analyze_reference(audio, sample_rate, tempo_bpm, source=source)
+    x = np.asarray(audio, np.float32)
+    track = pitch_track(x, sample_rate) if x.shape[-1] >= sample_rate else None  # shorter: refused below
+    traits = analyze_reference(x, sample_rate, tempo_bpm, source=source, track=track)
     sim = sim or VoiceSimilarity()
-    ref = sim.embed(audio, sample_rate, trim=True)
     packs = packs_without(exclude) if drop_packs else list(KOKORO_VOICES)
     if not packs:
         raise InputError("every voice pack is excluded", "exclude fewer artists")
@@ -290,17 +291,16 @@ def create_artist(pipeline: Pipeline, audio: np.ndarray, sample_rate: int, name:
     if sung is None:
         if progress:
             progress("transcribe", 0.0)
-        content = reference_content(pipeline.g2p(), audio, sample_rate, low, high, lyrics=lyrics,
-                                    transcriber=transcriber, source=f"lyrics for {Path(source).name}")
+        content = reference_content(pipeline.g2p(), x, sample_rate, low, high, lyrics=lyrics,
+                                    transcriber=transcriber, source=f"lyrics for {Path(source).name}", track=track)
         if progress:
             progress("transcribe", 1.0)
         log.info("%s", content.describe())
         sung = content.score
-        if content.window_s is not None:  # a long reference: compare on the stretch the candidates sing
-            a, b = content.window_s
-            x = np.asarray(audio, np.float32)
-            ref = sim.embed(x[..., max(0, int((a - 0.3) * sample_rate)):int((b + 0.5) * sample_rate)], sample_rate,
-                            trim=True)
+    if content is not None and content.window_s is not None:  # a long reference: compare on the stretch sung
+        a, b = content.window_s
+        x = x[..., max(0, int((a - 0.3) * sample_rate)):int((b + 0.5) * sample_rate)]
+    ref = sim.embed(x, sample_rate, trim=True)
     bs = BlendSearch(pipeline, sim, ref, base, low, high, seed, style, sung)  # with the singer's habits
     best, single = search(bs, packs, max_renders, progress=progress)
     desc = (f"Made from {Path(source).name}: {best.label()} (voice similarity {best.similarity:.2f}, "

@@ -110,15 +110,17 @@ def _vibrato(cents: np.ndarray) -> tuple[float, float, float] | None:
 
 
 def analyze_reference(audio: np.ndarray, sample_rate: int, tempo_bpm: float | None = None,
-                      offset_s: float = 0.0, source: str = "reference") -> ReferenceTraits:
+                      offset_s: float = 0.0, source: str = "reference",
+                      track: tuple[np.ndarray, np.ndarray] | None = None) -> ReferenceTraits:
     """Traits of the singer in ``audio`` (float [T] or [C, T]). Raises :class:`InputError` when
-    the recording holds no singing (silence, noise, unpitched sounds)."""
+    the recording holds no singing (silence, noise, unpitched sounds). ``track``: its
+    :func:`pitch_track`, when the caller has it already."""
     x = np.asarray(audio, np.float32)
     dur = x.shape[-1] / sample_rate
     if dur < 1.0:
         raise InputError(f"{source} is {dur:.2f} s long; too short to hear a singer",
                          "give at least a few seconds of solo singing (10-30 s is best)")
-    midi, t = pitch_track(x, sample_rate)
+    midi, t = track if track is not None else pitch_track(x, sample_rate)
     steady = [(a, b) for a, b in runs(~np.isnan(midi)) if (b - a) * HOP_S >= MIN_RUN_S]
     sung_s = sum(b - a for a, b in steady) * HOP_S
     if sung_s < MIN_SUNG_S:

@@ -172,13 +172,14 @@ def busiest_stretch(words: Sequence[TimedWord], max_s: float = MAX_CONTENT_S) ->
 # ------------------------------------------------------------------------------ entry point
 def reference_content(g2p: Any, audio: np.ndarray, sample_rate: int, low: int, high: int, *,
                       lyrics: str | None = None, transcriber: WordTranscriber | None = None,
-                      source: str = "lyrics") -> SungContent:
+                      source: str = "lyrics", track: tuple[np.ndarray, np.ndarray] | None = None) -> SungContent:
     """What the search should sing for the reference ``audio`` (float [T] or [C, T] at
     ``sample_rate``): its recognised words (or the given ``lyrics``, placed on it) on its own
     notes inside [``low``, ``high``]; or, when the words are not usable, ``score=None`` with the
     reason. Without Whisper installed, given lyrics are spread over the voiced frames and a
     missing transcription falls back to the fixed phrase. Raises :class:`InputError` for
-    lyrics that cannot be used."""
+    lyrics that cannot be used. ``track``: the reference's :func:`pitch_track`, when the
+    caller has it already."""
     sheet = LyricsSheet.parse(lyrics, source=source) if lyrics is not None else None
     tr = transcriber or WordTranscriber()
     try:
@@ -187,7 +188,7 @@ def reference_content(g2p: Any, audio: np.ndarray, sample_rate: int, low: int, h
     except ModelError as e:
         log.warning("%s (%s)", e.message, e.hint)
         heard, missing = [], f"speech recogniser not installed: {e.hint}"
-    midi, times = pitch_track(audio, sample_rate)
+    midi, times = track if track is not None else pitch_track(audio, sample_rate)
     voiced = ~np.isnan(midi)
     if sheet is not None:
         words, anchored = place_lyrics(sheet, heard, midi, times, g2p)
