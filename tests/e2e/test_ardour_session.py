@@ -203,3 +203,37 @@ def test_without_bars_the_session_range_is_sung(tmp_path: Path) -> None:
     ad = ArdourAdapter(write(tmp_path, x))
     assert ad.default_bars() == (3, 8)
     assert ad.session.session_range() == (230400, 921600)
+
+
+def test_a_crashed_run_is_run_again_after_clearing_what_it_left(tmp_path: Path) -> None:
+    """The runner's retry, with a real process that dies of SIGSEGV on its first run (as headless
+    Ardour 7.3 sometimes does at export): ``before_attempt`` runs before each attempt, so a
+    half-written file from the crashed attempt is gone when the second attempt starts."""
+    from host_bridge.daw.ardour import runner as R
+
+    out, marker = tmp_path / "out", tmp_path / "crashed-once"
+    out.mkdir()
+    fake = tmp_path / "fake-ardour7-lua"
+    fake.write_text(f"#!/bin/sh\necho half > {out}/export-$$.wav\n"
+                    f"if [ ! -e {marker} ]; then touch {marker}; kill -SEGV $$; fi\n"
+                    "printf 'TOPLINE\\tdone\\n'\n")
+    fake.chmod(0o755)
+    (tmp_path / "headless").mkdir()
+    (tmp_path / "headless" / "s.lua").write_text("-- run by the fake binary\n")
+    runner = R.ArdourRunner(binary=str(fake), nice=0)
+    runner.headless = tmp_path / "headless"
+    session = tmp_path / "song"
+    session.mkdir()
+    seen: list[int] = []
+
+    def clear() -> None:
+        seen.append(len(list(out.iterdir())))
+        for f in out.iterdir():
+            f.unlink()
+
+    res = runner.run("s.lua", session, "song", before_attempt=clear)
+    assert res.values("done") == [[]] and seen == [0, 1]  # the crashed attempt's file was cleared
+    assert len(list(out.iterdir())) == 1
+    marker.unlink()
+    with pytest.raises(R.ArdourCrashError, match="signal 11"):
+        runner.run("s.lua", session, "song", retries=0)

@@ -191,7 +191,12 @@ class ArdourAdapter:
                    "TOPLINE_PRESET": preset, "TOPLINE_SOLO": solo or ""}
             if report_bars:
                 env["TOPLINE_REPORT_BARS"] = f"{report_bars[0]}\t{report_bars[1]}"
-            res = self.runner.run("export.lua", self.session.dir, self.session.snapshot, env)
+
+            def clear() -> None:  # a crashed attempt may have left a half-written file
+                for f in Path(td).iterdir():
+                    f.unlink() if f.is_file() else shutil.rmtree(f, ignore_errors=True)
+
+            res = self.runner.run("export.lua", self.session.dir, self.session.snapshot, env, before_attempt=clear)
             files = sorted(Path(td).glob("*.wav"))
             if len(files) != 1:
                 raise ArdourRunError(f"Ardour's export wrote {len(files)} files", "run with -v and check the log")

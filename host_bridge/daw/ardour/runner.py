@@ -21,7 +21,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from host_bridge.connection import pid_alive
 from host_bridge.daw.ardour.errors import ArdourCrashError, ArdourMissingError, ArdourRunError, SessionBusyError
@@ -183,10 +183,14 @@ class ArdourRunner:
         self.headless = plugin_dir() / "headless"
 
     def run(self, script: str, session_dir: Path, session_name: str, env: dict[str, str] | None = None,
-            timeout_s: float | None = None, retries: int = 1) -> RunResult:
+            timeout_s: float | None = None, retries: int = 1,
+            before_attempt: Callable[[], None] | None = None) -> RunResult:
         """Run ``script``. Ardour 7.3 sometimes crashes (heap corruption at export or teardown): a
-        run that crashed before saving anything is run again, up to ``retries`` times."""
+        run that crashed before saving anything is run again, up to ``retries`` times.
+        ``before_attempt`` runs before each attempt (clear what a crashed attempt left half-written)."""
         for attempt in range(retries + 1):
+            if before_attempt is not None:
+                before_attempt()
             try:
                 return self._run_once(script, session_dir, session_name, env, timeout_s)
             except ArdourCrashError as e:
