@@ -10,6 +10,8 @@ Figures (all on this machine, ``--threads`` onnxruntime threads):
 - warm: after one warm-up request, ``--runs`` requests of the same song; median of the runs of
   RTF = render stage (engine + produce) / sung span (first phrase start to last phrase end),
   plus RTF of the whole ``generate`` over the stem length and time to the first phrase;
+- the same warm runs with the engine's lanes off (every phrase on all threads, one at a time,
+  as before 2026-11-23), interleaved with the others: the ratio is what the lanes gain;
 - baseline: the unedited Kokoro-82M speaking the same lyrics (benchmarks/baseline.py), median
   RTF over the same number of runs, and the ratio singing / speech.
 
@@ -110,14 +112,28 @@ def main(argv: list[str] | None = None) -> int:
     out: dict[str, Any] = {"threads": args.threads, "artist": artist, "cold": cold, "warm_up_s": warm_up_s,
                            "songs": {}}
     all_rtf: list[float] = []
+    all_serial: list[float] = []
+    engine = pipe.engine("kokoro")
+    lanes = engine._lane  # phrases side by side after the first (None: one thread, or not on the CPU)
     for s, req in zip(songs, reqs):
         timed_generate(pipe, req)  # warm-up run for this song
-        runs = [timed_generate(pipe, req) for _ in range(args.runs)]
+        runs, serial = [], []
+        for _ in range(args.runs):  # interleaved, so that the machine's drift hits both alike
+            runs.append(timed_generate(pipe, req))
+            if lanes is not None:
+                engine._lane = None
+                try:
+                    serial.append(timed_generate(pipe, req)["rtf_render"])
+                finally:
+                    engine._lane = lanes
         r = {k: med([x[k] for x in runs]) for k in ("rtf_render", "rtf_generate", "first_phrase_s", "render_s",
                                                      "cpu_rtf")}
         r.update(sung_span_s=runs[0]["sung_span_s"], stem_s=runs[0]["stem_s"], phrases=runs[0]["phrases"],
                  runs=[x["rtf_render"] for x in runs], load=os.getloadavg()[0])
         all_rtf += [x["rtf_render"] for x in runs]
+        all_serial += serial
+        if serial:
+            r["rtf_render_one_at_a_time"] = med(serial)
         out["songs"][s.name] = r
         print(f"{s.name:14s} warm x{args.runs}: RTF render {r['rtf_render']:.3f} (median; runs "
               f"{', '.join(f'{v:.3f}' for v in r['runs'])}), RTF whole generate/stem {r['rtf_generate']:.3f}, "
@@ -125,10 +141,18 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['cpu_rtf']:.3f} (/{args.threads} threads = {r['cpu_rtf'] / args.threads:.3f}, the RTF an idle "
               f"machine would give at best); load {r['load']:.1f}",
               flush=True)
+        if serial:
+            print(f"{'':14s} same runs with every phrase on both threads, one at a time (no lanes): RTF render "
+                  f"{med(serial):.3f}; lanes / one at a time = {r['rtf_render'] / med(serial):.2f}x "
+                  f"({r['phrases']} phrases)", flush=True)
 
     # ---------------------------------------------------------------- baseline
     rtf_sing = med(all_rtf)
     out["rtf_render_median"] = rtf_sing
+    if all_serial:
+        out["rtf_render_one_at_a_time_median"] = med(all_serial)
+        print(f"all songs: RTF render {rtf_sing:.3f} with lanes, {med(all_serial):.3f} one phrase at a time "
+              f"(median of runs; {rtf_sing / med(all_serial):.2f}x)", flush=True)
     if not args.no_baseline:
         from benchmarks.baseline import KokoroSpeech
 

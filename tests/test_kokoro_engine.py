@@ -294,3 +294,69 @@ def test_a_long_held_note_is_rendered_short_and_held_in_tune(engine: KokoroEngin
         seg = buf[int((t0 + 0.3) * SR):int((t1 - 0.3) * SR)]
         lv = 20 * np.log10(np.sqrt(np.mean(seg[: len(seg) // 2400 * 2400].reshape(-1, 2400) ** 2, axis=1)) + 1e-9)
         assert lv.max() - lv.min() < 10.0, lv
+
+
+def _lines_score(n_lines: int, notes_per_line: int = 2, beats: float = 1.0) -> Score:
+    """``n_lines`` phrases (one lyric line each) of ``notes_per_line`` notes, a one-bar rest apart."""
+    base = _score([60, 62, 64, 62] * n_lines * notes_per_line)
+    notes = []
+    for i, n in enumerate(base.notes[:n_lines * notes_per_line]):
+        line = i // notes_per_line
+        notes.append(Note(1.0 + i * beats + 4.0 * line, beats, n.pitch, n.syllable, n.phonemes, i, line))
+    return Score(tuple(notes), base.tempo_map)
+
+
+@pytest.mark.parametrize("n_lines,lanes_used", [(4, [False, True, True, True]), (3, [False, True, False])])
+def test_phrases_rendered_side_by_side_are_the_phrases_rendered_one_by_one(
+        cache_dir, n_lines: int, lanes_used: list[bool]) -> None:
+    """After the first phrase's first piece the engine renders ``threads`` phrases at a time on
+    one thread each (the first phrase's second piece beside the second phrase): same pieces, same
+    order, same samples as one at a time on both threads; what does not fill the lanes runs on both."""
+    score = _lines_score(n_lines, notes_per_line=4, beats=2.0)  # 4 s phrases: the first streams in two pieces
+    assert len(score.phrases()) == n_lines
+    lanes = KokoroEngine(threads=2, cache_dir=cache_dir)
+    lanes.load()
+    assert lanes._lane is not None
+    serial = KokoroEngine(threads=2, cache_dir=cache_dir)
+    serial.load()
+    serial._lane = None
+    used: list[bool] = []
+    render_phrase = lanes._render_phrase
+
+    def spy(*a, **kw):  # type: ignore[no-untyped-def]
+        used.append(bool(kw.get("lane")))
+        return render_phrase(*a, **kw)
+
+    lanes._render_phrase = spy  # type: ignore[method-assign]
+    a = list(lanes.render(score, _artist(), seed=3))
+    b = list(serial.render(score, _artist(), seed=3))
+    assert used == lanes_used
+    assert len(a) == n_lines + 1 and a[0].joins_next and a[1].joins_previous  # the first phrase in two pieces
+    assert [p.start_s for p in a] == [p.start_s for p in b]
+    assert [p.notes for p in a] == [p.notes for p in b]
+    for p, q in zip(a, b):
+        assert np.array_equal(p.audio, q.audio)
+
+
+def test_cancel_and_abandon_stop_the_lanes(engine: KokoroEngine) -> None:
+    """A cancel while phrases render side by side ends the render within a fraction of a phrase,
+    and a consumer that stops reading leaves no lane thread behind."""
+    score = _lines_score(7, notes_per_line=4)
+    assert len(score.phrases()) == 7
+    ev = threading.Event()
+    gen = engine.render(score, _artist(), cancel=ev)
+    next(gen)  # the first phrase (on both threads); the lanes start with the next
+    timer = threading.Timer(0.3, ev.set)
+    t0 = time.perf_counter()
+    timer.start()
+    with pytest.raises(CancelledError):
+        list(gen)
+    stopped_s = time.perf_counter() - t0
+    timer.join()
+    assert stopped_s < 0.3 + 0.5, stopped_s
+    assert not [t for t in threading.enumerate() if t.name.startswith("kokoro-lane")]
+    gen = engine.render(score, _artist())
+    next(gen)
+    next(gen)  # inside the lanes
+    gen.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("kokoro-lane")]
