@@ -83,7 +83,7 @@ LEAD_S = 1.5
 """Streaming: the first phrase of a render that runs on past ``LEAD_S + LEAD_MIN_REST_S`` is
 vocoded in two windows and yielded in two pieces, the first ending near ``LEAD_S`` into the
 phrase (at a consonant where one is near), so a take's first audio costs the lead-in pad and
-~2 s of vocoding instead of the whole phrase's (first chunk, benchmarks/transport.py: 1.12 s
+~2 s of vocoding instead of the whole phrase's (first chunk, benchmarks/transport.py: 0.97 s
 median warm; 1.54 s with the cut at 2.0 s once the 0.75 s lead-in pad was added)."""
 LEAD_MIN_REST_S = 1.5
 LEAD_CONTEXT_FRAMES = 32
