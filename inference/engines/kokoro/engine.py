@@ -255,11 +255,16 @@ class KokoroEngine:
         pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="kokoro-lane")
         try:
             first = self._render_phrase(jobs[0][0], score, artist, octave, jobs[0][1], stop, lead=True, handoff=True)
-            yield next(first)
-            tasks: list[Callable[[], list[RenderedPhrase]]] = [lambda: list(first)]
-            tasks += [partial(self._lane_job, part, score, artist, octave, sd, stop) for part, sd in jobs[1:]]
+            piece = next(first)
+            yield piece
+            # each task: (in a lane, on every thread)
+            tasks: list[tuple[Callable[[], list[RenderedPhrase]], Callable[[], list[RenderedPhrase]]]] = []
+            if piece.joins_next:  # the first phrase's second piece
+                tasks.append((lambda: list(first), lambda: list(first)))
+            tasks += [(partial(self._phrase_list, part, score, artist, octave, sd, stop, True),
+                       partial(self._phrase_list, part, score, artist, octave, sd, stop, False)) for part, sd in jobs[1:]]
             paired = len(tasks) - len(tasks) % self.threads
-            for fut in [pool.submit(t) for t in tasks[:paired]]:
+            for fut in [pool.submit(lane) for lane, _ in tasks[:paired]]:
                 while True:
                     self._check(cancel, stop)
                     try:
@@ -268,17 +273,17 @@ class KokoroEngine:
                     except TimeoutError:
                         continue
                 yield from pieces
-            for k in range(paired, len(tasks)):  # tasks[k] renders jobs[k] (k >= 1), tasks[0] the rest of jobs[0]
+            for _, whole in tasks[paired:]:  # what does not fill the lanes
                 self._check(cancel, stop)
-                yield from first if k == 0 else self._render_phrase(jobs[k][0], score, artist, octave, jobs[k][1], stop)
+                yield from whole()
         finally:
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
             relay.join()
 
-    def _lane_job(self, part: list[Note], score: Score, artist: Artist, octave: int, seed: int,
-                  stop: threading.Event) -> list[RenderedPhrase]:
-        return list(self._render_phrase(part, score, artist, octave, seed, stop, lane=True))
+    def _phrase_list(self, part: list[Note], score: Score, artist: Artist, octave: int, seed: int,
+                     stop: threading.Event, lane: bool) -> list[RenderedPhrase]:
+        return list(self._render_phrase(part, score, artist, octave, seed, stop, lane=lane))
 
     @staticmethod
     def _check(cancel: threading.Event | None, stop: threading.Event | None = None) -> None:
