@@ -114,18 +114,18 @@ def main(argv: list[str] | None = None) -> int:
     all_rtf: list[float] = []
     all_serial: list[float] = []
     engine = pipe.engine("kokoro")
-    lanes = engine._lane  # phrases side by side after the first (None: one thread, or not on the CPU)
+    lanes = getattr(engine, "lanes", False) and args.threads >= 2  # phrases side by side after the first
     for s, req in zip(songs, reqs):
         timed_generate(pipe, req)  # warm-up run for this song
         runs, serial = [], []
         for _ in range(args.runs):  # interleaved, so that the machine's drift hits both alike
             runs.append(timed_generate(pipe, req))
-            if lanes is not None:
-                engine._lane = None
+            if lanes:
+                engine.lanes = False  # type: ignore[attr-defined]
                 try:
                     serial.append(timed_generate(pipe, req)["rtf_render"])
                 finally:
-                    engine._lane = lanes
+                    engine.lanes = True  # type: ignore[attr-defined]
         r = {k: med([x[k] for x in runs]) for k in ("rtf_render", "rtf_generate", "first_phrase_s", "render_s",
                                                      "cpu_rtf")}
         r.update(sung_span_s=runs[0]["sung_span_s"], stem_s=runs[0]["stem_s"], phrases=runs[0]["phrases"],

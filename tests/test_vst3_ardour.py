@@ -60,54 +60,45 @@ def run_in_ardour(vst3_path: Path, tmp_path: Path, start_sidecar: Callable[[], A
                   instrumental: np.ndarray | None, env: dict[str, str]) -> tuple[Any, Path]:
     """Build a 48 kHz session with ``tm`` (instrumental at bar 1 on "Instrumental"), make the VST3
     known to Ardour, start a sidecar, run capture_generate_play.lua. Returns (run result, the
-    attempt's folder: session, takes/ and exports/ in it).
+    folder with the session, takes/ and exports/).
 
-    Headless Ardour 7.3 sometimes crashes (at export or teardown). The runner's own retry would run
-    the script again over the first attempt's take and exports (the plugin would then number its
-    take 0002 while the script waits for 0001, already there), so each attempt gets a fresh folder
-    and is checked on its own."""
+    Headless Ardour 7.3 sometimes crashes (at export or teardown) and the runner runs the script
+    again; before each attempt the takes and exports of a crashed one are cleared (else the
+    plugin numbers its take 0002 while the script waits for 0001, already there)."""
     if not SCANNER.exists():
         pytest.skip(f"{SCANNER} is missing (Debian's ardour package ships it)")
-    start_sidecar()
-    for attempt in range(3):
-        work = tmp_path / f"attempt{attempt}"
-        try:
-            res = _run_attempt(vst3_path, work, tmp_path / "sidecar.json", tm, instrumental, env)
-            break
-        except R.ArdourCrashError:
-            if attempt == 2:
-                raise
-    assert [r[0] for r in res.values("exported")] == ["pass1", "pass2"], res.output[-3000:]
-    (take_line,) = res.values("take")
-    print(f"take arrived {take_line[1]} s after Generate; Ardour run {res.seconds:.1f} s (attempt {attempt + 1})")
-    return res, work
-
-
-def _run_attempt(vst3_path: Path, work: Path, connection_file: Path, tm: TempoMap,
-                 instrumental: np.ndarray | None, env: dict[str, str]) -> Any:
-    work.mkdir()
-    session = create_session(work / "song", 48000, tm, tracks=[("Instrumental", 2)])
+    session = create_session(tmp_path / "song", 48000, tm, tracks=[("Instrumental", 2)])
     if instrumental is not None:
         ArdourAdapter(session).place_audio("Instrumental", instrumental, 48000, 1, "instrumental")
-    vst_dir = work / "vst3"
+    vst_dir = tmp_path / "vst3"
     vst_dir.mkdir()
     (vst_dir / "Topline.vst3").symlink_to(vst3_path)
     scan_env = dict(os.environ, LD_LIBRARY_PATH=str(SCANNER.parent))  # Ardour's private libraries
     scan = subprocess.run([str(SCANNER), str(vst_dir / "Topline.vst3")], capture_output=True, text=True, timeout=120,
                           env=scan_env)
     assert scan.returncode == 0, scan.stdout + scan.stderr
-    takes = work / "takes"
-    defaults = work / "topline-defaults.json"
+    takes, exports = tmp_path / "takes", tmp_path / "exports"
+    defaults = tmp_path / "topline-defaults.json"
     defaults.write_text(json.dumps({"format": "topline-vst3", "lyrics": LYRICS, "seed": 1,
-                                    "melody_path": str(guide_from_bar_2(work / "guide.mid")),
-                                    "takes_dir": str(takes), "connection_file": str(connection_file)}))
+                                    "melody_path": str(guide_from_bar_2(tmp_path / "guide.mid")),
+                                    "takes_dir": str(takes), "connection_file": str(tmp_path / "sidecar.json")}))
+    start_sidecar()
     runner = R.ArdourRunner(timeout_s=300)
     runner.headless = ROOT / "daw_plugin" / "vst3" / "ardour"
     full = {"TOPLINE_LUA_LIB": str(ROOT / "daw_plugin" / "ardour" / "headless" / "topline_lib.lua"),
             "VST3_PATH": str(vst_dir), "TOPLINE_VST3_DEFAULTS": str(defaults), "TOPLINE_ROUTE": "Instrumental",
-            "TOPLINE_OUT_DIR": str(work / "exports"), "TOPLINE_PRESET": R.ensure_export_preset(),
+            "TOPLINE_OUT_DIR": str(exports), "TOPLINE_PRESET": R.ensure_export_preset(),
             "TOPLINE_TAKE_FILE": str(takes / "take-0001.wav"), "TOPLINE_WAIT_S": "90", **env}
-    return runner.run("capture_generate_play.lua", session.parent, session.stem, full, retries=0)
+
+    def clear() -> None:
+        for d in (takes, exports):
+            shutil.rmtree(d, ignore_errors=True)
+
+    res = runner.run("capture_generate_play.lua", session.parent, session.stem, full, retries=2, before_attempt=clear)
+    assert [r[0] for r in res.values("exported")] == ["pass1", "pass2"], res.output[-3000:]
+    (take_line,) = res.values("take")
+    print(f"take arrived {take_line[1]} s after Generate; Ardour run {res.seconds:.1f} s")
+    return res, tmp_path
 
 
 def read_export(work: Path, name: str) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -58,16 +59,23 @@ def _periodicity(x: np.ndarray, f0: np.ndarray, win: int) -> np.ndarray:
     return out
 
 
+def mono_at(audio: np.ndarray, sample_rate: int, rate: int, dtype: Any = np.float32) -> np.ndarray:
+    """``audio`` (float [T] or [C, T] at ``sample_rate``) as one channel (the channels' mean) at
+    ``rate``, contiguous ``dtype`` (the artist tools' analysers each want their own rate)."""
+    import soxr
+
+    x = np.asarray(audio, dtype)
+    x = x.mean(axis=0) if x.ndim == 2 else x
+    if sample_rate != rate:
+        x = soxr.resample(x, sample_rate, rate)
+    return np.ascontiguousarray(x, dtype)
+
+
 def pitch_track(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """(MIDI per 5 ms frame with NaN where not sung, frame times in seconds)."""
     import pyworld as pw
-    import soxr
 
-    x = np.asarray(audio, np.float64)
-    x = x.mean(axis=0) if x.ndim == 2 else x
-    if sample_rate != SR:
-        x = soxr.resample(x, sample_rate, SR)
-    x = np.ascontiguousarray(x, np.float64)
+    x = mono_at(audio, sample_rate, SR, np.float64)
     f0, t = pw.dio(x, SR, f0_floor=65.0, f0_ceil=1100.0, frame_period=HOP_S * 1000)
     f0 = pw.stonemask(x, f0, t, SR)
     hop = int(HOP_S * SR)

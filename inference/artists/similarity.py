@@ -16,6 +16,8 @@ import numpy as np
 
 from host_bridge.errors import ModelError
 
+from .reference import mono_at
+
 log = logging.getLogger(__name__)
 
 EMBED_SR = 16000
@@ -44,12 +46,7 @@ class VoiceSimilarity:
     def embed(self, audio: np.ndarray, sample_rate: int, trim: bool = False) -> np.ndarray:
         """float32 [256], unit length, of ``audio`` (float [T] or [C, T]). ``trim`` drops
         silences with Resemblyzer's VAD first (for recordings with long gaps)."""
-        import soxr
-
-        x = np.asarray(audio, np.float32)
-        x = x.mean(axis=0) if x.ndim == 2 else x
-        if sample_rate != EMBED_SR:
-            x = soxr.resample(x, sample_rate, EMBED_SR).astype(np.float32)
+        x = mono_at(audio, sample_rate, EMBED_SR)
         peak = float(np.max(np.abs(x))) if x.size else 0.0
         if peak > 0:
             x = x / peak * 0.5

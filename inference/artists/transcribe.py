@@ -30,7 +30,7 @@ from host_bridge.errors import LyricsError, ModelError
 from host_bridge.model import LyricsSheet, Score
 from host_bridge.model.lyrics import Word
 
-from .reference import HOP_S, pitch_track
+from .reference import HOP_S, mono_at, pitch_track
 from .sung import TimedWord, place_lyrics, sung_score, tidy
 
 log = logging.getLogger(__name__)
@@ -95,12 +95,7 @@ class WordTranscriber:
         """Recognised words of ``audio`` (float [T] or [C, T] at ``sample_rate``) with their
         times, in order; bracketed tags ("[Music]") and note signs dropped. Lines: a new one
         after a pause of :data:`LINE_GAP_S`. Raises :class:`ModelError` without Whisper."""
-        import soxr
-
-        x = np.asarray(audio, np.float32)
-        x = x.mean(axis=0) if x.ndim == 2 else x
-        if sample_rate != WHISPER_SR:
-            x = soxr.resample(x, sample_rate, WHISPER_SR).astype(np.float32)
+        x = mono_at(audio, sample_rate, WHISPER_SR)
         peak = float(np.max(np.abs(x))) if x.size else 0.0
         if peak <= 0:
             return []

@@ -37,12 +37,10 @@ from .world import FRAME_PERIOD_MS, WarpSpec, world_resynth
 log = logging.getLogger(__name__)
 
 
-def _relay(cancel: threading.Event | None, stop: threading.Event) -> None:
+def _relay(cancel: threading.Event, stop: threading.Event) -> None:
     """Set ``stop`` when ``cancel`` is set; ends when ``stop`` is set."""
     while not stop.is_set():
-        if cancel is None:
-            stop.wait(0.5)
-        elif cancel.wait(0.02):
+        if cancel.wait(0.02):
             stop.set()
 
 
@@ -154,11 +152,14 @@ class KokoroEngine:
     sample_rate = km.SAMPLE_RATE
 
     def __init__(self, threads: int = 2, *, cache_dir: Path | None = None, correct_pitch: bool = True,
-                 aperiodicity: str = "rule", providers: list[str] | None = None) -> None:
+                 aperiodicity: str = "rule", providers: list[str] | None = None, lanes: bool = True) -> None:
         """``threads``: onnxruntime intra-op threads. ``correct_pitch``: run the WORLD pass (exact
         timing and pitch; off = Kokoro's raw render, 25 ms timing grid, clamped register).
-        ``aperiodicity``: "rule" or "d4c" (see :func:`.world.world_resynth`)."""
+        ``aperiodicity``: "rule" or "d4c" (see :func:`.world.world_resynth`). ``lanes``: after
+        the first piece of a render, ``threads`` phrases side by side on one thread each (on the
+        CPU with 2+ threads; off: one phrase at a time on every thread; same samples)."""
         self.threads = threads
+        self.lanes = lanes
         self.aperiodicity = aperiodicity
         self.cache_dir = cache_dir
         self.correct_pitch = correct_pitch
@@ -167,7 +168,8 @@ class KokoroEngine:
         """Sessions on ``threads`` intra-op threads: the first phrase of a render (first audio soonest)."""
         self._lane: _Sessions | None = None
         """Sessions on one intra-op thread, run from ``threads`` render lanes side by side (the rest
-        of a render); None when ``threads`` < 2 or not on the CPU."""
+        of a render); built on first use (:meth:`_lane_sessions`), after a render's first audio."""
+        self._files: km.ModelFiles | None = None
         self._vocab: dict[str, int] = {}
         self._voices: VoiceBank | None = None
         self._load_lock = threading.Lock()
@@ -177,30 +179,40 @@ class KokoroEngine:
         with self._load_lock:
             if self._s is not None:
                 return
-            import onnxruntime as ort
             t0 = time.perf_counter()
-            files = km.ensure_models(self.cache_dir)
-
-            cpu = self.providers[0] == "CPUExecutionProvider"
-            if cpu:
-                _share_cpu_arena(ort)
-
-            def sessions(threads: int) -> _Sessions:
-                so = ort.SessionOptions()
-                so.intra_op_num_threads = threads
-                so.inter_op_num_threads = 1
-                so.log_severity_level = 3
-                if cpu:
-                    so.add_session_config_entry("session.use_env_allocators", "1")
-                return _Sessions(*(ort.InferenceSession(str(f), so, providers=self.providers)
-                                   for f in (files.probe, files.front, files.phase, files.decoder)))
-
-            self._s = sessions(self.threads)
-            if self.threads >= 2 and cpu:
-                self._lane = sessions(1)
+            self._files = km.ensure_models(self.cache_dir)
+            self._s = self._sessions(self.threads)
             self._vocab = km.load_vocab()
             self._voices = VoiceBank(km.load_voice_packs())
             log.info("Kokoro sessions loaded in %.2f s", time.perf_counter() - t0)
+
+    @property
+    def _side_by_side(self) -> bool:
+        return self.lanes and self.threads >= 2 and self.providers[0] == "CPUExecutionProvider"
+
+    def _sessions(self, threads: int) -> _Sessions:
+        """The four sessions on ``threads`` intra-op threads (on the CPU: in the shared arena)."""
+        import onnxruntime as ort
+
+        assert self._files is not None
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        if self.providers[0] == "CPUExecutionProvider":
+            _share_cpu_arena(ort)
+            so.add_session_config_entry("session.use_env_allocators", "1")
+        f = self._files
+        return _Sessions(*(ort.InferenceSession(str(m), so, providers=self.providers)
+                           for m in (f.probe, f.front, f.phase, f.decoder)))
+
+    def _lane_sessions(self) -> _Sessions:
+        """The one-thread sessions, built once on first use (~0.45 s on 2 cores: kept off the
+        load, so a cold render's first audio does not wait for them)."""
+        with self._load_lock:
+            if self._lane is None:
+                self._lane = self._sessions(1)
+            return self._lane
 
     def warm_up(self) -> None:
         self.load()
@@ -210,7 +222,8 @@ class KokoroEngine:
         artist = Artist("warmup", "warmup", "kokoro", "", {"jf_alpha": 1.0}, 48, 67)
         for _ in self.render(score, artist):
             pass
-        if self._lane is not None:  # the lanes' sessions too (a session's first runs allocate)
+        if self._side_by_side:  # the lanes' sessions too (built, and a session's first runs allocate)
+            self._lane_sessions()
             for _ in self._render_phrase(list(score.notes), score, artist, 0, 0, lane=True):
                 pass
 
@@ -239,7 +252,7 @@ class KokoroEngine:
                      artist.low, artist.high, *score.pitch_range())
         jobs = [(part, seed + k) for k, phrase in enumerate(score.phrases()) for part in self._split_long(phrase)]
         self._check(cancel)
-        if self._lane is None or len(jobs) < 2:
+        if not self._side_by_side or len(jobs) < 2:
             for i, (part, sd) in enumerate(jobs):
                 self._check(cancel)
                 yield from self._render_phrase(part, score, artist, octave, sd, cancel, lead=i == 0)
@@ -250,13 +263,16 @@ class KokoroEngine:
         # lanes, on every thread. The vocoder gains ~1.45x from a second thread inside one run but
         # ~1.85x from two runs side by side (2 cores, 2026-11-23); the samples are the same either way.
         stop = threading.Event()  # set on cancel, or when the consumer stops: every run ends within ~50 ms
-        relay = threading.Thread(target=_relay, args=(cancel, stop), name="kokoro-cancel-relay", daemon=True)
-        relay.start()
+        relay = None
+        if cancel is not None:
+            relay = threading.Thread(target=_relay, args=(cancel, stop), name="kokoro-cancel-relay", daemon=True)
+            relay.start()
         pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="kokoro-lane")
         try:
             first = self._render_phrase(jobs[0][0], score, artist, octave, jobs[0][1], stop, lead=True, handoff=True)
             piece = next(first)
             yield piece
+            self._lane_sessions()
             # each task: (in a lane, on every thread)
             tasks: list[tuple[Callable[[], list[RenderedPhrase]], Callable[[], list[RenderedPhrase]]]] = []
             if piece.joins_next:  # the first phrase's second piece
@@ -279,7 +295,8 @@ class KokoroEngine:
         finally:
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
-            relay.join()
+            if relay is not None:
+                relay.join()
 
     def _phrase_list(self, part: list[Note], score: Score, artist: Artist, octave: int, seed: int,
                      stop: threading.Event, lane: bool) -> list[RenderedPhrase]:
