@@ -261,6 +261,27 @@ def test_stress_marks_and_word_spaces_get_their_own_time() -> None:
     assert sum(t.role == "space" for t in tokens) == 2 and sum(t.role == "stress" for t in tokens) == 3
 
 
+def test_a_phrase_final_coda_is_not_held_as_long_as_kokoro_speaks_it() -> None:
+    """Kokoro lengthens an utterance's last phoneme (~0.45 s spoken): sung, the line's final
+    consonant lasts at most FINAL_CODA_MAX_S, right after the held vowel."""
+    from inference.engines.kokoro import plan as P
+
+    vocab = km.load_vocab()
+    score = _score([60, 62, 64, 65, 67], beats=1.0, bpm=100)  # the last word is "sun": coda "n"
+    units = P.build_units(list(score.notes), score, [60.0, 62.0, 64.0, 65.0, 67.0])
+    P.attach_symbols(units, vocab)
+    tokens = P.build_tokens(units, vocab)
+    codas = [k for k, t in enumerate(tokens) if t.role == "coda"]
+    assert len(codas) == 2 and tokens[codas[-1]].unit == len(units) - 1
+    nat = np.full(len(tokens), 0.075)
+    nat[codas[-1]] = 0.45  # the final lengthening
+    b = P.place(P.Plan(units, tokens), nat)
+    dur = np.diff(b)
+    assert dur[codas[-1]] == pytest.approx(P.FINAL_CODA_MAX_S)
+    assert dur[codas[0]] == pytest.approx(min(0.075 * P.CONS_STRETCH, P.CODA_FRAC * 0.6))  # a "sun" mid-line
+    assert b[codas[-1]] == pytest.approx(units[-1].end + P.FINAL_HOLD_S)  # after the held vowel
+
+
 def test_warp_keeps_a_long_vowels_edges_at_spoken_speed() -> None:
     from inference.engines.kokoro.engine import VOWEL_EDGE_S, warp_breakpoints
     from inference.engines.kokoro.plan import Token
