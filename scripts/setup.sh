@@ -38,6 +38,7 @@ if [ $WANT_DEV = 1 ]; then
   $PIP install -q --no-deps resemblyzer==0.1.4
 else
   echo "[setup] pip install topline[sidecar]"
+  $PIP install -q -c .venv/constraints.txt torch==2.13.0
   $PIP install -q -c .venv/constraints.txt -e ".[sidecar]"
 fi
 echo "[setup] done: .venv/bin/topline is ready"

@@ -64,7 +64,7 @@ def _share_cpu_arena(ort: Any) -> None:
 
 @dataclass(frozen=True)
 class _Sessions:
-    """The four onnxruntime sessions a phrase runs through, built for one intra-op thread count."""
+    """The onnxruntime sessions a phrase runs through, built for one intra-op thread count."""
     probe: Any
     """Spoken durations and energy of the phrase's tokens."""
     front: Any
@@ -72,7 +72,12 @@ class _Sessions:
     phase: Any
     """The harmonic source's phase at a window's start."""
     control: Any
-    """The decoder (the vocoder: most of the time)."""
+    """The decoder (the vocoder: most of the time), or None with the torch vocoder."""
+    dfront: Any
+    """With the torch vocoder: the decoder up to the generator (and the harmonic source)."""
+    istft: Any
+    """With the torch vocoder: the generator's output to audio."""
+    threads: int
 
 MAX_TOKENS = 480
 """Longest token sequence sent to the model at once (its limit is 510 with pads)."""
@@ -152,18 +157,27 @@ class KokoroEngine:
     sample_rate = km.SAMPLE_RATE
 
     def __init__(self, threads: int = 2, *, cache_dir: Path | None = None, correct_pitch: bool = True,
-                 aperiodicity: str = "rule", providers: list[str] | None = None, lanes: bool = True) -> None:
+                 aperiodicity: str = "rule", providers: list[str] | None = None, lanes: bool = True,
+                 vocoder: str = "auto") -> None:
         """``threads``: onnxruntime intra-op threads. ``correct_pitch``: run the WORLD pass (exact
         timing and pitch; off = Kokoro's raw render, 25 ms timing grid, clamped register).
         ``aperiodicity``: "rule" or "d4c" (see :func:`.world.world_resynth`). ``lanes``: after
         the first piece of a render, ``threads`` phrases side by side on one thread each (on the
-        CPU with 2+ threads; off: one phrase at a time on every thread; same samples)."""
+        CPU with 2+ threads; off: one phrase at a time on every thread; same samples). ``vocoder``:
+        "torch" runs the generator's convolutions in torch (:mod:`.generator`; bf16 where the CPU
+        has it: ~2.5x the int8 onnxruntime decoder here), "onnx" the shipped int8 graph throughout,
+        "auto" torch on the CPU when torch is installed (the standalone build has none)."""
+        if vocoder not in ("auto", "torch", "onnx"):
+            raise ValueError(f"unknown vocoder {vocoder!r}: use 'auto', 'torch' or 'onnx'")
         self.threads = threads
         self.lanes = lanes
         self.aperiodicity = aperiodicity
         self.cache_dir = cache_dir
         self.correct_pitch = correct_pitch
         self.providers = providers or ["CPUExecutionProvider"]
+        self.vocoder = self._pick_vocoder(vocoder)
+        self._gen: Any = None
+        """The torch generator (weights shared by every session set), with the torch vocoder."""
         self._s: _Sessions | None = None
         """Sessions on ``threads`` intra-op threads: the first phrase of a render (first audio soonest)."""
         self._lane: _Sessions | None = None
@@ -181,10 +195,24 @@ class KokoroEngine:
                 return
             t0 = time.perf_counter()
             self._files = km.ensure_models(self.cache_dir)
+            if self.vocoder == "torch":
+                from .generator import load_generator
+                self._gen = load_generator(self._files.generator)
             self._s = self._sessions(self.threads)
             self._vocab = km.load_vocab()
             self._voices = VoiceBank(km.load_voice_packs())
             log.info("Kokoro sessions loaded in %.2f s", time.perf_counter() - t0)
+
+    def _pick_vocoder(self, want: str) -> str:
+        if want == "onnx" or (want == "auto" and self.providers[0] != "CPUExecutionProvider"):
+            return "onnx"
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            if want == "torch":
+                raise
+            return "onnx"
+        return "torch"
 
     @property
     def _side_by_side(self) -> bool:
@@ -203,8 +231,14 @@ class KokoroEngine:
             _share_cpu_arena(ort)
             so.add_session_config_entry("session.use_env_allocators", "1")
         f = self._files
-        return _Sessions(*(ort.InferenceSession(str(m), so, providers=self.providers)
-                           for m in (f.probe, f.front, f.phase, f.decoder)))
+
+        def session(m: Path) -> Any:
+            return ort.InferenceSession(str(m), so, providers=self.providers)
+
+        torch_voc = self.vocoder == "torch"
+        return _Sessions(session(f.probe), session(f.front), session(f.phase),
+                         None if torch_voc else session(f.decoder),
+                         session(f.dfront) if torch_voc else None, session(f.istft) if torch_voc else None, threads)
 
     def _lane_sessions(self) -> _Sessions:
         """The one-thread sessions, built once on first use (~0.45 s on 2 cores: kept off the
@@ -486,7 +520,24 @@ class KokoroEngine:
             phase0 = np.mod(run[:, -1:, :].astype(np.float64), km.PHASE_PERIOD).astype(np.float32)
         feed = {"asr": asr[:, :, a:b], "f0": f0[:, 2 * a:2 * b], "energy": energy[:, 2 * a:2 * b],
                 "style": style, "phase0": phase0}
-        return np.asarray(self._run_control(ses.control, feed, cancel), np.float32).ravel()
+        if self._gen is None:
+            return np.asarray(self._run_control(ses.control, feed, cancel), np.float32).ravel()
+        return self._run_torch(ses, feed, cancel)
+
+    def _run_torch(self, ses: _Sessions, feed: dict[str, np.ndarray], cancel: threading.Event | None) -> np.ndarray:
+        """The decoder with the torch generator: ``dfront`` -> generator -> ``istft``. A cancel
+        stops it between the generator's blocks (~10-40 ms apart)."""
+        import torch
+
+        def check() -> None:
+            if cancel is not None and cancel.is_set():
+                raise CancelledError("rendering was cancelled", "start a new take when ready")
+
+        check()
+        x, har = ses.dfront.run(None, feed)
+        torch.set_num_threads(ses.threads)  # this thread's intra-op threads (one in a lane); same bits either way
+        spec = self._gen(torch.from_numpy(x), torch.from_numpy(har), torch.from_numpy(feed["style"][:, :128]), check)
+        return np.asarray(ses.istft.run(None, {"spec": spec.numpy()})[0], np.float32).ravel()
 
     @staticmethod
     def _run_control(control: Any, feed: dict[str, np.ndarray], cancel: threading.Event | None) -> np.ndarray:

