@@ -146,7 +146,7 @@ def prepare_models() -> list[str]:
 
     files = km.ensure_models(km.default_cache_dir())
     out = []
-    for p in files.all:
+    for p in files.onnx_vocoder:  # the standalone has no torch: the onnxruntime vocoder only
         out += [str(p), str(p.with_name(p.name + ".sha256"))]
     return out
 

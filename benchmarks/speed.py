@@ -12,6 +12,8 @@ Figures (all on this machine, ``--threads`` onnxruntime threads):
   plus RTF of the whole ``generate`` over the stem length and time to the first phrase;
 - the same warm runs with the engine's lanes off (every phrase on all threads, one at a time,
   as before 2026-11-23), interleaved with the others: the ratio is what the lanes gain;
+- the same warm runs with the shipped int8 onnxruntime vocoder instead of the torch generator
+  (``vocoder="onnx"``, as before 2026-12-05), interleaved too: the ratio is what torch gains;
 - baseline: the unedited Kokoro-82M speaking the same lyrics (benchmarks/baseline.py), median
   RTF over the same number of runs, and the ratio singing / speech.
 
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--no-onnx", action="store_true", help="skip the runs with the onnxruntime vocoder")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -115,9 +118,18 @@ def main(argv: list[str] | None = None) -> int:
     all_serial: list[float] = []
     engine = pipe.engine("kokoro")
     lanes = getattr(engine, "lanes", False) and args.threads >= 2  # phrases side by side after the first
+    onnx_pipe = None
+    if not args.no_onnx and getattr(engine, "vocoder", "onnx") != "onnx":
+        onnx_pipe = Pipeline(threads=args.threads, vocoder="onnx")
+        onnx_pipe.warm_up()
+    all_onnx: list[float] = []
+    print(f"vocoder: {getattr(engine, 'vocoder', '?')}"
+          + (f" ({engine._gen.dtype} convolutions)" if getattr(engine, "_gen", None) is not None else ""), flush=True)
     for s, req in zip(songs, reqs):
         timed_generate(pipe, req)  # warm-up run for this song
-        runs, serial = [], []
+        if onnx_pipe is not None:
+            timed_generate(onnx_pipe, req)
+        runs, serial, onnx = [], [], []
         for _ in range(args.runs):  # interleaved, so that the machine's drift hits both alike
             runs.append(timed_generate(pipe, req))
             if lanes:
@@ -126,14 +138,19 @@ def main(argv: list[str] | None = None) -> int:
                     serial.append(timed_generate(pipe, req)["rtf_render"])
                 finally:
                     engine.lanes = True  # type: ignore[attr-defined]
+            if onnx_pipe is not None:
+                onnx.append(timed_generate(onnx_pipe, req)["rtf_render"])
         r = {k: med([x[k] for x in runs]) for k in ("rtf_render", "rtf_generate", "first_phrase_s", "render_s",
                                                      "cpu_rtf")}
         r.update(sung_span_s=runs[0]["sung_span_s"], stem_s=runs[0]["stem_s"], phrases=runs[0]["phrases"],
                  runs=[x["rtf_render"] for x in runs], load=os.getloadavg()[0])
         all_rtf += [x["rtf_render"] for x in runs]
         all_serial += serial
+        all_onnx += onnx
         if serial:
             r["rtf_render_one_at_a_time"] = med(serial)
+        if onnx:
+            r["rtf_render_onnx_vocoder"] = med(onnx)
         out["songs"][s.name] = r
         print(f"{s.name:14s} warm x{args.runs}: RTF render {r['rtf_render']:.3f} (median; runs "
               f"{', '.join(f'{v:.3f}' for v in r['runs'])}), RTF whole generate/stem {r['rtf_generate']:.3f}, "
@@ -141,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['cpu_rtf']:.3f} (/{args.threads} threads = {r['cpu_rtf'] / args.threads:.3f}, the RTF an idle "
               f"machine would give at best); load {r['load']:.1f}",
               flush=True)
+        if onnx:
+            print(f"{'':14s} same runs with the int8 onnxruntime vocoder: RTF render {med(onnx):.3f}; "
+                  f"torch / onnx = {r['rtf_render'] / med(onnx):.2f}x", flush=True)
         if serial:
             print(f"{'':14s} same runs with every phrase on both threads, one at a time (no lanes): RTF render "
                   f"{med(serial):.3f}; lanes / one at a time = {r['rtf_render'] / med(serial):.2f}x "
@@ -149,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     # ---------------------------------------------------------------- baseline
     rtf_sing = med(all_rtf)
     out["rtf_render_median"] = rtf_sing
+    if all_onnx:
+        out["rtf_render_onnx_vocoder_median"] = med(all_onnx)
+        print(f"all songs: RTF render {rtf_sing:.3f} with the torch generator, {med(all_onnx):.3f} with the int8 "
+              f"onnxruntime vocoder (median of runs; {rtf_sing / med(all_onnx):.2f}x)", flush=True)
     if all_serial:
         out["rtf_render_one_at_a_time_median"] = med(all_serial)
         print(f"all songs: RTF render {rtf_sing:.3f} with lanes, {med(all_serial):.3f} one phrase at a time "

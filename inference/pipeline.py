@@ -68,8 +68,10 @@ class Pipeline:
     """Holds warm engines; thread-safe for one render at a time per engine (the server runs one
     render worker per device)."""
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 2, vocoder: str = "auto") -> None:
+        """``vocoder``: the Kokoro engine's (see :class:`inference.engines.kokoro.KokoroEngine`)."""
         self.threads = threads
+        self.vocoder = vocoder
         self._engines: dict[str, Engine] = {}
         self._lock = threading.Lock()
         self._g2p: Any = None
@@ -82,7 +84,7 @@ class Pipeline:
                 if name == "kokoro":
                     from inference.engines.kokoro import KokoroEngine
 
-                    self._engines[key] = KokoroEngine(threads=self.threads)
+                    self._engines[key] = KokoroEngine(threads=self.threads, vocoder=self.vocoder)
                 elif name == "autosing" and is_frozen():  # torch is left out of the standalone build
                     raise UnknownArtistError("the AutoSing engine is not in the standalone topline-sidecar (it "
                                              "needs torch, which this CPU build leaves out)",

@@ -5,7 +5,9 @@ and energy, the plan places every symbol in time (vowel on the beat; stress mark
 spaces keep their spoken length), the control model renders with those durations (long vowels
 capped at ``VOWEL_RENDER_FRAMES``, after a spoken-length lead-in that is cut off), an F0 curve
 inside the voice's comfortable range and a held energy curve, and the WORLD pass (:mod:`.world`)
-re-times it to the exact plan (holding the long vowels) and imposes the score's pitch.
+re-times it to the exact plan (holding the long vowels) and imposes the score's pitch. The
+vocoder's convolution stack runs in torch where torch is installed (:mod:`.generator`, ~2x the
+int8 onnxruntime graph on this CPU), else in onnxruntime.
 """
 from __future__ import annotations
 

@@ -90,6 +90,11 @@ class ModelFiles:
         return (self.front, self.decoder, self.phase, self.probe, self.dfront, self.generator, self.istft)
 
     @property
+    def onnx_vocoder(self) -> tuple[Path, ...]:
+        """What the onnxruntime-only engine reads (all a standalone build, which has no torch, ships)."""
+        return (self.front, self.decoder, self.phase, self.probe)
+
+    @property
     def control_parts(self) -> tuple[str, ...]:
         """The parts made from the control model (all but the probe)."""
         return ("front", "decoder", "phase", "dfront", "generator", "istft")
@@ -321,7 +326,7 @@ def ensure_models(cache_dir: Path | None = None) -> ModelFiles:
 
     files = ModelFiles(named("front"), named("decoder"), named("phase"), named("probe"), expected_sha256(),
                        named("dfront"), named("generator", "safetensors"), named("istft"))
-    need = [p for p in files.all if not _cache_ok(p)]
+    need = [p for p in (files.onnx_vocoder if shipped is not None else files.all) if not _cache_ok(p)]
     if need and shipped is not None:
         raise ModelError(f"the Kokoro models shipped in {shipped} are missing or damaged ({need[0].name})",
                          "unpack the Topline release again (or rebuild it with build.py)")
