@@ -195,15 +195,21 @@ def split_control_model(control: bytes) -> dict[str, bytes]:
                 node.input[i] = shifted
     dec.graph.node.append(helper.make_node("Add", [PHASE_TENSOR, "phase0"], [shifted], name="topline_phase0"))
     dec.graph.input.append(helper.make_tensor_value_info("phase0", TensorProto.FLOAT, [1, 1, 9]))
-    for g, old, new in ((front.graph, ASR_TENSOR, "asr"), (dec.graph, ASR_TENSOR, "asr"), (phase.graph, PHASE_TENSOR, "phase")):
+    _rename(((front.graph, ASR_TENSOR, "asr"), (dec.graph, ASR_TENSOR, "asr"), (phase.graph, PHASE_TENSOR, "phase")))
+    return {"front": front.SerializeToString(), "decoder": dec.SerializeToString(), "phase": phase.SerializeToString(),
+            **split_decoder(dec)}
+
+
+def _rename(edits: Any) -> None:
+    """Rename tensors in place: ``(graph, old name, new name)`` triples, inputs, outputs and every
+    node that reads or writes them."""
+    for g, old, new in edits:
         for node in g.node:
             node.input[:] = [new if x == old else x for x in node.input]
             node.output[:] = [new if x == old else x for x in node.output]
         for vi in list(g.input) + list(g.output):
             if vi.name == old:
                 vi.name = new
-    return {"front": front.SerializeToString(), "decoder": dec.SerializeToString(), "phase": phase.SerializeToString(),
-            **split_decoder(dec)}
 
 
 def split_decoder(dec: Any) -> dict[str, bytes]:
@@ -224,14 +230,7 @@ def split_decoder(dec: Any) -> dict[str, bytes]:
     ex = Extractor(dec)
     dfront = ex.extract_model(["asr", "f0", "energy", "style", "phase0"], [gen.X_TENSOR, gen.HAR_TENSOR])
     istft = ex.extract_model([gen.POST_TENSOR], ["audio"])
-    for g, old, new in ((dfront.graph, gen.X_TENSOR, "x"), (dfront.graph, gen.HAR_TENSOR, "har"),
-                        (istft.graph, gen.POST_TENSOR, "spec")):
-        for node in g.node:
-            node.input[:] = [new if x == old else x for x in node.input]
-            node.output[:] = [new if x == old else x for x in node.output]
-        for vi in list(g.input) + list(g.output):
-            if vi.name == old:
-                vi.name = new
+    _rename(((dfront.graph, gen.X_TENSOR, "x"), (dfront.graph, gen.HAR_TENSOR, "har"), (istft.graph, gen.POST_TENSOR, "spec")))
     cfg = gen.GeneratorConfig()
     try:
         weights = gen.weights_from_onnx(dec, cfg)
