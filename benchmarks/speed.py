@@ -123,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         onnx_pipe = Pipeline(threads=args.threads, vocoder="onnx")
         onnx_pipe.warm_up()
     all_onnx: list[float] = []
-    print(f"vocoder: {getattr(engine, 'vocoder', '?')}"
-          + (f" ({engine._gen.dtype} convolutions)" if getattr(engine, "_gen", None) is not None else ""), flush=True)
+    print(f"vocoder: {getattr(engine, 'vocoder_precision', '?')}", flush=True)
     for s, req in zip(songs, reqs):
         timed_generate(pipe, req)  # warm-up run for this song
         if onnx_pipe is not None:

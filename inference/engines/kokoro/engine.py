@@ -167,7 +167,8 @@ class KokoroEngine:
         the first piece of a render, ``threads`` phrases side by side on one thread each (on the
         CPU with 2+ threads; off: one phrase at a time on every thread; same samples). ``vocoder``:
         "torch" runs the generator's convolutions in torch (:mod:`.generator`; bf16 where the CPU
-        has it: ~2.5x the int8 onnxruntime decoder here), "onnx" the shipped int8 graph throughout,
+        has it: render RTF 0.184 vs 0.364 for the int8 graph, benchmarks/speed.py 2026-12-05), "onnx"
+        the shipped int8 graph throughout,
         "auto" torch on the CPU when torch is installed (the standalone build has none)."""
         if vocoder not in ("auto", "torch", "onnx"):
             raise ValueError(f"unknown vocoder {vocoder!r}: use 'auto', 'torch' or 'onnx'")
@@ -208,13 +209,19 @@ class KokoroEngine:
     def _pick_vocoder(self, want: str) -> str:
         if want == "onnx" or (want == "auto" and self.providers[0] != "CPUExecutionProvider"):
             return "onnx"
-        try:
-            import torch  # noqa: F401
-        except ImportError:
+        from importlib.util import find_spec
+
+        if find_spec("torch") is None:  # found, not imported: torch's import waits for load()
             if want == "torch":
-                raise
+                raise ImportError("the torch vocoder needs torch: pip install 'topline[sidecar]'")
             return "onnx"
         return "torch"
+
+    @property
+    def vocoder_precision(self) -> str:
+        """What renders the vocoder's convolutions: "onnx int8", "torch bfloat16" or "torch float32"
+        (torch's precision is known once loaded)."""
+        return "onnx int8" if self.vocoder == "onnx" else f"torch {self._gen.dtype if self._gen is not None else '?'}"
 
     @property
     def _side_by_side(self) -> bool:
@@ -538,7 +545,8 @@ class KokoroEngine:
         check()
         x, har = ses.dfront.run(None, feed)
         torch.set_num_threads(ses.threads)  # this thread's intra-op threads (one in a lane); same bits either way
-        spec = self._gen(torch.from_numpy(x), torch.from_numpy(har), torch.from_numpy(feed["style"][:, :128]), check)
+        style = torch.from_numpy(feed["style"][:, : self._gen.cfg.style_dim])
+        spec = self._gen(torch.from_numpy(x), torch.from_numpy(har), style, check)
         return np.asarray(ses.istft.run(None, {"spec": spec.numpy()})[0], np.float32).ravel()
 
     @staticmethod

@@ -35,13 +35,12 @@ POST_TENSOR = f"{GEN}/conv_post/Conv_output_0"
 @dataclass(frozen=True)
 class GeneratorConfig:
     """Shape of Kokoro-82M's generator (its ``config.json``: istftnet section)."""
-    channels: int = 512
     upsample_rates: tuple[int, ...] = (10, 6)
     upsample_kernels: tuple[int, ...] = (20, 12)
     resblock_kernels: tuple[int, ...] = (3, 7, 11)
     resblock_dilations: tuple[int, ...] = (1, 3, 5)
-    n_fft: int = 20
     style_dim: int = 128
+    """The decoder's half of a Kokoro style vector (its first 128 values)."""
 
 
 def _names(cfg: GeneratorConfig) -> list[str]:
@@ -188,9 +187,12 @@ class KokoroGenerator:
                 self.w[k] = t.reshape(1, -1, 1, 1)
             elif k.startswith("ups."):  # added after the transposed conv, in float32
                 self.w[k] = t.reshape(1, -1, 1, 1)
-            else:  # conv and projection biases (cast to the conv's dtype when used)
+            else:  # conv and projection biases
                 self.w[k] = t
         self._inv = {k: 1.0 / v for k, v in self.w.items() if ".alpha" in k}
+        self._bias = {k[: -len(".weight")]: self.w[k[: -len(".weight")] + ".bias"].to(v.dtype)
+                      for k, v in self.w.items() if k.endswith(".weight") and v.dim() == 4 and not k.startswith("ups.")}
+        """Each convolution's bias in the convolution's dtype."""
         self._stride_f0 = [int(np.prod(cfg.upsample_rates[i + 1:])) for i in range(len(cfg.upsample_rates))]
 
     # -------------------------------------------------------------------- layers
@@ -200,7 +202,7 @@ class KokoroGenerator:
 
         w = self.w[f"{name}.weight"]
         pad = dilation * (w.shape[-1] - 1) // 2 if padding is None else padding
-        return F.conv2d(x.to(w.dtype), w, self.w[f"{name}.bias"].to(w.dtype), (1, stride), (0, pad), (1, dilation))
+        return F.conv2d(x.to(w.dtype), w, self._bias[name], (1, stride), (0, pad), (1, dilation))
 
     def _adain(self, x: Any, s: Any, name: str) -> Any:
         """Instance norm over time, scaled by (1 + gamma) and shifted by beta from the style; float32 out."""
@@ -276,13 +278,13 @@ def load_generator(path: Any, dtype: str | None = None) -> KokoroGenerator:
     from dataclasses import fields
 
     from safetensors import safe_open
-    from safetensors.numpy import load_file
 
     with safe_open(str(path), framework="numpy") as f:
         meta = f.metadata() or {}
+        stored = {k: f.get_tensor(k) for k in f.keys()}
     raw = json.loads(meta.get("config", "{}"))
     known = {f.name for f in fields(GeneratorConfig)}
     args: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in known}
     cfg = GeneratorConfig(**args)
-    return KokoroGenerator(dequantize(load_file(str(path))), cfg,
+    return KokoroGenerator(dequantize(stored), cfg,
                            dtype or ("bfloat16" if bf16_native() else "float32"))
