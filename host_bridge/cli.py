@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -49,12 +50,14 @@ class ProgressBar:
 
 
 def _positive_tempo(v: str) -> float:
+    from host_bridge.model.tempo import MAX_BPM, MIN_BPM
+
     try:
         f = float(v)
     except ValueError:
         raise argparse.ArgumentTypeError(f"tempo {v!r} is not a number") from None
-    if not f > 0:
-        raise argparse.ArgumentTypeError(f"tempo must be above 0 BPM, got {v}")
+    if not MIN_BPM <= f <= MAX_BPM:
+        raise argparse.ArgumentTypeError(f"tempo must be {MIN_BPM:g}-{MAX_BPM:g} BPM, got {v}")
     return f
 
 
@@ -65,13 +68,12 @@ def _midi_has_tempo(path: Path) -> bool:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from host_bridge.audio import write_wav
-    from host_bridge.midi import write_score_midi
+    from host_bridge.cli_checks import check_generate_outputs, explain, write_take_files
 
     out = Path(args.out)
-    if out.suffix.lower() != ".wav":
-        raise InputError(f"output {out} is not a .wav file", "name the output like take.wav")
-    # Validate every input before any model loads, so a typo costs no time.
+    # Validate every input and output before any model loads, so a typo costs no time.
+    mid = check_generate_outputs(out, {"instrumental": args.instrumental, "lyrics": args.lyrics,
+                                       "guide melody": args.melody})
     from host_bridge.cli_sidecar import generate_via_sidecar
     from host_bridge.jobfiles import spec_from_files
 
@@ -80,16 +82,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
                            checkpoint=_checkpoint_dir(args))
     bar = ProgressBar()
     t0 = time.perf_counter()
-    take = generate_via_sidecar(spec, args, progress=bar)  # a warm sidecar, started for the call if none runs
-    bar.close()
-    mid = out.with_suffix(".mid")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_score_midi(take.score, mid)
     try:
-        write_wav(out, take.audio, take.sample_rate, subtype="FLOAT" if args.float else "PCM_24")
-    except BaseException:
-        mid.unlink(missing_ok=True)
-        raise
+        take = generate_via_sidecar(spec, args, progress=bar)  # a warm sidecar, started for the call if none runs
+    except ToplineError as e:
+        raise explain(e, args.lyrics, args.melody) from None
+    bar.close()
+    write_take_files(take, out, mid, "FLOAT" if args.float else "PCM_24")
     dur = take.duration_s
     el = time.perf_counter() - t0
     print(f"wrote {out} ({dur:.2f} s, {take.sample_rate} Hz, {take.audio.shape[0]} ch) and {mid}; "
@@ -179,14 +177,20 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return rc
+    except BrokenPipeError:
+        # the reader went away (`topline ardour info ... | head -1`): stop quietly, as `cat` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except ToplineError as e:
         print(f"topline: error: {e.message}", file=sys.stderr)
         if e.hint:
             print(f"topline: fix: {e.hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("topline: interrupted; nothing was written", file=sys.stderr)
+        print("topline: interrupted; the job was cancelled and nothing was written", file=sys.stderr)
         return 130
 
 

@@ -31,6 +31,7 @@ import soundfile as sf
 
 from host_bridge import __version__
 from host_bridge.errors import InputError
+from host_bridge.fileio import umask_mode
 from host_bridge.model import Take
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,7 @@ class TakeFolder:
     def _tmp(self, data: bytes, suffix: str, tmps: list[Path]) -> Path:
         fd, name = tempfile.mkstemp(prefix=f".{self.prefix}.", suffix=suffix + ".part", dir=self.folder)
         tmps.append(Path(name))
+        os.fchmod(fd, umask_mode())  # mkstemp's 0600 would hide the take from the user's group
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import soundfile as sf
@@ -87,6 +87,8 @@ class SingOptions:
     lyrics: str | None = None
     melody: str | None = None
     channels: int = 1
+    use_session_tempo: bool = False
+    """Sing on the session's tempo map even where the guide MIDI's puts the bars elsewhere."""
 
 
 class ArdourAdapter:
@@ -251,6 +253,17 @@ class ArdourAdapter:
                              "pass --melody FILE.mid or --melody-track NAME (`topline ardour setup SESSION ...`)")
         return SongInputs(bus, bars, artist, sheet, lyrics_p, melody_p.read_bytes(), str(melody_p), str(melody_p))
 
+    def check_tempo(self, inp: SongInputs, use_session_tempo: bool = False) -> dict[str, Any]:
+        """The session's bar lines against the guide MIDI's over the bars to sing: raises
+        TempoMismatchError when they disagree (unless ``use_session_tempo``); returns what the
+        take record keeps about the map used (:func:`~.tempo_maps.check_guide_tempo`)."""
+        from host_bridge.daw.ardour.tempo_maps import check_guide_tempo
+
+        self.session.check_bars(*inp.bars)
+        track = inp.melody_setting.startswith(MELODY_TRACK_PREFIX)
+        return check_guide_tempo(self.session.tempo_map, None if track else Path(inp.melody_setting), inp.bars,
+                                 use_session_tempo)
+
     def _sing(self, cap: Capture, inp: "SongInputs", seed: int, channels: int,
               progress: ProgressCallback | None) -> Take:
         spec = JobSpec(lyrics_text=inp.sheet.text_with_sections(), sample_rate=cap.sample_rate,
@@ -279,6 +292,7 @@ class ArdourAdapter:
         from presets import get_artist
 
         inp = self._inputs(opts)
+        tempo = self.check_tempo(inp, opts.use_session_tempo)
         digest = self.session.digest
         cap = (self.capture(inp.bus, inp.bars) if capture_file is None else
                self.capture_from_file(capture_file, inp.bus, inp.bars))
@@ -290,7 +304,8 @@ class ArdourAdapter:
                          sample_rate=cap.sample_rate, artist=inp.artist, seed=opts.seed, channels=opts.channels,
                          lyrics=str(inp.lyrics), melody=inp.melody_setting,
                          tempo_map=self.session.tempo_map.to_dict(), bar_samples=self._bar_samples(inp.bars),
-                         sources=[], created=_now(), timings={**take.timings, "capture": cap.seconds})
+                         sources=[], created=_now(), timings={**take.timings, "capture": cap.seconds},
+                         tempo_check=tempo)
         if place:
             self._place_new(rec, take, digest, inp.sheet.text_with_sections())
         else:
@@ -376,7 +391,8 @@ class ArdourAdapter:
 
         folder = TakeFolder(takes_folder_for(self.session.dir), prefix=rec.take_id, subtype="FLOAT")
         delivered = folder.deliver(take, lyrics_text=lyrics_text, extra={"ardour_take": rec.take_id,
-                                                                           "ardour_track": rec.track})
+                                                                           "ardour_track": rec.track,
+                                                                           "tempo_map_used": rec.tempo_check})
         rec.stem = str(delivered.wav.relative_to(self.session.dir))
         self.store.save(rec)
 
@@ -389,9 +405,10 @@ class ArdourAdapter:
         return out
 
     def resing(self, take_ids: list[str] | None = None, progress: ProgressCallback | None = None,
-               include_moved: bool = False) -> list[TakeRecord]:
+               include_moved: bool = False, use_session_tempo: bool = False) -> list[TakeRecord]:
         """Sing stale takes again to the current tempo map, in place (same track, same region,
-        same bar). ``take_ids`` None: every stale take. Returns the updated records."""
+        same bar). ``take_ids`` None: every stale take. Every take's guide is checked against the
+        session's map before any is sung. Returns the updated records."""
         R.check_not_open(self.session.dir)  # Ardour's unsaved tempo edits would be missed
         self.session.reload()
         wanted = {"stale", "moved"} if include_moved else {"stale"}
@@ -411,15 +428,11 @@ class ArdourAdapter:
             for t in take_ids:
                 if t not in found:
                     self.store.load(t)  # raises for an unknown id
-        done = []
-        for rec in todo:
-            done.append(self._resing_one(rec, progress))
-        return done
+        checks = [self.check_tempo(self._inputs(_options_of(rec)), use_session_tempo) for rec in todo]
+        return [self._resing_one(rec, progress, tempo) for rec, tempo in zip(todo, checks)]
 
-    def _resing_one(self, rec: TakeRecord, progress: ProgressCallback | None) -> TakeRecord:
-        opts = SingOptions(bus=rec.bus, bars=rec.bars, artist=rec.artist, seed=rec.seed, lyrics=rec.lyrics,
-                           melody=rec.melody, channels=rec.channels)
-        inp = self._inputs(opts)
+    def _resing_one(self, rec: TakeRecord, progress: ProgressCallback | None, tempo: dict[str, Any]) -> TakeRecord:
+        inp = self._inputs(_options_of(rec))
         digest = self.session.digest
         cap = self.capture(inp.bus, inp.bars)
         take = self._sing(cap, inp, rec.seed, rec.channels, progress)
@@ -433,9 +446,15 @@ class ArdourAdapter:
         rec.sources = [f.name for f in files]
         rec.tempo_map = self.session.tempo_map.to_dict()
         rec.bar_samples = self._bar_samples(rec.bars)
+        rec.tempo_check = tempo
         rec.timings = {**take.timings, "capture": cap.seconds, "place": time.monotonic() - t0}
         self._save_take_files(rec, take, inp.sheet.text_with_sections())
         return rec
+
+
+def _options_of(rec: TakeRecord) -> SingOptions:
+    return SingOptions(bus=rec.bus, bars=rec.bars, artist=rec.artist, seed=rec.seed, lyrics=rec.lyrics,
+                       melody=rec.melody, channels=rec.channels)
 
 
 def _now() -> str:

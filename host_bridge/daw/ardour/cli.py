@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-SUBCOMMANDS = ("info", "setup", "sing", "export", "stale", "resing", "link", "install")
+SUBCOMMANDS = ("new", "info", "setup", "sing", "export", "stale", "resing", "link", "install")
 
 
 def _bars(v: str) -> tuple[int, int]:
@@ -30,6 +30,19 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                                    "Ardour 7 session, headless. Close the session in Ardour first.")
     asub = p.add_subparsers(dest="ardour_command", required=True)
 
+    w = asub.add_parser("new", help="a new session from the instrumental and the guide MIDI (or a tempo)",
+                        description="Create an Ardour 7 session headless: the instrumental on a track feeding "
+                                    "the bus 'Band' from sample 0, the session range over it, the guide MIDI's "
+                                    "tempo map (every bar line within 1 ms), the guide stored as `setup` does.")
+    w.add_argument("session", help="the new session's folder (its name is the session's)")
+    w.add_argument("--instrumental", required=True, help="the instrumental (WAV, FLAC...)")
+    w.add_argument("--melody", default=None, help="guide melody MIDI: its tempo map and meters become the session's")
+    w.add_argument("--tempo", type=float, default=None, help="tempo in BPM (without a guide, or a guide without tempo)")
+    w.add_argument("--meter", default=None, help="time signature with --tempo, e.g. 4/4 (default) or 6/8")
+    w.add_argument("--rate", type=int, default=None, help="session sample rate (default: the instrumental's; "
+                                                          "another rate resamples it)")
+    w.set_defaults(func=cmd_new)
+
     i = asub.add_parser("info", help="the session's rate, tempo map, routes, settings and takes")
     i.add_argument("session", help="session folder or .ardour file")
     i.set_defaults(func=cmd_info)
@@ -37,6 +50,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     s = asub.add_parser("setup", help="store what to sing with the session (lyrics, melody, bus, bars, artist)")
     s.add_argument("session")
     _sing_inputs(s)
+    _tempo_flag(s)
     s.set_defaults(func=cmd_setup)
 
     g = asub.add_parser("sing", help="capture the bus over the bars, sing, place the take on a new track")
@@ -49,6 +63,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     g.add_argument("--no-place", action="store_true",
                    help="deliver the take and its record only; leave the session file alone")
     g.add_argument("--json", action="store_true", help="print the take record as JSON")
+    _tempo_flag(g)
     _source_options(g)
     g.set_defaults(func=cmd_sing)
 
@@ -67,6 +82,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     r.add_argument("session")
     r.add_argument("--take", action="append", default=None, help="only this take id (repeatable)")
     r.add_argument("--include-moved", action="store_true", help="also takes whose bars only moved")
+    _tempo_flag(r)
     _source_options(r)
     r.set_defaults(func=cmd_resing)
 
@@ -88,6 +104,12 @@ def _sing_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--melody", default=None, help="guide melody, a MIDI file")
     p.add_argument("--melody-track", default=None, help="guide melody from this MIDI track of the session")
     p.add_argument("--artist", default=None, help="who sings (see `topline artists`)")
+
+
+def _tempo_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--use-session-tempo", action="store_true",
+                   help="sing on the session's tempo map even where the guide MIDI's puts the bars more than "
+                        "10 ms elsewhere (without it, that is refused)")
 
 
 def _source_options(p: argparse.ArgumentParser) -> None:
@@ -128,7 +150,26 @@ def _opts(args: argparse.Namespace) -> Any:
     from host_bridge.daw.ardour.adapter import SingOptions
 
     return SingOptions(bus=args.bus, bars=args.bars, artist=args.artist, seed=getattr(args, "seed", 0),
-                       lyrics=args.lyrics, melody=_melody(args), channels=getattr(args, "channels", 1))
+                       lyrics=args.lyrics, melody=_melody(args), channels=getattr(args, "channels", 1),
+                       use_session_tempo=args.use_session_tempo)
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from host_bridge.daw.ardour.new_session import new_session
+    from host_bridge.daw.ardour.tempo_maps import HOLD_MS
+
+    r = new_session(args.session, args.instrumental, melody=args.melody, tempo=args.tempo, meter=args.meter,
+                    rate=args.rate)
+    rs = f" (resampled from {r.source_rate} Hz)" if r.source_rate != r.sample_rate else ""
+    src = f"--tempo {args.tempo:g}" if r.tempo_source == "--tempo" else Path(r.tempo_source).name
+    print(f"created {r.file} at {r.sample_rate} Hz{rs}: bars 1-{r.last_bar}, tempo map from {src} "
+          f"({len(r.tempo_map.tempos)} tempo point(s), {len(r.written.tempos)} in Ardour), in {r.seconds:.1f} s")
+    print(f"  every bar line within {r.max_bar_diff_ms:.3f} ms of {src}'s (largest at bar {r.worst_bar})")
+    if not r.held:
+        print(f"topline: warning: Ardour 7.3 cannot hold this tempo map within {HOLD_MS:g} ms (tempo points sit on "
+              f"whole beats): bar {r.worst_bar} is {r.max_bar_diff_ms:.2f} ms off", file=sys.stderr)
+    print(f"next: topline ardour sing {args.session} --lyrics LYRICS.txt --bars FIRST-LAST")
+    return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -178,10 +219,28 @@ def cmd_setup(args: argparse.Namespace) -> int:
         from presets import get_artist
 
         st.artist = get_artist(args.artist).name
+    _check_setup_tempo(ad, st, args.use_session_tempo)
     Settings.save(st, ad.session.topline_dir)
     print(f"stored in {ad.session.topline_dir}: lyrics={st.lyrics} melody={st.melody} bus={st.bus} "
           f"bars={st.bars} artist={st.artist}")
     return 0
+
+
+def _check_setup_tempo(ad: Any, st: Any, use_session_tempo: bool) -> None:
+    """The stored guide MIDI's bar lines against the session's over the bars to sing (or the
+    whole session): refused before anything is stored when they disagree."""
+    from host_bridge.daw.ardour.adapter import MELODY_TRACK_PREFIX
+    from host_bridge.daw.ardour.tempo_maps import check_guide_tempo
+
+    if not st.melody or st.melody.startswith(MELODY_TRACK_PREFIX) or ad.session.last_bar() == 0:
+        return
+    path = ad._resolve(st.melody)
+    if not path.is_file():
+        return
+    bars = st.bars or (ad.default_bars() if ad.session.session_range() else (1, ad.session.last_bar()))
+    rec = check_guide_tempo(ad.session.tempo_map, path, bars, use_session_tempo)
+    if rec.get("forced"):
+        print(f"topline: warning: {rec['note']} (--use-session-tempo)", file=sys.stderr)
 
 
 def _print_record(rec: Any, as_json: bool) -> None:
@@ -191,6 +250,12 @@ def _print_record(rec: Any, as_json: bool) -> None:
     t = rec.timings
     print(f"take {rec.take_id} on track {rec.track!r}, bars {rec.bars[0]}-{rec.bars[1]} of {rec.bus!r} "
           f"(capture {t.get('capture', 0):.1f} s, render {t.get('render', 0):.1f} s, place {t.get('place', 0):.1f} s)")
+    tc = rec.tempo_check or {}
+    if tc.get("forced"):
+        print(f"  {tc['note']} (--use-session-tempo)")
+    elif tc.get("checked"):
+        print(f"  sung on the session's tempo map: bar lines within {tc['max_bar_diff_ms']:.2f} ms of "
+              f"{Path(tc['guide']).name}'s")
 
 
 def cmd_sing(args: argparse.Namespace) -> int:
@@ -241,7 +306,8 @@ def cmd_resing(args: argparse.Namespace) -> int:
     ad = _adapter(args, needs_source=True)
     bar = _progress()
     try:
-        done = ad.resing(args.take, progress=bar, include_moved=args.include_moved)
+        done = ad.resing(args.take, progress=bar, include_moved=args.include_moved,
+                         use_session_tempo=args.use_session_tempo)
     finally:
         bar.close()
         _close(ad)

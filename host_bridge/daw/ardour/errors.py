@@ -46,3 +46,9 @@ class ArdourCrashError(ArdourRunError):
 
 class TakeRecordError(ArdourError):
     code = "ardour_take"
+
+
+class TempoMismatchError(ArdourError):
+    """The session's tempo map and the guide melody's put the bars being sung at different times."""
+
+    code = "ardour_tempo_mismatch"

@@ -25,7 +25,7 @@ TAKES_DIR = "takes"
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write_bytes(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode("utf-8"), mode=0o644)
+    atomic_write_bytes(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -90,6 +90,9 @@ class TakeRecord:
     stem: str = ""
     """The latest delivered WAV of this take, relative to the session folder (``Topline Takes/...``)."""
     timings: dict[str, float] = field(default_factory=dict)
+    tempo_check: dict[str, Any] = field(default_factory=dict)
+    """Which tempo map the take was sung on and how far the guide MIDI's was from it
+    (:func:`host_bridge.daw.ardour.tempo_maps.check_guide_tempo`)."""
 
     @property
     def start_sample(self) -> int:

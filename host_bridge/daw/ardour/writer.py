@@ -9,6 +9,7 @@ counter is bumped past every new id. The file is replaced atomically.
 from __future__ import annotations
 
 import logging
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,9 +93,11 @@ class SessionWriter:
             d[f"master-source-{i}"] = sid
         return d
 
-    def place(self, track: str, files: tuple[Path, ...], frames: int, position_qn: float, name: str) -> PlacedAudio:
+    def place(self, track: str, files: tuple[Path, ...], frames: int, position_qn: float, name: str,
+              at_sample: int | None = None) -> PlacedAudio:
         """Put the audio in ``files`` (already written, ``frames`` long) on ``track`` at
-        ``position_qn`` (quarter notes from bar 1) in beat time."""
+        ``position_qn`` (quarter notes from bar 1) in beat time, or at session sample
+        ``at_sample`` in audio time (an instrumental: it must not move with a tempo change)."""
         route = self.session.route(track)
         if route.playlist_id is None:
             raise SessionFileError(f"{track!r} is a bus", "place takes on an audio track")
@@ -107,7 +110,8 @@ class SessionWriter:
         ET.SubElement(regions, "Region", dict(_REGION_DEFAULTS, name=name, id=self.new_id(), **{
             "whole-file": "1", "length": f"a{length_sc}@a0"}, **self._source_attrs(sids)))
         rid = self.new_id()
-        pos = f"b{int(round(position_qn * TICKS_PER_QN))}"
+        pos = (f"b{int(round(position_qn * TICKS_PER_QN))}" if at_sample is None else
+               f"a{self.session.samples_to_superclock(at_sample)}")
         ET.SubElement(pl, "Region", dict(_REGION_DEFAULTS, name=name, id=rid, **{
             "whole-file": "0", "length": f"a{length_sc}@{pos}"}, **self._source_attrs(sids)))
         return PlacedAudio(rid, tuple(sids), files, frames)
@@ -158,6 +162,19 @@ class SessionWriter:
             for s in list(sources):
                 if s.get("id") in drop:
                     sources.remove(s)
+
+    def set_session_range(self, start_sample: int, end_sample: int) -> None:
+        """Set the session range (what Ardour's export and ``ardour7-export`` render) in audio time."""
+        locs = self.root.find("Locations")
+        if locs is None:
+            locs = ET.SubElement(self.root, "Locations")
+        for loc in list(locs):
+            if "IsSessionRange" in loc.get("flags", ""):
+                locs.remove(loc)
+        sc = self.session.samples_to_superclock
+        ET.SubElement(locs, "Location", {"id": self.new_id(), "name": "session", "start": f"a{sc(start_sample)}",
+                                         "end": f"a{sc(end_sample)}", "flags": "IsSessionRange", "locked": "0",
+                                         "timestamp": str(int(time.time())), "cue": "0"})
 
     def save(self) -> None:
         """Write the session file atomically (temporary file in its folder, then rename)."""
