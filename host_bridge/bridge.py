@@ -9,6 +9,7 @@ not delivered again, and the sidecar itself never queues a known id twice.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -49,6 +50,9 @@ class JobHandle:
     first_chunk_sidecar_s: float | None = None
     """Of those, the seconds the sidecar spent from starting the job to sending that chunk."""
     t0: float = field(default_factory=time.monotonic)
+    key: str = field(default_factory=lambda: secrets.token_hex(16))
+    """The job's secret: sent with every submission and cancel, so that after a reconnect (or a
+    sidecar restart) the sidecar gives the job back only to this bridge."""
 
     @property
     def finished(self) -> bool:
@@ -107,7 +111,7 @@ class Bridge:
         assert self.client is not None
         job.sent_at = time.monotonic()
         self._release_slots(job)
-        self.client.send(P.job_request(job.spec, job.kind, job.id, job.priority), job.shm_slots)
+        self.client.send(P.job_request(job.spec, job.kind, job.id, job.priority, key=job.key), job.shm_slots)
 
     def _release_slots(self, job: JobHandle) -> None:
         if job.shm_slots and self.client is not None and self.client.arena is not None:
@@ -119,7 +123,7 @@ class Bridge:
         job = self.jobs.get(job_id)
         if job is None or job.finished or self.client is None:
             return
-        self.client.send(P.Message("cancel", body={"job": job_id}))
+        self.client.send(P.Message("cancel", body={"job": job_id, "key": job.key}))
 
     def wait(self, job_id: str, timeout: float) -> JobHandle:
         """Drive the session until the job ends; raises SidecarError after ``timeout`` s."""

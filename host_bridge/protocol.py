@@ -31,7 +31,7 @@ import json
 import math
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence, Union
+from typing import Any, Protocol, Sequence, TypeGuard, Union
 
 import numpy as np
 
@@ -42,6 +42,12 @@ from host_bridge.model import Score, Take, TempoMap
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 MAX_HEADER_BYTES = 1 << 20
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of objects/arrays a header may have (ours nest 5 deep)."""
+MAX_BUFFERS = 16
+MAX_DIM = 1 << 36
+"""Largest audio dimension a spec may name (the byte limits refuse far smaller buffers first)."""
+MAX_SAMPLE_RATE = 768_000
 DEFAULT_MAX_MESSAGE_BYTES = 512 << 20
 """Largest message (header + buffers) a peer accepts unless configured otherwise: a 20-minute
 96 kHz stereo float32 instrumental is 461 MB."""
@@ -174,24 +180,19 @@ def decode(frames: Sequence[Any], max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, sh
     if raw is None:
         raise ProtocolError(f"header of {_nbytes(frames[0])} bytes is over the {MAX_HEADER_BYTES}-byte limit",
                             "send audio and MIDI as binary frames, not inside the JSON header", code="too_large")
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ProtocolError(f"header is not UTF-8 JSON: {e}", "frame 0 must be the JSON header") from None
-    if not isinstance(header, dict):
-        raise ProtocolError("header is not a JSON object", 'send {"v": 1, "id": ..., "type": ..., "body": {...}}')
+    header = _load_header(raw)
     mid = header.get("id")
     re_id = mid if isinstance(mid, str) and 0 < len(mid) <= 128 else None
     v = header.get("v")
-    if v not in SUPPORTED_VERSIONS:
-        raise ProtocolError(f"protocol version {v!r} is not spoken here",
+    if not isinstance(v, int) or isinstance(v, bool) or v not in SUPPORTED_VERSIONS:
+        raise ProtocolError(f"protocol version {_short(v)} is not spoken here",
                             f"update the bridge and the sidecar together (this side speaks "
                             f"{', '.join(map(str, SUPPORTED_VERSIONS))})", code="unsupported_version", re=re_id)
     if re_id is None:
-        raise ProtocolError(f"message id {mid!r} is missing or invalid", "give every message a string id (1-128 chars)")
+        raise ProtocolError(f"message id {_short(mid)} is missing or invalid", "give every message a string id (1-128 chars)")
     mtype = header.get("type")
-    if mtype not in REQUESTS and mtype not in REPLIES:
-        raise ProtocolError(f"unknown message type {mtype!r}", f"send one of {', '.join(sorted(REQUESTS))}",
+    if not isinstance(mtype, str) or (mtype not in REQUESTS and mtype not in REPLIES):
+        raise ProtocolError(f"unknown message type {_short(mtype)}", f"send one of {', '.join(sorted(REQUESTS))}",
                             code="unknown_type", re=re_id)
     total += sum(_shm_nbytes(b) for b in header.get("buffers", []) if isinstance(b, dict)) \
         if isinstance(header.get("buffers"), list) else 0
@@ -207,11 +208,66 @@ def decode(frames: Sequence[Any], max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, sh
     return Message(type=mtype, id=re_id, body=body, re=re, buffers=buffers, v=v)
 
 
-def _shm_nbytes(spec: dict[str, Any]) -> int:
+def _load_header(raw: bytes) -> dict[str, Any]:
+    """Frame 0 -> the header object, with every size, depth and number rule checked before use."""
     try:
-        return math.prod(int(d) for d in spec["shape"]) * np.dtype(spec["dtype"]).itemsize if "shm" in spec else 0
-    except (KeyError, TypeError, ValueError):
-        return 0  # malformed: _decode_buffers names the problem
+        header = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        header = None  # nested far beyond MAX_JSON_DEPTH: refused below
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ProtocolError(f"header is not UTF-8 JSON: {_short(str(e))}", "frame 0 must be the JSON header") from None
+    if header is None or not _depth_within(header, MAX_JSON_DEPTH):
+        raise ProtocolError(f"header is nested deeper than {MAX_JSON_DEPTH} levels",
+                            "send a flat header: audio and MIDI go in binary frames", code="too_large")
+    if not isinstance(header, dict):
+        raise ProtocolError("header is not a JSON object", 'send {"v": 1, "id": ..., "type": ..., "body": {...}}')
+    return header
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    f = float(text)
+    if not math.isfinite(f):
+        raise ValueError(f"{text[:20]} is not a finite number")
+    return f
+
+
+def _depth_within(obj: Any, limit: int) -> bool:
+    """True when ``obj`` (parsed JSON) nests at most ``limit`` containers deep (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if isinstance(o, dict):
+            o = list(o.values())
+        elif not isinstance(o, list):
+            continue
+        if d > limit:
+            return False
+        stack.extend((x, d + 1) for x in o if isinstance(x, (dict, list)))
+    return True
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr`` of a peer-supplied value cut to ``limit`` characters (never echoes a whole field)."""
+    if isinstance(value, (dict, list)):
+        return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _dims_ok(shape: Any) -> TypeGuard[list[int]]:
+    return (isinstance(shape, list) and 1 <= len(shape) <= 2
+            and all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= MAX_DIM for d in shape))
+
+
+def _shm_nbytes(spec: dict[str, Any]) -> int:
+    dt, shape = spec.get("dtype"), spec.get("shape")
+    if "shm" not in spec or not isinstance(dt, str) or dt not in AUDIO_DTYPES or not _dims_ok(shape):
+        return 0  # framed, or malformed: _decode_buffers names the problem
+    return math.prod(shape) * np.dtype(dt).itemsize
 
 
 def _decode_buffers(specs: Any, frames: Sequence[Any], re_id: str, shm: ShmReader | None) -> dict[str, Buffer]:
@@ -224,17 +280,20 @@ def _decode_buffers(specs: Any, frames: Sequence[Any], re_id: str, shm: ShmReade
                   f"{len(frames)} binary frames came")
     out: dict[str, Buffer] = {}
     it = iter(frames)
+    if len(specs) > MAX_BUFFERS:
+        raise bad(f"{len(specs)} buffers listed; at most {MAX_BUFFERS}")
     for spec in specs:
-        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or spec["name"] in out:
-            raise bad(f"spec {spec!r} needs a unique name")
+        name = spec.get("name") if isinstance(spec, dict) else None
+        if not isinstance(name, str) or not 0 < len(name) <= 64 or name in out:
+            raise bad(f"spec {_short(spec)} needs a unique name (1-64 characters)")
         if "shm" in spec:
             out[spec["name"]] = _shm_audio(spec, shm, bad)
             continue
         f = next(it)
         n = _nbytes(f)
         if "dtype" not in spec:
-            if spec.get("nbytes") != n:
-                raise bad(f"{spec['name']} says {spec.get('nbytes')} bytes, frame has {n}")
+            if spec.get("nbytes") != n or isinstance(spec.get("nbytes"), bool):
+                raise bad(f"{name} says {_short(spec.get('nbytes'))} bytes, frame has {n}")
             out[spec["name"]] = bytes(f)
             continue
         dt, shape, sr = _audio_spec(spec, bad)
@@ -248,13 +307,12 @@ def _decode_buffers(specs: Any, frames: Sequence[Any], re_id: str, shm: ShmReade
 
 def _audio_spec(spec: dict[str, Any], bad: Any) -> tuple[str, list[int], int]:
     dt, shape, sr = spec.get("dtype"), spec.get("shape"), spec.get("sample_rate")
-    if dt not in AUDIO_DTYPES:
-        raise bad(f"{spec['name']} has dtype {dt!r}; use float32")
-    if (not isinstance(shape, list) or not 1 <= len(shape) <= 2
-            or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
-        raise bad(f"{spec['name']} has shape {shape!r}; use [channels, samples]")
-    if not isinstance(sr, int) or isinstance(sr, bool) or sr <= 0:
-        raise bad(f"{spec['name']} has sample rate {sr!r}")
+    if not isinstance(dt, str) or dt not in AUDIO_DTYPES:
+        raise bad(f"{spec['name']} has dtype {_short(dt)}; use float32")
+    if not _dims_ok(shape):
+        raise bad(f"{spec['name']} has shape {_short(shape)}; use [channels, samples] (each below {MAX_DIM})")
+    if not isinstance(sr, int) or isinstance(sr, bool) or not 0 < sr <= MAX_SAMPLE_RATE:
+        raise bad(f"{spec['name']} has sample rate {_short(sr)}")
     return dt, shape, sr
 
 
@@ -293,6 +351,9 @@ class JobSpec:
     """Engine override ('' = the artist's engine), e.g. "autosing"."""
     checkpoint: str = ""
     """Checkpoint folder on the sidecar's machine, for engines that load user weights."""
+    language: str = ""
+    """Language the lyrics are sung in ('' = the lyrics sheet's ``[Language: xx]`` line, else the
+    artist's own; see host_bridge.model.language)."""
     artists: tuple[str, ...] = ()
     """Audition only: the artists to sing the section one after another (each clip streams as a
     ``chunk`` event naming its ``clip``; ``done`` carries the A/B reel). Empty: ``artist`` alone."""
@@ -303,15 +364,27 @@ class JobSpec:
 
 
 _INT_FIELDS = ("sample_rate", "length_samples", "start_sample", "seed", "channels")
+MAX_TAKE_SECONDS = 20 * 60
+"""Hard cap on a stem's length (one song; the instrumental's own cap in host_bridge.audio)."""
+TAIL_SECONDS = 30
+"""A stem may run this far past the end of the instrumental it was given (a last note's release)."""
+_LIMITS = {"sample_rate": (1, MAX_SAMPLE_RATE), "start_sample": (0, 24 * 3600 * MAX_SAMPLE_RATE),
+           "seed": (0, (1 << 63) - 1), "channels": (1, 2)}
+_STR_LIMITS = {"lyrics_text": 200_000, "artist": 64, "engine": 64, "lyrics_source": 4096, "melody_source": 4096,
+               "checkpoint": 4096, "language": 32}
 _STR_FIELDS = ("lyrics_text", "artist", "lyrics_source", "melody_source")
-_OPTIONAL_STR_FIELDS = ("engine", "checkpoint")
+_OPTIONAL_STR_FIELDS = ("engine", "checkpoint", "language")
 
 
-def job_request(spec: JobSpec, kind: str = "generate", job_id: str | None = None, priority: int | None = None) -> Message:
-    """A generate (full take) or audition (preview, served first) request."""
+def job_request(spec: JobSpec, kind: str = "generate", job_id: str | None = None, priority: int | None = None,
+                key: str | None = None) -> Message:
+    """A generate (full take) or audition (preview, served first) request. ``key`` is the job's
+    secret: only a request or cancel carrying it may take the job over (a reconnected bridge)."""
     if kind not in JOB_REQUESTS:
         raise ValueError(f"kind must be one of {sorted(JOB_REQUESTS)}")
     body: dict[str, Any] = {k: getattr(spec, k) for k in _INT_FIELDS + _STR_FIELDS}
+    if key is not None:
+        body["key"] = key
     body["tempo_map"] = spec.tempo_map.to_dict() if spec.tempo_map is not None else None
     body["bars"] = list(spec.bars) if spec.bars is not None else None
     if priority is not None:
@@ -331,6 +404,30 @@ def job_request(spec: JobSpec, kind: str = "generate", job_id: str | None = None
     return Message(kind, id=job_id or new_id(), body=body, buffers=bufs)
 
 
+def _check_values(b: dict[str, Any], bad: Any) -> None:
+    """Ranges of a job's numbers and lengths of its strings, from their meaning (see job_spec)."""
+    for k, (lo, hi) in _LIMITS.items():
+        if k in b and not lo <= b[k] <= hi:
+            raise bad(f"{k} {_short(b[k])} is outside {lo}-{hi}", f"send {k} between {lo} and {hi}")
+    cap = MAX_TAKE_SECONDS * b["sample_rate"]
+    if not 0 < b["length_samples"] <= cap:
+        raise bad(f"length_samples {_short(b['length_samples'])} is outside 1-{cap} "
+                  f"({MAX_TAKE_SECONDS // 60} minutes at {b['sample_rate']} Hz)",
+                  "send the instrumental's length in samples (one song, at most 20 minutes)")
+    for k, n in _STR_LIMITS.items():
+        v = b.get(k)
+        if isinstance(v, str) and (len(v) > n or "\x00" in v):
+            raise bad(f"{k} is longer than {n} characters or holds a NUL", f"send a shorter {k}")
+
+
+def _tempo_map(d: Any, bad: Any) -> TempoMap | None:
+    if d is None:
+        return None
+    if not isinstance(d, dict) or not isinstance(d.get("tempos"), list) or len(d["tempos"]) > 10_000:
+        raise bad("tempo_map is malformed", "send {'tempos': [[qn, bpm], ...], 'meters': [[bar, num, den], ...]}")
+    return TempoMap.from_dict(d)
+
+
 def job_spec(msg: Message) -> JobSpec:
     """generate/audition Message -> JobSpec, checking every field's type (values are checked by
     the pipeline, which knows the limits)."""
@@ -341,19 +438,21 @@ def job_spec(msg: Message) -> JobSpec:
 
     for k in _INT_FIELDS:
         if k in b and (not isinstance(b[k], int) or isinstance(b[k], bool)):
-            raise bad(f"{k} is {b[k]!r}", f"send {k} as an integer")
+            raise bad(f"{k} is {_short(b[k])}", f"send {k} as an integer")
     for k in _STR_FIELDS + _OPTIONAL_STR_FIELDS:
         if k in b and not isinstance(b[k], str):
             raise bad(f"{k} is {type(b[k]).__name__}", f"send {k} as a string")
     for k in ("lyrics_text", "sample_rate", "length_samples"):
         if k not in b:
             raise bad(f"{k} is missing", f"a {msg.type} request needs lyrics_text, sample_rate and length_samples")
-    tm = TempoMap.from_dict(b["tempo_map"]) if b.get("tempo_map") is not None else None
+    _check_values(b, bad)
+    tm = _tempo_map(b.get("tempo_map"), bad)
     bars = b.get("bars")
     if bars is not None:
         if (not isinstance(bars, list) or len(bars) != 2
-                or not all(isinstance(x, int) and not isinstance(x, bool) for x in bars)):
-            raise bad(f"bars is {bars!r}", "send bars as [first, last]")
+                or not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 100_000 for x in bars)
+                or bars[0] > bars[1]):
+            raise bad(f"bars is {_short(bars)}", "send bars as [first, last], 1 <= first <= last")
         bars = (bars[0], bars[1])
     midi = msg.buffers.get("melody_midi")
     if midi is not None and not isinstance(midi, bytes):
@@ -365,10 +464,18 @@ def job_spec(msg: Message) -> JobSpec:
         if inst.sample_rate != b["sample_rate"]:
             raise bad(f"instrumental is at {inst.sample_rate} Hz, the session at {b['sample_rate']} Hz",
                       "send the instrumental at the session rate")
+        longest = inst.array.shape[-1] + TAIL_SECONDS * b["sample_rate"]
+        if b["length_samples"] > longest:
+            raise bad(f"length_samples {b['length_samples']} is longer than the instrumental "
+                      f"({inst.array.shape[-1]} samples) by more than {TAIL_SECONDS} s",
+                      "send the instrumental's length (the stem covers the instrumental)")
+    key = b.get("key")
+    if key is not None and (not isinstance(key, str) or not 16 <= len(key) <= 128):
+        raise bad("key is not a string of 16-128 characters", "send the job's secret key as hex text, or leave it out")
     artists = b.get("artists") or []
     if (not isinstance(artists, list) or len(artists) > 32
             or not all(isinstance(a, str) and 0 < len(a) <= 64 for a in artists)):
-        raise bad(f"artists is {artists!r}", "send artists as a list of up to 32 artist names")
+        raise bad(f"artists is {_short(artists)}", "send artists as a list of up to 32 artist names")
     if artists and msg.type != "audition":
         raise bad("artists is only for an audition", "send one artist in 'artist', or make it an audition")
     kw = {k: b[k] for k in _INT_FIELDS + _STR_FIELDS + _OPTIONAL_STR_FIELDS if k in b}

@@ -21,9 +21,11 @@ from __future__ import annotations
 import atexit
 import itertools
 import logging
+import math
 import mmap
 import os
 import re
+import stat
 import threading
 import time
 import weakref
@@ -40,6 +42,8 @@ PREFIX = "topline-"
 _NAME = re.compile(r"^topline-(\d+)-(\d+)$")
 _IDS = itertools.count()
 """Slot numbers, unique in this process (several arenas may live in one bridge)."""
+MAX_SLOT_BYTES = 4 << 30
+"""Largest slot a peer may name (a 20-minute 96 kHz stereo float64 buffer is 1.8 GB)."""
 _ARENAS: "weakref.WeakSet[ShmArena]" = weakref.WeakSet()
 _swept = False
 
@@ -150,31 +154,27 @@ class ShmArena:
 class ShmMaps:
     """Receiver side: read-only views of a peer's slots, the mappings cached by name."""
 
-    def __init__(self, directory: Path = SHM_DIR, keep: int = 8) -> None:
+    def __init__(self, directory: Path = SHM_DIR, keep: int = 8, refuse_pid: int | None = None) -> None:
         self.directory = directory
         self.keep = keep
+        self.refuse_pid = refuse_pid
+        """Slots of this process are refused (a sidecar passes its own pid: a peer must not
+        name the sidecar's slots, which hold other bridges' audio)."""
         self._maps: OrderedDict[str, mmap.mmap] = OrderedDict()
         self._lock = threading.Lock()
 
     def view(self, name: str, dtype: str, shape: list[int]) -> np.ndarray:
         """A read-only array over slot ``name``. Raises ValueError for a name that is not a
         Topline slot or a slot smaller than the buffer."""
-        if not _NAME.match(name):
-            raise ValueError(f"{name!r} is not a Topline shared-memory slot")
+        m = _NAME.match(name) if isinstance(name, str) and len(name) <= 64 else None
+        if m is None or (self.refuse_pid is not None and int(m[1]) == self.refuse_pid):
+            raise ValueError(f"{str(name)[:64]!r} is not a Topline shared-memory slot of the peer")
         dt = np.dtype(dtype).newbyteorder("<")
-        count = int(np.prod(shape))
+        count = math.prod(shape)
         with self._lock:
             mm = self._maps.get(name)
             if mm is None:
-                try:
-                    fd = os.open(self.directory / name, os.O_RDONLY | os.O_NOFOLLOW)
-                except OSError as e:
-                    raise ValueError(f"shared-memory slot {name} cannot be opened: {e.strerror}") from e
-                try:
-                    size = os.fstat(fd).st_size
-                    mm = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
-                finally:
-                    os.close(fd)
+                mm = _map_slot(self.directory / name)
                 self._maps[name] = mm
                 while len(self._maps) > self.keep:
                     self._maps.popitem(last=False)  # views still alive keep their mapping
@@ -182,6 +182,29 @@ class ShmMaps:
         if count * dt.itemsize > len(mm):
             raise ValueError(f"shared-memory slot {name} holds {len(mm)} bytes, the buffer needs {count * dt.itemsize}")
         return np.frombuffer(mm, dt, count=count).reshape(shape)
+
+
+def _map_slot(path: Path) -> mmap.mmap:
+    """Map a peer's slot read-only. Never blocks (a FIFO or device under the name is refused, not
+    opened for reading) and maps only a regular file of this user, of a size that can be a slot."""
+    name = path.name
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as e:
+        raise ValueError(f"shared-memory slot {name} cannot be opened: {e.strerror}") from e
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"shared-memory slot {name} is not a regular file")
+        if hasattr(os, "getuid") and st.st_uid != os.getuid():
+            raise ValueError(f"shared-memory slot {name} belongs to another user")
+        if not 0 < st.st_size <= MAX_SLOT_BYTES:
+            raise ValueError(f"shared-memory slot {name} holds {st.st_size} bytes")
+        return mmap.mmap(fd, st.st_size, access=mmap.ACCESS_READ)
+    except OSError as e:
+        raise ValueError(f"shared-memory slot {name} cannot be mapped: {e.strerror}") from e
+    finally:
+        os.close(fd)
 
 
 def sweep(pid: int, directory: Path = SHM_DIR) -> int:

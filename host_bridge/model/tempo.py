@@ -40,12 +40,19 @@ class MeterChange:
         return self.numerator * 4.0 / self.denominator
 
 
+MIN_BPM = 20.0
+MAX_BPM = 400.0
+"""The tempos Topline sings at, everywhere (CLI, MIDI files, tempo maps over the wire)."""
+
+
 def _check_bpm(bpm: float) -> None:
     if not (isinstance(bpm, (int, float)) and math.isfinite(bpm) and bpm > 0):
         raise TempoError(f"tempo must be a positive number of beats per minute, got {bpm!r}",
                          "give a tempo above 0, e.g. --tempo 120")
-    if bpm > 1000:
-        raise TempoError(f"tempo {bpm} BPM is beyond any song", "give the tempo in beats per minute (20-400)")
+    if not MIN_BPM <= bpm <= MAX_BPM:
+        raise TempoError(f"tempo {bpm:g} BPM is outside {MIN_BPM:g}-{MAX_BPM:g} BPM",
+                         f"give the tempo in beats per minute ({MIN_BPM:g}-{MAX_BPM:g}); a tempo map or MIDI file "
+                         "written at another speed must be fixed in the DAW")
 
 
 @dataclass(frozen=True)

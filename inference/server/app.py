@@ -23,7 +23,7 @@ from host_bridge.connection import ConnectionInfo, default_connection_file
 from host_bridge.errors import CancelledError, InputError, ToplineError
 from host_bridge.frozen import build_info
 from host_bridge.shm import ShmArena, ShmMaps, shm_available
-from inference.server.jobs import PRIORITY_AUDITION, PRIORITY_GENERATE, JobQueue, QueueFull
+from inference.server.jobs import PRIORITY_AUDITION, PRIORITY_GENERATE, JobQueue, JobTaken, QueueFull
 from inference.server.worker import PipelineFactory, RenderWorker, load_factory
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,12 @@ class SidecarServer:
         }
         shm = config.ip in LOOPBACK and shm_available()
         self.arena = ShmArena() if shm else None
-        self.maps = ShmMaps() if shm else None
+        self.maps = ShmMaps(refuse_pid=os.getpid()) if shm else None
         self.shm_peers: set[bytes] = set()
+        self.bad_messages = 0
+        self.lent_to: dict[str, bytes] = {}
+        """Shared-memory slot -> the bridge it was lent to (only that bridge may release it)."""
+        """Messages answered with an error because they could not be read."""
         """Bridges that agreed to shared memory in hello."""
         self._stop = False
         self._last_activity = time.monotonic()
@@ -125,8 +129,8 @@ class SidecarServer:
     def send(self, ident: bytes, msg: P.Message) -> None:
         self.send_frames(ident, P.encode(msg, self.shm_for(ident)))
 
-    def shm_for(self, ident: bytes) -> ShmArena | None:
-        return self.arena if ident in self.shm_peers else None
+    def shm_for(self, ident: bytes) -> "_PeerSlots | None":
+        return _PeerSlots(self.arena, self.lent_to, ident) if self.arena is not None and ident in self.shm_peers else None
 
     def send_frames(self, ident: bytes, frames: list[Any]) -> None:
         try:
@@ -202,8 +206,15 @@ class SidecarServer:
         try:
             msg = P.decode(frames, self.config.max_message_bytes, self.maps if ident in self.shm_peers else None)
         except P.ProtocolError as e:
+            self.bad_messages += 1
             log.info("bad message from %r: %s", ident, e)
             self.send(ident, P.error_reply(e.re, e))
+            return
+        except Exception as e:  # noqa: BLE001 - the decoder is total; this keeps the loop up if it is not
+            self.bad_messages += 1
+            log.exception("the decoder failed on a message from %r", ident)
+            self.send(ident, P.error_reply(None, P.ProtocolError(f"unreadable message ({type(e).__name__})",
+                                                                 "send a header frame the protocol describes")))
             return
         handler = self.handlers.get(msg.type)
         try:
@@ -225,7 +236,7 @@ class SidecarServer:
         return "failed" if self.worker.failure else "ready"
 
     def on_ping(self, ident: bytes, msg: P.Message) -> None:
-        self.send(ident, P.reply(msg, "pong", {"state": self.state(), **self.queue.snapshot()}))
+        self.send(ident, P.reply(msg, "pong", {"state": self.state(), **self.queue.snapshot(ident)}))
 
     def on_hello(self, ident: bytes, msg: P.Message) -> None:
         from presets import load_artists
@@ -258,7 +269,7 @@ class SidecarServer:
     def on_status(self, ident: bytes, msg: P.Message) -> None:
         lent = len(self.arena.lent()) if self.arena is not None else 0
         self.send(ident, P.reply(msg, "status_reply", {"state": self.state(), "shm_lent": lent,
-                                                       **self.queue.snapshot()}))
+                                                       **self.queue.snapshot(ident)}))
 
     def on_artists(self, ident: bytes, msg: P.Message) -> None:
         from presets import load_artists
@@ -271,13 +282,17 @@ class SidecarServer:
         prio = msg.body.get("priority", default)
         if not isinstance(prio, int) or isinstance(prio, bool) or not 0 <= prio <= 9:
             raise P.ProtocolError(f"priority {prio!r} is not 0-9", "leave priority out, or send 0 (first) to 9")
+        key = msg.body.get("key")
         try:
-            job, new = self.queue.submit(msg.id, msg.type, spec, ident, prio)
+            job, new = self.queue.submit(msg.id, msg.type, spec, ident, prio, key if isinstance(key, str) else None)
         except QueueFull as e:
             raise P.RemoteError("busy", f"the sidecar is busy: {e.reason}",
                                 "wait for a take to finish, then send the job again") from None
-        snap = self.queue.snapshot()
-        pos = snap["queued"].index(job.id) if job.id in snap["queued"] else None
+        except JobTaken:
+            raise P.ProtocolError(f"job id {msg.id} is taken by another bridge",
+                                  "give every job a new random id (a resubmission must carry the job's key)",
+                                  code="job_id_taken") from None
+        pos = self.queue.position(job)
         self.send(ident, P.reply(msg, "accepted", {"state": job.state, "duplicate": not new, "position": pos,
                                                    "seq": job.seq}))
         final = self.worker.final(job.id) if not new and job.finished else None
@@ -285,11 +300,11 @@ class SidecarServer:
             self.send(ident, final)
 
     def on_cancel(self, ident: bytes, msg: P.Message) -> None:
-        jid = msg.body.get("job")
-        if not isinstance(jid, str):
+        jid, key = msg.body.get("job"), msg.body.get("key")
+        if not isinstance(jid, str) or len(jid) > 128:
             raise P.ProtocolError("cancel needs the job id", 'send {"job": "<id of the generate request>"}')
-        job = self.queue.cancel(jid)
-        state = job.state if job is not None else "unknown"
+        job = self.queue.cancel(jid, ident, key if isinstance(key, str) else None)
+        state = job.state if job is not None else "unknown"  # another bridge's job is unknown here
         self.send(ident, P.reply(msg, "cancel_reply", {"job": jid, "state": state}))
         if job is not None and state == "cancelled" and self.worker.final(jid) is None:
             final = P.error_reply(jid, CancelledError("the job was cancelled", "start it again when ready"))
@@ -298,8 +313,11 @@ class SidecarServer:
 
     def on_release(self, ident: bytes, msg: P.Message) -> None:
         slots = msg.body.get("slots")
-        if self.arena is not None and isinstance(slots, list):
-            self.arena.release([s for s in slots if isinstance(s, str)])
+        if self.arena is not None and isinstance(slots, list):  # only slots lent to this bridge come back
+            mine = [s for s in slots[:1024] if isinstance(s, str) and self.lent_to.get(s) == ident]
+            for s in mine:
+                self.lent_to.pop(s, None)
+            self.arena.release(mine)
 
     def on_shutdown(self, ident: bytes, msg: P.Message) -> None:
         self.send(ident, P.reply(msg, "shutdown_reply", {"pid": os.getpid()}))
@@ -324,3 +342,20 @@ class SidecarServer:
             self.arena.close()
         if not (hasattr(self, "worker") and self.worker.is_alive()):
             self.ctx.term()  # a worker stuck in a render keeps its socket; the process exit ends it
+
+
+class _PeerSlots:
+    """The server's arena as one bridge's ShmWriter: records which bridge each slot went to."""
+
+    def __init__(self, arena: ShmArena, lent_to: dict[str, bytes], ident: bytes) -> None:
+        self.arena, self.lent_to, self.ident = arena, lent_to, ident
+
+    def put(self, array: Any) -> str | None:
+        name = self.arena.put(array)
+        if name is not None:
+            self.lent_to[name] = self.ident  # (a dict item set is atomic; the worker thread calls this too)
+            if len(self.lent_to) > 1024:  # slots taken back after their lease, or dropped, are forgotten
+                lent = set(self.arena.lent())
+                for k in [k for k in list(self.lent_to) if k not in lent]:
+                    self.lent_to.pop(k, None)
+        return name

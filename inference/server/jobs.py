@@ -6,6 +6,7 @@ is the same job resubmitted (a bridge that reconnected): it is never queued twic
 from __future__ import annotations
 
 import heapq
+import hmac
 import itertools
 import threading
 import time
@@ -25,10 +26,13 @@ class Job:
     kind: str
     spec: JobSpec
     owner: bytes
-    """ZeroMQ identity of the bridge that gets the events (the latest one that submitted it)."""
+    """ZeroMQ identity of the bridge that gets the events (the latest one that proved it owns the job)."""
     priority: int
     seq: int
     nbytes: int
+    key: str | None = None
+    """The job's secret, sent by the bridge that made it: a resubmission or a cancel from another
+    connection must carry it. None (an older bridge): only the submitting connection owns the job."""
     state: str = "queued"
     """queued -> running -> done | failed | cancelled."""
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -40,6 +44,16 @@ class Job:
     @property
     def finished(self) -> bool:
         return self.state in ("done", "failed", "cancelled")
+
+    def owns(self, ident: bytes, key: str | None) -> bool:
+        """Whether a request from connection ``ident`` carrying ``key`` may act on this job."""
+        if self.key is not None and key is not None:
+            return hmac.compare_digest(self.key.encode(), key.encode())
+        return ident == self.owner
+
+
+class JobTaken(Exception):
+    """A request reuses the id of a job another bridge owns (without its key)."""
 
 
 class QueueFull(Exception):
@@ -68,13 +82,17 @@ class JobQueue:
         with self._cv:
             return self._jobs.get(job_id)
 
-    def submit(self, job_id: str, kind: str, spec: JobSpec, owner: bytes, priority: int) -> tuple[Job, bool]:
-        """Queue a job; returns (job, is_new). A known id returns the existing job (its owner
-        updated). Raises QueueFull when the queue is at its job or byte limit."""
+    def submit(self, job_id: str, kind: str, spec: JobSpec, owner: bytes, priority: int,
+               key: str | None = None) -> tuple[Job, bool]:
+        """Queue a job; returns (job, is_new). A known id returns the existing job, its owner
+        updated, when the request proves it owns it (see :meth:`owns`); otherwise raises
+        JobTaken. Raises QueueFull when the queue is at its job or byte limit."""
         nbytes = (spec.instrumental.nbytes if spec.instrumental is not None else 0) + len(spec.melody_midi or b"")
         with self._cv:
             old = self._jobs.get(job_id)
             if old is not None:
+                if not old.owns(owner, key):
+                    raise JobTaken(job_id)
                 old.owner = owner
                 return old, False
             waiting = len(self._heap)
@@ -82,7 +100,7 @@ class JobQueue:
                 raise QueueFull(f"{waiting} jobs are waiting")
             if waiting and self.queued_bytes + nbytes > self.max_bytes:
                 raise QueueFull(f"{self.queued_bytes >> 20} MiB of audio is waiting")
-            job = Job(job_id, kind, spec, owner, priority, next(self._seq), nbytes)
+            job = Job(job_id, kind, spec, owner, priority, next(self._seq), nbytes, key=key)
             self._jobs[job_id] = job
             heapq.heappush(self._heap, (priority, job.seq, job_id))
             self.queued_bytes += nbytes
@@ -109,10 +127,13 @@ class JobQueue:
                     return None
                 self._cv.wait(left)
 
-    def cancel(self, job_id: str) -> Job | None:
-        """Mark a job cancelled (a queued one never runs; a running one has its event set)."""
+    def cancel(self, job_id: str, ident: bytes | None = None, key: str | None = None) -> Job | None:
+        """Mark a job cancelled (a queued one never runs; a running one has its event set). With
+        ``ident``, a job that connection does not own (see :meth:`Job.owns`) is treated as unknown."""
         with self._cv:
             job = self._jobs.get(job_id)
+            if job is not None and ident is not None and not job.owns(ident, key):
+                return None
             if job is None or job.finished:
                 return job
             job.state = "cancelled"
@@ -139,17 +160,29 @@ class JobQueue:
                     job.cancel.set()
             self._cv.notify_all()
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, owner: bytes | None = None) -> dict[str, Any]:
+        """The queue's state. With ``owner``, ``queued`` and ``running`` name only that
+        connection's jobs (another bridge's ids are its secrets); ``queued_total`` and ``busy``
+        count everyone's."""
         with self._cv:
             running = self._active
+            queued = sorted((j for j in self._jobs.values() if j.state == "queued"), key=lambda j: (j.priority, j.seq))
             return {
-                "queued": [j.id for j in sorted((j for j in self._jobs.values() if j.state == "queued"),
-                                                key=lambda j: (j.priority, j.seq))],
-                "running": running.id if running else None,
+                "queued": [j.id for j in queued if owner is None or j.owner == owner],
+                "queued_total": len(queued),
+                "running": running.id if running and (owner is None or running.owner == owner) else None,
+                "busy": running is not None,
                 "stalled_s": round(time.monotonic() - running.last_progress, 3)
                 if running and running.last_progress else 0.0,
                 "queued_bytes": self.queued_bytes,
             }
+
+    def position(self, job: Job) -> int | None:
+        """Place of a queued job among all queued jobs (0: next), None when not queued."""
+        with self._cv:
+            if job.state != "queued":
+                return None
+            return sum(1 for j in self._jobs.values() if j.state == "queued" and (j.priority, j.seq) < (job.priority, job.seq))
 
     def _trim(self) -> None:
         finished = [k for k, j in self._jobs.items() if j.finished]
