@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import signal
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -41,10 +42,30 @@ def generate_via_sidecar(spec: JobSpec, args: argparse.Namespace,
         extra += ["--pipeline", args.sidecar_pipeline]
     manager = SidecarManager(sidecar_command(extra), getattr(args, "connection_file", None), detach=True)
     bridge = Bridge(manager)
+    job = None
     try:
-        return bridge.run(spec, on_progress=progress)
+        job = bridge.submit(spec, on_progress=progress)
+        bridge.wait(job.id, 3600.0)
+        if job.error is not None:
+            raise job.error
+        return job.take
+    except KeyboardInterrupt:  # Ctrl-C: the sidecar's worker must not go on rendering an orphan
+        if job is not None:
+            cancel_and_wait(bridge, job.id)
+        raise
     finally:
         bridge.close()
+
+
+def cancel_and_wait(bridge: Any, job_id: str, timeout: float = 3.0) -> None:
+    """Cancel a job and wait (briefly) until the sidecar confirms, so the request is delivered."""
+    from host_bridge.errors import ToplineError
+
+    try:
+        bridge.cancel(job_id)
+        bridge.wait(job_id, timeout)
+    except (ToplineError, KeyboardInterrupt) as e:
+        log.info("cancel of %s not confirmed: %s", job_id, e)
 
 
 # ------------------------------------------------------------------------------ topline sidecar
@@ -111,6 +132,8 @@ def _add_bridge(sub: Any) -> None:
     where.add_argument("--session", type=Path, help="the DAW session file or folder (takes go beside it)")
     where.add_argument("--takes", type=Path, help="the takes folder")
     b.add_argument("--osc-host", default="127.0.0.1", help="address for OSC (default loopback)")
+    b.add_argument("--osc-allow-remote", action="store_true",
+                   help="allow --osc-host beyond loopback (any machine that reaches it can start jobs)")
     b.add_argument("--osc-port", type=int, default=9050, help="UDP port for OSC (0 picks one)")
     b.add_argument("--connection-file", type=Path, default=None, help="the sidecar to use")
     b.add_argument("--sidecar-pipeline", default=None, help="pipeline factory for a sidecar this bridge starts")
@@ -128,9 +151,13 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     folder = args.takes if args.takes else takes_folder_for(args.session)
     extra = ["--threads", str(args.threads)] + (["--pipeline", args.sidecar_pipeline] if args.sidecar_pipeline else [])
     bridge = Bridge(SidecarManager(sidecar_command(extra), args.connection_file))
-    hello = bridge.connect()
+    root = folder.parent if args.takes else (args.session if args.session.is_dir() else args.session.parent)
     surface = OscSurface(bridge, TakeFolder(folder, subtype="FLOAT" if args.float else "PCM_24"),
-                         args.osc_host, args.osc_port)
+                         args.osc_host, args.osc_port, root=root, allow_remote=args.osc_allow_remote)
+    if args.osc_host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"topline bridge: warning: OSC on {args.osc_host} accepts jobs from any machine that reaches it",
+              file=sys.stderr, flush=True)
+    hello = bridge.connect()
     for s in (signal.SIGTERM, signal.SIGINT):
         signal.signal(s, lambda *_: surface.stop())
     surface.start()
