@@ -182,3 +182,22 @@ def test_a_72_bpm_guide_is_refused_on_a_120_bpm_session_and_sung_on_its_map_with
     assert meta["tempo_map_used"]["forced"] is True
     # on the session's map: the first note (quarter note 4) starts at bar 2 of 120 BPM, 2.0 s
     assert rec.bar_samples[0] == 88200
+
+
+def test_resing_checks_the_guide_against_the_new_tempo_map_too(session_120: ArdourAdapter) -> None:
+    from host_bridge.daw.ardour.errors import TempoMismatchError
+    from host_bridge.model import TempoMap
+
+    ad = session_120
+    recs = ad.store.all()
+    if not recs:
+        pytest.skip("needs the take of the previous test")
+    ad.set_tempo_map(TempoMap.constant(100))  # the take is stale; its guide (72 BPM) still disagrees
+    assert [s.state for s in ad.stale()] == ["stale"]
+    before = ad.session.file.read_bytes()
+    with pytest.raises(TempoMismatchError, match="100 BPM.*72 BPM"):
+        ad.resing()
+    assert ad.session.file.read_bytes() == before
+    (again,) = ad.resing(use_session_tempo=True)
+    assert again.versions == 2 and again.tempo_check["forced"] and again.tempo_check["session_tempo"] == "100 BPM"
+    assert again.bar_samples[0] == 105840  # bar 2 at 100 BPM, 44.1 kHz

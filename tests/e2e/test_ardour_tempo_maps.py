@@ -145,3 +145,39 @@ def test_info_into_a_closed_pipe_exits_without_a_traceback(tmp_path: Path) -> No
                            env=env, cwd=ROOT, executable="/bin/bash", timeout=60)
     assert shell.stdout.decode().startswith("session s (") and "Traceback" not in shell.stderr.decode()
     assert np.isin(shell.returncode, [0, 141])
+
+
+def test_new_refuses_before_creating_anything(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ardour_songs import instrumental
+
+    from host_bridge.cli import main
+
+    mix = tmp_path / "mix.wav"
+    instrumental(mix, 48000, 1.0)
+    guide = rit_guide(tmp_path / "rit.mid")
+    bare = tmp_path / "bare.mid"
+    constant_guide(bare, 100.0, [(0.0, 1.0, 60)])
+    import mido
+
+    mf = mido.MidiFile(str(bare))
+    mf.tracks[0] = mido.MidiTrack([m for m in mf.tracks[0] if m.type != "set_tempo"])
+    mf.save(str(bare))
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "keep.txt").write_text("mine")
+    cases = [
+        (["ardour", "new", str(taken), "--instrumental", str(mix), "--tempo", "100"], "already exists"),
+        (["ardour", "new", str(tmp_path / "a"), "--instrumental", str(mix), "--melody", str(bare)], "--tempo BPM"),
+        (["ardour", "new", str(tmp_path / "b"), "--instrumental", str(mix), "--melody", str(guide), "--tempo", "90"],
+         "leave out --tempo"),
+        (["ardour", "new", str(tmp_path / "c"), "--instrumental", str(mix), "--tempo", "90", "--meter", "4-4"],
+         "N/D"),
+        (["ardour", "new", str(tmp_path / "d"), "--instrumental", str(mix)], "--melody guide.mid"),
+        (["ardour", "new", str(tmp_path / "e"), "--instrumental", str(tmp_path / "none.wav"), "--tempo", "90"],
+         "none.wav"),
+    ]
+    for argv, fix in cases:
+        assert main(argv) == 2, argv
+        assert fix in capsys.readouterr().err, argv
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bare.mid", "mix.wav", "rit.mid", "taken"]
+    assert [p.name for p in taken.iterdir()] == ["keep.txt"]

@@ -3,7 +3,9 @@
 Every step that loads or writes the session runs while no Ardour has it open, checks its inputs
 before it touches anything, and leaves the session file byte-identical when it fails:
 
-1. read the session file: sample rate, tempo map, routes; check the bus, the bars, the lyrics;
+1. read the session file: sample rate, tempo map, routes; check the bus, the bars, the lyrics,
+   and the guide MIDI's bar lines against the session's (:mod:`.tempo_maps`: refused when more
+   than 10 ms apart, unless the take is to be sung on the session's map anyway);
 2. export the bus (soloed) over the bars with headless Ardour, without saving;
 3. ask for a take (:func:`host_bridge.daw.take_source.ask_for_take`) with the session's tempo map;
 4. add a track named after the artist and take number (headless Ardour, saved), then write the
@@ -16,8 +18,6 @@ before it touches anything, and leaves the session file byte-identical when it f
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import soundfile as sf
 
 from host_bridge.daw.ardour import runner as R
+from host_bridge.daw.ardour.capture import Capture, capture_bus, capture_file, export_range
 from host_bridge.daw.ardour.errors import ArdourRunError, BarRangeError, SessionBusyError, TakeRecordError
 from host_bridge.daw.ardour.create import session_tempo_env
 from host_bridge.daw.ardour.records import Settings, TakeRecord, TakeStore
@@ -47,18 +47,6 @@ MASTER = "Master"
 MELODY_TRACK_PREFIX = "track:"
 """A melody setting ``track:<name>`` reads the guide melody from that MIDI track of the session."""
 
-
-@dataclass(frozen=True)
-class Capture:
-    audio: np.ndarray
-    """float32 [C, T] at the session rate: what the bus sends to the master over the bars."""
-    sample_rate: int
-    start_sample: int
-    bars: tuple[int, int]
-    bus: str
-    ardour_bars: dict[int, int]
-    """Where Ardour's own tempo map puts each captured bar line (bar -> sample)."""
-    seconds: float
 
 
 @dataclass(frozen=True)
@@ -184,48 +172,12 @@ class ArdourAdapter:
     def export(self, start_sample: int, end_sample: int, out: str | Path, solo: str | None = None,
                report_bars: tuple[int, int] | None = None) -> tuple[Path, R.RunResult]:
         """Export the master over [start, end) samples (``solo``: only that bus/track) to ``out``."""
-        out = Path(out)
-        if end_sample <= start_sample:
-            raise BarRangeError(f"export range {start_sample}-{end_sample} is empty", "give an end after the start")
-        preset = R.ensure_export_preset()
-        with tempfile.TemporaryDirectory(prefix="topline-export-") as td, R.session_lock(self.session.dir):
-            env = {"TOPLINE_START": str(start_sample), "TOPLINE_END": str(end_sample), "TOPLINE_OUT_DIR": td,
-                   "TOPLINE_PRESET": preset, "TOPLINE_SOLO": solo or ""}
-            if report_bars:
-                env["TOPLINE_REPORT_BARS"] = f"{report_bars[0]}\t{report_bars[1]}"
-
-            def clear() -> None:  # a crashed attempt may have left a half-written file
-                for f in Path(td).iterdir():
-                    f.unlink() if f.is_file() else shutil.rmtree(f, ignore_errors=True)
-
-            res = self.runner.run("export.lua", self.session.dir, self.session.snapshot, env, before_attempt=clear)
-            files = sorted(Path(td).glob("*.wav"))
-            if len(files) != 1:
-                raise ArdourRunError(f"Ardour's export wrote {len(files)} files", "run with -v and check the log")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(files[0]), out)
-        return out, res
+        return export_range(self.session, self.runner, start_sample, end_sample, out, solo, report_bars)
 
     def capture(self, bus: str, bars: tuple[int, int]) -> Capture:
         """What ``bus`` sends to the master over ``bars`` (inclusive), at the session rate."""
         self.check_capture(bus, bars)
-        s = self.session
-        start, end = s.bar_sample(bars[0]), s.bar_sample(bars[1] + 1)
-        t0 = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="topline-capture-") as td:
-            path, res = self.export(start, end, Path(td) / "capture.wav",
-                                    solo=None if bus == MASTER else bus, report_bars=(bars[0], bars[1] + 1))
-            data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-        if sr != s.sample_rate or data.shape[0] != end - start:
-            raise ArdourRunError(f"Ardour exported {data.shape[0]} samples at {sr} Hz, expected {end - start} at "
-                                 f"{s.sample_rate} Hz", "report this with the session file")
-        ardour_bars = {int(b): int(x) for b, x in res.values("bar")}
-        for b, x in ardour_bars.items():
-            ours = s.bar_sample(b)
-            if abs(ours - x) > 1:
-                raise ArdourRunError(f"Ardour puts bar {b} at sample {x}, Topline's reading of the tempo map at {ours}",
-                                     "the session's tempo map holds something Topline misreads; report it")
-        return Capture(np.ascontiguousarray(data.T), sr, start, bars, bus, ardour_bars, time.monotonic() - t0)
+        return capture_bus(self.session, self.export, bus, bars, MASTER)
 
     # ------------------------------------------------------------------ singing
     def _inputs(self, opts: SingOptions) -> "SongInputs":
@@ -314,23 +266,7 @@ class ArdourAdapter:
 
     def capture_from_file(self, path: str | Path, bus: str, bars: tuple[int, int]) -> Capture:
         """A capture exported elsewhere (Ardour's GUI): checked against the session's rate and bars."""
-        from host_bridge.audio import read_audio
-
-        self.session.route(bus)
-        self.session.check_bars(*bars)
-        audio, sr = read_audio(path)
-        start, end = self.session.bar_sample(bars[0]), self.session.bar_sample(bars[1] + 1)
-        if sr != self.session.sample_rate:
-            raise InputError(f"capture {path} is at {sr} Hz, the session at {self.session.sample_rate} Hz",
-                             "export the bus at the session rate")
-        if abs(audio.shape[1] - (end - start)) > 1:
-            raise InputError(f"capture {path} is {audio.shape[1]} samples long; bars {bars[0]}-{bars[1]} are "
-                             f"{end - start}", "export exactly the bars to sing (from the first bar line to the "
-                             "bar line after the last bar)")
-        fixed = np.zeros((audio.shape[0], end - start), np.float32)
-        n = min(end - start, audio.shape[1])
-        fixed[:, :n] = audio[:, :n]
-        return Capture(fixed, sr, start, bars, bus, {}, 0.0)
+        return capture_file(self.session, path, bus, bars)
 
     def link(self, take_id: str) -> TakeRecord:
         """Attach a take delivered with ``place=False`` to the region the editor action imported:
