@@ -201,3 +201,29 @@ def test_resing_checks_the_guide_against_the_new_tempo_map_too(session_120: Ardo
     (again,) = ad.resing(use_session_tempo=True)
     assert again.versions == 2 and again.tempo_check["forced"] and again.tempo_check["session_tempo"] == "100 BPM"
     assert again.bar_samples[0] == 105840  # bar 2 at 100 BPM, 44.1 kHz
+
+
+def test_tempo_replaces_a_sessions_map_by_the_guides(session_120: ArdourAdapter, rit_session: ArdourAdapter,
+                                                     song: dict[str, Path], capsys: pytest.CaptureFixture[str]
+                                                     ) -> None:
+    from host_bridge.daw.ardour.tempo_maps import check_guide_tempo
+
+    slow = song["root"] / "slow72.mid"
+    if not slow.is_file():
+        pytest.skip("needs the guide of the 72 BPM test")
+    ad = session_120
+    assert main(["ardour", "tempo", str(ad.session.dir), "--melody", str(slow)]) == 0
+    assert "within 0.0" in capsys.readouterr().out
+    ad.session.reload()
+    assert [round(t.bpm, 3) for t in ad.session.tempo_map.tempos] == [72.0]  # (MIDI: whole µs per beat)
+    assert check_guide_tempo(ad.session.tempo_map, slow, (2, 3))["max_bar_diff_ms"] < 1.0  # sing is no longer refused
+    # the 18 tempo points of the ritardando session give way to one; its 6/8 from bar 9 stays
+    rit = rit_session
+    inst = rit.session.regions("Instrumental")
+    assert main(["ardour", "tempo", str(rit.session.dir), "--tempo", "72"]) == 0
+    out = capsys.readouterr().out
+    rit.session.reload()
+    assert [round(t.bpm, 6) for t in rit.session.tempo_map.tempos] == [72.0]
+    assert rit.session.tempo_map.meter_at_bar(9).numerator == 6
+    assert rit.session.regions("Instrumental") == inst  # audio time: the instrumental stays at sample 0
+    assert "take(s) no longer fit their bars" in out and [s.state for s in rit.stale()] == ["stale"]

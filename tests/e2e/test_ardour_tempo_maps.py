@@ -58,7 +58,7 @@ def test_a_120_bpm_session_refuses_a_72_bpm_guide_naming_both_tempos(tmp_path: P
     msg = e.value.message
     assert "120 BPM" in msg and "72 BPM" in msg and "slow.mid" in msg
     assert "bar    4: session     6.000 s   slow.mid    10.000 s" in msg  # both maps' figures
-    assert "--use-session-tempo" in e.value.hint
+    assert "--use-session-tempo" in e.value.hint and "topline ardour tempo SESSION --melody slow.mid" in e.value.hint
     rec = check_guide_tempo(TempoMap.constant(120), guide, (2, 3), use_session_tempo=True)
     assert rec["forced"] and rec["map"] == "session" and rec["worst_bar"] == 4
     assert rec["max_bar_diff_ms"] == pytest.approx(4000.0)

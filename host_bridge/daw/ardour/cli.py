@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-SUBCOMMANDS = ("new", "info", "setup", "sing", "export", "stale", "resing", "link", "install")
+SUBCOMMANDS = ("new", "tempo", "info", "setup", "sing", "export", "stale", "resing", "link", "install")
 
 
 def _bars(v: str) -> tuple[int, int]:
@@ -42,6 +42,16 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     w.add_argument("--rate", type=int, default=None, help="session sample rate (default: the instrumental's; "
                                                           "another rate resamples it)")
     w.set_defaults(func=cmd_new)
+
+    m = asub.add_parser("tempo", help="replace the session's tempo map by the guide MIDI's (or a tempo)",
+                        description="Write the guide MIDI's tempo map and meters (or --tempo/--meter) into the "
+                                    "session, as Ardour 7.3 can hold it. Takes placed in beat time move with "
+                                    "their bars and turn stale: `topline ardour resing` sings them again.")
+    m.add_argument("session")
+    m.add_argument("--melody", default=None, help="guide melody MIDI whose tempo map and meters to use")
+    m.add_argument("--tempo", type=float, default=None, help="a constant tempo in BPM instead")
+    m.add_argument("--meter", default=None, help="time signature with --tempo, e.g. 4/4 (default) or 6/8")
+    m.set_defaults(func=cmd_tempo)
 
     i = asub.add_parser("info", help="the session's rate, tempo map, routes, settings and takes")
     i.add_argument("session", help="session folder or .ardour file")
@@ -169,6 +179,31 @@ def cmd_new(args: argparse.Namespace) -> int:
         print(f"topline: warning: Ardour 7.3 cannot hold this tempo map within {HOLD_MS:g} ms (tempo points sit on "
               f"whole beats): bar {r.worst_bar} is {r.max_bar_diff_ms:.2f} ms off", file=sys.stderr)
     print(f"next: topline ardour sing {args.session} --lyrics LYRICS.txt --bars FIRST-LAST")
+    return 0
+
+
+def cmd_tempo(args: argparse.Namespace) -> int:
+    from host_bridge.daw.ardour.new_session import retempo, source_tempo_map
+    from host_bridge.daw.ardour.tempo_maps import HOLD_MS
+
+    mel = Path(args.melody).expanduser().resolve() if args.melody else None
+    if mel is not None and not mel.is_file():
+        from host_bridge.errors import InputError
+
+        raise InputError(f"guide melody {mel} is not a file", "pass the guide MIDI file with --melody")
+    ad = _adapter(args)
+    source, name = source_tempo_map(mel, args.tempo, args.meter, ad.session.tempo_map.meters)
+    fitted, c = retempo(ad.session.dir, source)
+    src = f"--tempo {args.tempo:g}" if name == "--tempo" else Path(name).name
+    bar, ms = c.worst
+    print(f"tempo map of {ad.session.name} now from {src} ({len(fitted.tempos)} tempo point(s) in Ardour): "
+          f"bars 1-{c.last + 1} within {abs(ms):.3f} ms of {src}'s (largest at bar {bar})")
+    if abs(ms) > HOLD_MS:
+        print(f"topline: warning: Ardour 7.3 cannot hold this tempo map within {HOLD_MS:g} ms: bar {bar} is "
+              f"{abs(ms):.2f} ms off", file=sys.stderr)
+    stale = [x for x in _adapter(args).stale() if x.state in ("stale", "moved")]
+    if stale:
+        print(f"{len(stale)} take(s) no longer fit their bars: topline ardour resing {args.session}")
     return 0
 
 

@@ -22,13 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from host_bridge.daw.ardour import runner as R
-from host_bridge.daw.ardour.create import create_session
+from host_bridge.daw.ardour.create import create_session, session_tempo_env
 from host_bridge.daw.ardour.records import Settings
 from host_bridge.daw.ardour.session import ArdourSession
-from host_bridge.daw.ardour.tempo_maps import HOLD_MS, bar_seconds, compare_bar_lines, fit_for_ardour, guide_tempo
+from host_bridge.daw.ardour.tempo_maps import (HOLD_MS, BarComparison, bar_seconds, compare_bar_lines, fit_for_ardour,
+                                               guide_tempo)
 from host_bridge.daw.ardour.writer import SessionWriter, write_sources
 from host_bridge.errors import InputError, TempoError
-from host_bridge.model import MeterChange, TempoMap
+from host_bridge.model import MeterChange, TempoChange, TempoMap
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +71,14 @@ def parse_meter(text: str) -> tuple[int, int]:
     return n, d
 
 
-def source_tempo_map(melody: Path | None, tempo: float | None, meter: str | None) -> tuple[TempoMap, str]:
-    """The song's tempo map: the guide MIDI's, or a constant ``tempo`` in ``meter``."""
+def source_tempo_map(melody: Path | None, tempo: float | None, meter: str | None,
+                     session_meters: tuple[MeterChange, ...] | None = None) -> tuple[TempoMap, str]:
+    """The song's tempo map: the guide MIDI's, or a constant ``tempo`` in ``meter``. Without
+    ``meter``, a guide without time signatures (or ``tempo``) keeps ``session_meters`` (else 4/4)."""
     num, den = parse_meter(meter) if meter else (4, 4)
+    meters = (MeterChange(1, num, den),) if meter or not session_meters else session_meters
     if melody is not None:
-        guide = guide_tempo(melody, (MeterChange(1, num, den),))
+        guide = guide_tempo(melody, meters)
         if guide is not None:
             if tempo is not None:
                 raise InputError(f"{melody.name} has its own tempo map and --tempo {tempo:g} was given",
@@ -87,7 +91,7 @@ def source_tempo_map(melody: Path | None, tempo: float | None, meter: str | None
             raise TempoError(f"{melody.name} has no tempo event", "pass the song's tempo with --tempo BPM")
     if tempo is None:
         raise TempoError("no tempo for the session", "pass --melody guide.mid (its tempo map is used) or --tempo BPM")
-    return TempoMap.constant(tempo, num, den), "--tempo"
+    return TempoMap((TempoChange(0.0, float(tempo)),), meters), "--tempo"
 
 
 def read_instrumental(path: Path, rate: int | None) -> tuple[np.ndarray, int, int]:
@@ -158,3 +162,28 @@ def new_session(folder: str | Path, instrumental: str | Path, melody: str | Path
     worst = max(diffs, key=lambda b: abs(diffs[b]))
     return NewSession(session.file, sr, file_rate, tsource, tm, fitted, last_bar, abs(diffs[worst]), worst,
                       time.monotonic() - t0)
+
+
+def retempo(session_dir: str | Path, source: TempoMap, runner: R.ArdourRunner | None = None
+            ) -> tuple[TempoMap, BarComparison]:
+    """Replace an existing session's tempo map by ``source`` (fitted for Ardour), headless: the
+    old points are dropped from the file, then Ardour sets the new ones and saves. Regions in
+    beat time (takes) move with their bars; audio-time ones (the instrumental) stay. Returns the
+    map written and Ardour's bar lines against ``source`` over the session. On failure the session
+    file is restored."""
+    session = ArdourSession(session_dir)
+    fitted = fit_for_ardour(source)
+    run = runner or R.ArdourRunner()
+    before = session.file.read_bytes()
+    try:
+        with R.session_lock(session.dir):
+            w = SessionWriter(session)
+            w.clear_tempo_map()
+            w.save()
+            run.run("set_tempo_map.lua", session.dir, session.snapshot, session_tempo_env(fitted))
+        session.reload()
+    except BaseException:
+        session.file.write_bytes(before)
+        raise
+    last = max(1, session.last_bar())
+    return fitted, compare_bar_lines(session.tempo_map, source, 1, last)

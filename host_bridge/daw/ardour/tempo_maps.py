@@ -167,6 +167,6 @@ def check_guide_tempo(session_tm: TempoMap, melody: Path | None, bars: tuple[int
                        f"({rec['guide_tempo']}) differs by up to {abs(worst_ms):.1f} ms (bar {worst_bar})")
         log.warning("%s; singing on the session's map (%s)", what, SESSION_TEMPO_FLAG)
         return rec
-    raise TempoMismatchError(what, f"make the session's tempo map the guide's (start from `topline ardour new "
-                                   f"--melody {name}`, or set the tempo in Ardour), or pass {SESSION_TEMPO_FLAG} "
-                                   f"to sing on the session's map anyway")
+    raise TempoMismatchError(what, f"give the session the guide's tempo map (`topline ardour tempo SESSION --melody "
+                                   f"{name}`; a new session: `topline ardour new ... --melody {name}`), or pass "
+                                   f"{SESSION_TEMPO_FLAG} to sing on the session's map anyway")

@@ -176,6 +176,23 @@ class SessionWriter:
                                          "end": f"a{sc(end_sample)}", "flags": "IsSessionRange", "locked": "0",
                                          "timestamp": str(int(time.time())), "cue": "0"})
 
+    def clear_tempo_map(self) -> int:
+        """Drop every tempo and meter point but the first of each (Ardour 7.3's Lua can add points
+        but not remove them); returns how many were dropped. The next headless run sets the rest."""
+        tm = self.root.find("TempoMap")
+        if tm is None:
+            raise SessionFileError(f"{self.session.file.name} has no tempo map",
+                                   "open the session in Ardour 7 and save it once")
+        dropped = 0
+        for tag in ("Tempos", "Meters"):
+            group = tm.find(tag)
+            if group is None:
+                continue
+            for el in list(group)[1:]:
+                group.remove(el)
+                dropped += 1
+        return dropped
+
     def save(self) -> None:
         """Write the session file atomically (temporary file in its folder, then rename)."""
         self.root.set("id-counter", str(self._counter + 1))
