@@ -6,10 +6,13 @@ leaves nothing behind.
 """
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+from host_bridge.errors import InputError
 
 
 def umask_mode(base: int = 0o666) -> int:
@@ -55,3 +58,56 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, mode: int | None = None
             f.write(data)
 
     return atomic_write(path, fill, mode=mode)
+
+
+def folder_write_error(folder: Path, e: OSError) -> InputError:
+    """An OSError met writing into ``folder`` -> an input error whose hint matches its cause."""
+    hints = {errno.EROFS: f"{folder} is on a read-only disk: choose an output on a writable one",
+             errno.EACCES: f"you may not write in {folder}: choose another folder or change its permissions",
+             errno.EPERM: f"you may not write in {folder}: choose another folder or change its permissions",
+             errno.ENOSPC: f"the disk holding {folder} is full: free some space or choose another disk",
+             errno.EDQUOT: f"your disk quota on {folder} is used up: free some space or choose another disk",
+             errno.EFBIG: f"the file is larger than this system lets you write in {folder} (a file size limit): "
+                          "choose another disk or raise the limit",
+             errno.ENOTDIR: f"{folder} is not a folder: choose an output inside a folder"}
+    return InputError(f"cannot write in {folder}: {e.strerror or e}",
+                      hints.get(e.errno or 0, f"check that {folder} exists and can be written"))
+
+
+def probe_writable(folder: str | Path) -> None:
+    """Create (and remove) a temporary file in ``folder``, or in its nearest existing parent when
+    it does not exist yet (nothing is left behind), so an unwritable output is found before any
+    work is done. Raises :class:`InputError` with the fix."""
+    d = Path(folder)
+    here = d
+    while not here.exists() and here.parent != here:
+        here = here.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".topline-probe-", suffix=".part", dir=here)
+    except OSError as e:
+        raise folder_write_error(d, e) from e
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def atomic_write_files(contents: dict[Path, bytes], *, mode: int | None = None) -> None:
+    """Create several files all or none: each is written and flushed to a temporary file beside
+    it first, then all are renamed into place. A failure (a full disk) leaves no file changed and
+    no temporary file behind; raises the OSError."""
+    tmps: dict[Path, str] = {}
+    try:
+        for p, data in contents.items():
+            p.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+            tmps[p] = tmp
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            if mode is not None:
+                os.chmod(tmp, mode)
+        for p, tmp in tmps.items():
+            os.replace(tmp, p)
+    finally:
+        for tmp in tmps.values():
+            Path(tmp).unlink(missing_ok=True)

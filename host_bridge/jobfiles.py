@@ -30,13 +30,16 @@ def spec_from_files(instrumental: str | Path, lyrics: str | Path, melody: str | 
     """Validate the files and settings of a job and pack them into a JobSpec. ``melody`` None
     lets the sidecar's composer write the melody over the instrumental."""
     from host_bridge.audio import read_audio
-    from host_bridge.midi import read_melody
-    from host_bridge.model import LyricsSheet, TempoMap
+    from host_bridge.errors import AudioInputError, MidiError
+    from host_bridge.inputs import check_melody_fits, check_regular, read_lyrics, read_regular
+    from host_bridge.midi import MAX_MIDI_BYTES, read_melody
+    from host_bridge.model import TempoMap
     from presets import get_artist
 
     a = get_artist(artist)
+    check_regular(instrumental, "instrumental", AudioInputError)
     audio, sr = read_audio(instrumental)
-    sheet = LyricsSheet.load(lyrics)
+    sheet = read_lyrics(lyrics)
     tempo_map = None
     melody_bytes: bytes | None = None
     melody_path = Path(melody) if melody is not None else Path("composed")
@@ -44,12 +47,12 @@ def spec_from_files(instrumental: str | Path, lyrics: str | Path, melody: str | 
         if tempo is not None:
             tempo_map = TempoMap.constant(tempo)
     else:
-        if not melody_path.is_file():
-            raise InputError(f"melody file {melody_path} does not exist", "check the path to the guide MIDI file")
+        check_regular(melody_path, "melody file", MidiError)
         guide = read_melody(melody_path, tempo_bpm=tempo)
         if tempo is not None and not midi_has_tempo(melody_path):
             tempo_map = TempoMap.constant(tempo).with_meter_changes(guide.tempo_map.meters)
-        melody_bytes = melody_path.read_bytes()
+        check_melody_fits(guide, audio.shape[1] / sr, start_sample / sr)
+        melody_bytes = read_regular(melody_path, MAX_MIDI_BYTES, "melody file", MidiError)
     if channels not in (1, 2):
         raise InputError(f"{channels} output channels asked for", "ask for a mono (1) or stereo (2) stem")
     if start_sample < 0:

@@ -39,9 +39,10 @@ from typing import Any
 import mido
 
 from host_bridge.fileio import atomic_write_bytes
+from host_bridge.inputs import read_regular
 from host_bridge.errors import MidiError, TempoError
 from host_bridge.model.score import Note, Score
-from host_bridge.model.tempo import MeterChange, TempoChange, TempoMap
+from host_bridge.model.tempo import MAX_BPM, MIN_BPM, MeterChange, TempoChange, TempoMap
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ _DRUM_NAME = re.compile(r"drum|percus|\bperc\b|\bkit\b|hi-?hat|snare|\bkick|cymb
 _MELODY_NAME = re.compile(r"vocal|vox|melod|lead|voice|sing|topline|lyric", re.IGNORECASE)
 _MELISMA_TOKEN = re.compile(r"^[+~\-]+$")
 MAX_MIDI_BYTES = 32 * 1024 * 1024
+MAX_NOTES = 20_000
+"""Most notes a guide melody may hold (a 20-minute song at 16 notes a second)."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,8 @@ def read_melody(path: str | Path, tempo_bpm: float | None = None) -> GuideMelody
     """
     p = Path(path)
     if tempo_bpm is not None and not (isinstance(tempo_bpm, (int, float)) and math.isfinite(tempo_bpm)
-                                      and tempo_bpm > 0):
-        raise TempoError(f"tempo {tempo_bpm!r} given for {p.name} is not a positive number of BPM",
+                                      and MIN_BPM <= tempo_bpm <= MAX_BPM):
+        raise TempoError(f"tempo {tempo_bpm!r} given for {p.name} is not {MIN_BPM:g}-{MAX_BPM:g} BPM",
                          "give the session tempo in beats per minute, e.g. 120")
     mf = _open(p)
     tpb = mf.ticks_per_beat
@@ -124,6 +127,9 @@ def read_melody(path: str | Path, tempo_bpm: float | None = None) -> GuideMelody
     lyric_events = _lyric_events(texts)
     chosen = _choose(pitched, lyric_events, tpb)
     raw = _monophonic(chosen.notes)
+    if len(raw) > MAX_NOTES:
+        raise MidiError(f"{p} holds {len(raw)} melody notes; a guide melody may have at most {MAX_NOTES}",
+                        "export only the sung melody track (one song)")
     notes = [Note(on / tpb, (off - on) / tpb, float(pitch), velocity=vel) for on, off, pitch, vel in raw]
     if not notes:
         raise MidiError(f"{p.name}: the melody track '{chosen.name}' has only zero-length notes",
@@ -140,21 +146,24 @@ def read_melody(path: str | Path, tempo_bpm: float | None = None) -> GuideMelody
 
 
 def _open(p: Path) -> mido.MidiFile:
+    import io
+
+    data = read_regular(p, MAX_MIDI_BYTES, "MIDI file", MidiError)
     try:
-        size = p.stat().st_size
-    except OSError as e:
-        raise MidiError(f"cannot read MIDI file {p}: {e.strerror}", "check the path to the guide MIDI file") from e
-    if size > MAX_MIDI_BYTES:
-        raise MidiError(f"{p.name} is {size} bytes, too big for a guide melody",
-                        "export only the melody track as a Standard MIDI File")
-    try:
-        return mido.MidiFile(str(p), charset="latin1", clip=True)
-    except OSError as e:
-        raise MidiError(f"cannot read MIDI file {p}: {e}", "check the path; export the melody as a Standard "
-                        "MIDI File (.mid)") from e
-    except (EOFError, ValueError, KeyError, IndexError, TypeError) as e:
-        raise MidiError(f"{p.name} is not a readable Standard MIDI File ({e})",
+        return mido.MidiFile(file=io.BytesIO(data), charset="latin1", clip=True)
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as e:
+        raise MidiError(f"{p} is not a readable Standard MIDI File: {_why(e, data)}",
                         "export the melody again from the DAW as a Standard MIDI File (.mid, type 0 or 1)") from e
+
+
+def _why(e: BaseException, data: bytes) -> str:
+    """What went wrong reading a MIDI file, in words (mido's EOFError has no message)."""
+    if not data.startswith(b"MThd"):
+        return "it does not start with a MIDI header (MThd)"
+    if isinstance(e, EOFError):
+        return "it ends in the middle of a track (the file is cut short)"
+    text = str(e).strip()
+    return f"{text[:120]} ({type(e).__name__})" if text else type(e).__name__
 
 
 def _abs_events(track: Any) -> list[tuple[int, Any]]:

@@ -118,3 +118,20 @@ def sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sidecar
             p.close()
         s.ctx.term()
         m.kill(term_timeout=0.5)
+
+
+@pytest.fixture
+def slow_sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sidecar]:
+    """A tone sidecar that renders at half real time (a 12 s take takes ~6 s): long enough to
+    interrupt."""
+    monkeypatch.setenv("TOPLINE_TONE_RTF", "0.5")
+    m = SidecarManager(sidecar_command(["--pipeline", TONE, "-v"]), tmp_path / "slow.json", start_timeout=30.0)
+    m.start().close()
+    s = Sidecar(m)
+    try:
+        yield s
+    finally:
+        for p in s.peers:
+            p.close()
+        s.ctx.term()
+        m.kill(term_timeout=0.5)
