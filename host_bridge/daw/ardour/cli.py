@@ -30,28 +30,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
                                    "Ardour 7 session, headless. Close the session in Ardour first.")
     asub = p.add_subparsers(dest="ardour_command", required=True)
 
-    w = asub.add_parser("new", help="a new session from the instrumental and the guide MIDI (or a tempo)",
-                        description="Create an Ardour 7 session headless: the instrumental on a track feeding "
-                                    "the bus 'Band' from sample 0, the session range over it, the guide MIDI's "
-                                    "tempo map (every bar line within 1 ms), the guide stored as `setup` does.")
-    w.add_argument("session", help="the new session's folder (its name is the session's)")
-    w.add_argument("--instrumental", required=True, help="the instrumental (WAV, FLAC...)")
-    w.add_argument("--melody", default=None, help="guide melody MIDI: its tempo map and meters become the session's")
-    w.add_argument("--tempo", type=float, default=None, help="tempo in BPM (without a guide, or a guide without tempo)")
-    w.add_argument("--meter", default=None, help="time signature with --tempo, e.g. 4/4 (default) or 6/8")
-    w.add_argument("--rate", type=int, default=None, help="session sample rate (default: the instrumental's; "
-                                                          "another rate resamples it)")
-    w.set_defaults(func=cmd_new)
-
-    m = asub.add_parser("tempo", help="replace the session's tempo map by the guide MIDI's (or a tempo)",
-                        description="Write the guide MIDI's tempo map and meters (or --tempo/--meter) into the "
-                                    "session, as Ardour 7.3 can hold it. Takes placed in beat time move with "
-                                    "their bars and turn stale: `topline ardour resing` sings them again.")
-    m.add_argument("session")
-    m.add_argument("--melody", default=None, help="guide melody MIDI whose tempo map and meters to use")
-    m.add_argument("--tempo", type=float, default=None, help="a constant tempo in BPM instead")
-    m.add_argument("--meter", default=None, help="time signature with --tempo, e.g. 4/4 (default) or 6/8")
-    m.set_defaults(func=cmd_tempo)
+    _register_tempo_commands(asub)
 
     i = asub.add_parser("info", help="the session's rate, tempo map, routes, settings and takes")
     i.add_argument("session", help="session folder or .ardour file")
@@ -104,6 +83,32 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     n = asub.add_parser("install", help="install the editor action (Lua) and the export preset into Ardour 7")
     n.add_argument("--config-dir", type=Path, default=None, help="Ardour's user config folder (default ~/.config/ardour7)")
     n.set_defaults(func=cmd_install)
+
+
+def _register_tempo_commands(asub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """`new` (a session from the song's files) and `tempo` (a session's map from the guide's)."""
+    w = asub.add_parser("new", help="a new session from the instrumental and the guide MIDI (or a tempo)",
+                        description="Create an Ardour 7 session headless: the instrumental on a track feeding "
+                                    "the bus 'Band' from sample 0, the session range over it, the guide MIDI's "
+                                    "tempo map (every bar line within 1 ms), the guide stored as `setup` does.")
+    w.add_argument("session", help="the new session's folder (its name is the session's)")
+    w.add_argument("--instrumental", required=True, help="the instrumental (WAV, FLAC...)")
+    w.add_argument("--melody", default=None, help="guide melody MIDI: its tempo map and meters become the session's")
+    w.add_argument("--tempo", type=float, default=None, help="tempo in BPM (without a guide, or a guide without tempo)")
+    w.add_argument("--meter", default=None, help="time signature with --tempo, e.g. 4/4 (default) or 6/8")
+    w.add_argument("--rate", type=int, default=None, help="session sample rate (default: the instrumental's; "
+                                                          "another rate resamples it)")
+    w.set_defaults(func=cmd_new)
+
+    m = asub.add_parser("tempo", help="replace the session's tempo map by the guide MIDI's (or a tempo)",
+                        description="Write the guide MIDI's tempo map and meters (or --tempo/--meter) into the "
+                                    "session, as Ardour 7.3 can hold it. Takes placed in beat time move with "
+                                    "their bars and turn stale: `topline ardour resing` sings them again.")
+    m.add_argument("session")
+    m.add_argument("--melody", default=None, help="guide melody MIDI whose tempo map and meters to use")
+    m.add_argument("--tempo", type=float, default=None, help="a constant tempo in BPM instead")
+    m.add_argument("--meter", default=None, help="time signature with --tempo, e.g. 4/4 (default) or 6/8")
+    m.set_defaults(func=cmd_tempo)
 
 
 def _sing_inputs(p: argparse.ArgumentParser) -> None:
