@@ -72,7 +72,8 @@ def rit_session(song: dict[str, Path]) -> ArdourAdapter:
 
 
 def test_new_holds_every_bar_line_of_a_half_beat_ritardando_and_6_8(rit_session: ArdourAdapter,
-                                                                     song: dict[str, Path], tmp_path: Path) -> None:
+                                                                     song: dict[str, Path], tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     ad = rit_session
     s = ad.session
     n = sf.info(str(song["mix"])).frames
@@ -81,6 +82,8 @@ def test_new_holds_every_bar_line_of_a_half_beat_ritardando_and_6_8(rit_session:
     assert s.tempo_map.meter_at_bar(9).numerator == 6 and s.tempo_map.meter_at_bar(8).numerator == 4
     st = Settings.load(s.topline_dir)
     assert st.melody == str(song["guide"]) and st.bus == "Band"
+    assert main(["ardour", "info", str(s.dir)]) == 0
+    assert "guide rit.mid against the session, bars 1-13: up to 0.0" in capsys.readouterr().out
     last = s.last_bar()
     assert last == 13
     path, res = ad.export(0, n, tmp_path / "back.wav", solo="Band", report_bars=(1, last + 1))

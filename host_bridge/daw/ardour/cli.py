@@ -227,10 +227,32 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"  {kind:<6} {r.name}")
     st = ad.settings
     print(f"  settings: lyrics={st.lyrics} melody={st.melody} bus={st.bus} bars={st.bars} artist={st.artist}")
+    guide = _guide_line(ad, st)
+    if guide:
+        print(f"  {guide}")
     for x in ad.stale():
+        forced = ", sung on the session's map against its guide's" if x.record.tempo_check.get("forced") else ""
         print(f"  take {x.record.take_id}: {x.record.track!r} bars {x.record.bars[0]}-{x.record.bars[1]} "
-              f"({x.state})")
+              f"({x.state}{forced})")
     return 0
+
+
+def _guide_line(ad: Any, st: Any) -> str:
+    """How the stored guide MIDI's bar lines sit against the session's (empty: nothing to compare)."""
+    from host_bridge.daw.ardour.adapter import MELODY_TRACK_PREFIX
+    from host_bridge.daw.ardour.tempo_maps import MISMATCH_MS, compare_bar_lines, guide_tempo
+
+    path = ad._resolve(st.melody) if st.melody and not st.melody.startswith(MELODY_TRACK_PREFIX) else None
+    last = ad.session.last_bar()
+    if path is None or not path.is_file() or last == 0:
+        return ""
+    g = guide_tempo(path, ad.session.tempo_map.meters)
+    if g is None:
+        return f"guide {path.name} has no tempo: its notes are placed by the session's map"
+    first, end = st.bars or (1, last)
+    bar, ms = compare_bar_lines(ad.session.tempo_map, g.tempo_map, first, end).worst
+    verdict = "sing refuses it" if abs(ms) > MISMATCH_MS else "agrees"
+    return f"guide {path.name} against the session, bars {first}-{end}: up to {abs(ms):.2f} ms (bar {bar}): {verdict}"
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
