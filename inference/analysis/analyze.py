@@ -9,7 +9,7 @@ import numpy as np
 
 from host_bridge.model import TempoMap
 from inference.analysis.beats import estimate_grid, grid_from_tempo_map
-from inference.analysis.features import CHROMA_HOP, extract, sync
+from inference.analysis.features import CHROMA_HOP, HOP, Features, extract, sync
 from inference.analysis.harmony import chords_per_beat, estimate_key
 from inference.analysis.result import Analysis, Chord, Key, beat_qn, beats_per_bar
 from inference.analysis.sections import find_sections
@@ -27,9 +27,17 @@ def analyze(audio: np.ndarray, sample_rate: int, tempo_map: TempoMap | None = No
     time ``start_s``. With ``tempo_map`` the session's grid is used (and checked against the
     audio); without it tempo, meter (or the given ``meter``) and downbeats are estimated."""
     prog = progress or (lambda stage, frac: None)
-    warnings: list[str] = []
     feat = extract(audio, sample_rate)
     prog("analyze", 0.3)
+    return analyze_features(feat, tempo_map, start_s, meter, prog)
+
+
+def analyze_features(feat: Features, tempo_map: TempoMap | None = None, start_s: float = 0.0,
+                     meter: tuple[int, int] | None = None,
+                     progress: Callable[[str, float], None] | None = None) -> Analysis:
+    """:func:`analyze` on features already extracted (:func:`inference.analysis.features.extract`)."""
+    prog = progress or (lambda stage, frac: None)
+    warnings: list[str] = []
     peak_db = float(np.max(feat.rms_db)) if feat.rms_db.size else -200.0
     silent = peak_db < SILENCE_DB
     if silent:
@@ -81,7 +89,8 @@ def analyze(audio: np.ndarray, sample_rate: int, tempo_map: TempoMap | None = No
         bar_s = np.array([tm.seconds_at(tm.qn_at_bar(b)) - start_s for b in range(1, bars + 2)])
         bar_chroma = sync(feat.chroma + 0.5 * feat.bass_chroma, CHROMA_HOP, np.clip(bar_s, 0, None))
         bar_energy = sync(feat.rms_db[None, :], CHROMA_HOP, np.clip(bar_s, 0, None))[0]
-        sections = find_sections(bar_chroma, bar_energy, block=4 if m.numerator != 3 or bars >= 8 else 2)
+        bar_timbre = sync(feat.mfcc, HOP, np.clip(bar_s, 0, None))
+        sections = find_sections(bar_chroma, bar_energy, bar_timbre, block=4 if m.numerator != 3 or bars >= 8 else 2)
     loud = feat.rms_db[feat.rms_db > SILENCE_DB]
     loudness = float(10 * np.log10(np.mean(10 ** (loud / 10)))) if loud.size else -math.inf
     for w in warnings:

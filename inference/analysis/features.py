@@ -32,6 +32,8 @@ class Features:
     """[12, F] chroma of the bass register (below C3), hop CHROMA_HOP."""
     rms_db: np.ndarray
     """Frame loudness in dBFS, hop CHROMA_HOP."""
+    mfcc: np.ndarray
+    """[12, F] MFCC 1..12 (timbre, loudness left out), hop HOP."""
 
     @property
     def duration_s(self) -> float:
@@ -78,7 +80,8 @@ def extract(audio: np.ndarray, sample_rate: int) -> Features:
     bass_chroma = _fold(bass)
     rms = librosa.feature.rms(y=y, frame_length=2048, hop_length=CHROMA_HOP)[0]
     rms_db = 20.0 * np.log10(rms + 1e-9)
-    return Features(y, onset.astype(np.float32), onset_low.astype(np.float32), chroma, bass_chroma, rms_db)
+    mfcc = librosa.feature.mfcc(S=logmel, n_mfcc=13)[1:].astype(np.float32)
+    return Features(y, onset.astype(np.float32), onset_low.astype(np.float32), chroma, bass_chroma, rms_db, mfcc)
 
 
 SHARES = ((19, 0.5), (28, 0.25))

@@ -1,9 +1,10 @@
 """The topline composer: lyrics + analysis + artist (+ seed) -> a singable Score.
 
-Plan: lyric lines become phrases over whole bars (a section's lines share a phrase length; a
-line too long for it gets more bars), a section starts on an instrumental section boundary
-when one is near and the rest still fits; a lyric section sung again with the same words gets
-the same rhythm and melody (re-composed close to it only where the chords under it differ).
+Plan: the sheet's sections are placed in order on the instrumental's sections (intro and outro
+left free, a chorus on the music that repeats, see :mod:`inference.compose.form`); lyric lines
+become phrases over whole bars (a section's lines share a phrase length; a line too long for it
+gets more bars); a lyric section sung again with the same words gets the same rhythm and melody
+(re-composed close to it only where the chords under it differ).
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from host_bridge.errors import LyricsError
 from host_bridge.model import LyricsSheet, Note, Score
 from inference.analysis.result import Analysis
 from inference.compose.melody import Contour, NoteSlot, phrase_pitches
-from inference.compose.plan import Phrase, SylIn, bars_needed, make_phrase, rhythm, slot_strength
+from inference.compose.form import Placement, line_starts, lyric_kinds, place_sections
+from inference.compose.plan import Phrase, SylIn, make_phrase, rhythm, slot_strength
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ class ComposeReport:
     reused: list[int] = field(default_factory=list)
     """Line indices whose melody was taken from an earlier identical section."""
     warnings: list[str] = field(default_factory=list)
+    placements: list[Placement] = field(default_factory=list)
+    """Where each lyric section is sung."""
 
 
 def syllables_for(sheet: LyricsSheet, g2p: Any | None = None) -> list[list[SylIn]]:
@@ -59,7 +63,7 @@ def compose(sheet: LyricsSheet, analysis: Analysis, low: int, high: int, seed: i
     tm = analysis.tempo_map
     rng = np.random.default_rng(seed)
     sections = _sections(sheet)
-    phrases = _plan(sheet, syls, analysis, sections)
+    phrases = _plan(sheet, syls, analysis, sections, rep)
     rep.phrases = phrases
     key = analysis.key
     span = high - low
@@ -133,73 +137,34 @@ def _range_ok(cand: list[tuple[float, float, int]], low: int, high: int) -> bool
     return all(low <= p <= high for _, _, p in cand)
 
 
-def _bar_chords(analysis: Analysis, first_bar: int, bars: int) -> list[str]:
-    tm = analysis.tempo_map
-    out: list[str] = []
-    for b in range(first_bar, first_bar + bars):
-        q0, q1 = tm.qn_at_bar(b), tm.qn_at_bar(b + 1)
-        out.extend(analysis.chord_at(q0 + f * (q1 - q0)).label for f in (0.0, 0.5))
-    return out
-
-
 def _sections(sheet: LyricsSheet) -> list[tuple[str, int, int]]:
-    """(name, first line, last line) of each lyric section."""
+    """(name, first line, last line) of each lyric section; a section whose lines are one block
+    sung two or more times (``[Chorus]`` written twice in a row) counts as that many sections."""
     heads = sheet.sections
     out = []
     for i, (name, first) in enumerate(heads):
         last = heads[i + 1][1] - 1 if i + 1 < len(heads) else len(sheet.lines) - 1
-        out.append((name, first, last))
+        texts = [sheet.lines[j].text.lower() for j in range(first, last + 1)]
+        n = len(texts)
+        period = next((p for p in range(1, n // 2 + 1) if n % p == 0 and p >= 2
+                       and all(texts[j] == texts[j % p] for j in range(n))), n)
+        for a in range(first, last + 1, period):
+            out.append((name, a, a + period - 1))
     return out
 
 
 def _plan(sheet: LyricsSheet, syls: list[list[SylIn]], analysis: Analysis,
-          sections: list[tuple[str, int, int]]) -> list[Phrase]:
+          sections: list[tuple[str, int, int]], rep: ComposeReport) -> list[Phrase]:
+    """A phrase per line, each lyric section placed on the instrumental's form (see
+    :mod:`inference.compose.form`)."""
     tm = analysis.tempo_map
-    total = analysis.bars
-    boundaries = sorted({s.first_bar for s in analysis.sections})
-    start_bar = 1
-    intro = [s for s in analysis.sections if s.role == "intro"]
-    lens: list[int] = []
-    sec_lens: list[list[int]] = []
-    for _, first, last in sections:
-        need = [bars_needed(tm, 1, len(syls[i])) for i in range(first, last + 1)]
-        common = int(np.median(need)) if need else 1
-        common = max(common, min(need))
-        ls = [max(common, nb) for nb in need]
-        sec_lens.append(ls)
-        lens.extend(ls)
-    if intro and intro[0].last_bar + 1 + sum(lens) - 1 <= total:
-        start_bar = intro[0].last_bar + 1
+    texts = [tuple(sheet.lines[i].text.lower() for i in range(a, b + 1)) for _, a, b in sections]
+    kinds = lyric_kinds([n for n, _, _ in sections], texts)
+    placements = place_sections(sections, syls, analysis, kinds)
+    rep.placements = placements
     phrases: list[Phrase] = []
-    bar = start_bar
-    seen: dict[tuple[str, ...], int] = {}
-    for si, (name, first, last) in enumerate(sections):
-        remaining = sum(sum(x) for x in sec_lens[si:])
-        texts = tuple(sheet.lines[i].text.lower() for i in range(first, last + 1))
-        n_bars = sum(sec_lens[si])
-        if texts in seen:      # sung before: over the same chords as then, when they come soon
-            same = [b for b in range(bar, bar + 9)
-                    if b + remaining - 1 <= total and _bar_chords(analysis, b, n_bars) == _bar_chords(
-                        analysis, seen[texts], n_bars)]
-            if same:
-                bar = same[0]
-        elif si > 0:
-            nxt = [b for b in boundaries if bar <= b <= bar + 4]
-            if nxt and nxt[0] + remaining - 1 <= total:
-                bar = nxt[0]
-        seen.setdefault(texts, bar)
-        for li, nb in zip(range(first, last + 1), sec_lens[si]):
+    for pl in placements:
+        _, first, _ = sections[pl.section]
+        for li, bar, nb in zip(range(first, first + len(pl.line_bars)), line_starts(pl), pl.line_bars):
             phrases.append(make_phrase(tm, li, bar, nb, len(syls[li])))
-            bar += nb
-    if bar - 1 > max(total, 0):
-        fit, used = 0, start_bar - 1
-        for nb in lens:
-            if used + nb > total:
-                break
-            used += nb
-            fit += 1
-        raise LyricsError(
-            f"the lyrics need {bar - start_bar} bars but the instrumental has {total} bars: "
-            f"{fit} of the {len(sheet.lines)} lines fit",
-            f"shorten the lyrics to {fit} lines or give a longer instrumental")
     return phrases
