@@ -67,7 +67,8 @@ def song(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def rit_session(song: dict[str, Path]) -> ArdourAdapter:
     d = song["root"] / "ritsong"
-    assert main(["ardour", "new", str(d), "--instrumental", str(song["mix"]), "--melody", str(song["guide"])]) == 0
+    assert main(["ardour", "new", str(d), "--instrumental", str(song["mix"]), "--melody", str(song["guide"]),
+                 "--lyrics", str(song["lyrics"])]) == 0
     return ArdourAdapter(d, take_source=noise_source())
 
 
@@ -81,7 +82,7 @@ def test_new_holds_every_bar_line_of_a_half_beat_ritardando_and_6_8(rit_session:
     assert all(t.qn == int(t.qn) for t in s.tempo_map.tempos)
     assert s.tempo_map.meter_at_bar(9).numerator == 6 and s.tempo_map.meter_at_bar(8).numerator == 4
     st = Settings.load(s.topline_dir)
-    assert st.melody == str(song["guide"]) and st.bus == "Band"
+    assert st.melody == str(song["guide"]) and st.bus == "Band" and st.lyrics == str(song["lyrics"])
     assert main(["ardour", "info", str(s.dir)]) == 0
     assert "guide rit.mid against the session, bars 1-13: up to 0.0" in capsys.readouterr().out
     last = s.last_bar()
@@ -121,7 +122,7 @@ def onsets(x: np.ndarray, sr: int, expected: list[float], search_s: float = 0.06
 def test_sing_over_the_ritardando_lands_the_notes_on_the_midis_times(rit_session: ArdourAdapter,
                                                                     song: dict[str, Path]) -> None:
     ad = rit_session
-    rec = ad.sing(SingOptions(bars=RIT_BARS, lyrics=str(song["lyrics"])))
+    rec = ad.sing(SingOptions(bars=RIT_BARS))  # lyrics and guide as `new` stored them
     tc = rec.tempo_check
     assert tc["checked"] and not tc["forced"] and tc["max_bar_diff_ms"] < 1.0
     assert tc["guide_tempo"] == "76-99.25 BPM"

@@ -175,6 +175,10 @@ def test_new_refuses_before_creating_anything(tmp_path: Path, capsys: pytest.Cap
         (["ardour", "new", str(tmp_path / "d"), "--instrumental", str(mix)], "--melody guide.mid"),
         (["ardour", "new", str(tmp_path / "e"), "--instrumental", str(tmp_path / "none.wav"), "--tempo", "90"],
          "none.wav"),
+        (["ardour", "new", str(tmp_path / "f"), "--instrumental", str(mix), "--tempo", "90", "--lyrics",
+          str(tmp_path / "none.txt")], "none.txt"),
+        (["ardour", "new", str(tmp_path / "g"), "--instrumental", str(mix), "--tempo", "90", "--artist", "Nobody"],
+         "topline artists"),
     ]
     for argv, fix in cases:
         assert main(argv) == 2, argv

@@ -98,6 +98,8 @@ def _register_tempo_commands(asub: "argparse._SubParsersAction[argparse.Argument
     w.add_argument("--meter", default=None, help="time signature with --tempo, e.g. 4/4 (default) or 6/8")
     w.add_argument("--rate", type=int, default=None, help="session sample rate (default: the instrumental's; "
                                                           "another rate resamples it)")
+    w.add_argument("--lyrics", default=None, help="lyrics sheet, stored with the session as `setup` does")
+    w.add_argument("--artist", default=None, help="who sings (see `topline artists`), stored likewise")
     w.set_defaults(func=cmd_new)
 
     m = asub.add_parser("tempo", help="replace the session's tempo map by the guide MIDI's (or a tempo)",
@@ -174,7 +176,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     from host_bridge.daw.ardour.tempo_maps import HOLD_MS
 
     r = new_session(args.session, args.instrumental, melody=args.melody, tempo=args.tempo, meter=args.meter,
-                    rate=args.rate)
+                    rate=args.rate, lyrics=args.lyrics, artist=args.artist)
     rs = f" (resampled from {r.source_rate} Hz)" if r.source_rate != r.sample_rate else ""
     src = f"--tempo {args.tempo:g}" if r.tempo_source == "--tempo" else Path(r.tempo_source).name
     print(f"created {r.file} at {r.sample_rate} Hz{rs}: bars 1-{r.last_bar}, tempo map from {src} "
@@ -183,7 +185,8 @@ def cmd_new(args: argparse.Namespace) -> int:
     if not r.held:
         print(f"topline: warning: Ardour 7.3 cannot hold this tempo map within {HOLD_MS:g} ms (tempo points sit on "
               f"whole beats): bar {r.worst_bar} is {r.max_bar_diff_ms:.2f} ms off", file=sys.stderr)
-    print(f"next: topline ardour sing {args.session} --lyrics LYRICS.txt --bars FIRST-LAST")
+    print(f"next: topline ardour sing {args.session}{'' if args.lyrics else ' --lyrics LYRICS.txt'} "
+          f"--bars FIRST-LAST")
     return 0
 
 

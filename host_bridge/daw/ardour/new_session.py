@@ -112,11 +112,27 @@ def read_instrumental(path: Path, rate: int | None) -> tuple[np.ndarray, int, in
     return np.ascontiguousarray(np.asarray(y, np.float32).T), target, sr
 
 
+def _settings(melody: Path | None, lyrics: str | Path | None, artist: str | None) -> Settings:
+    """What ``setup`` would store, checked: the lyrics sheet reads, the artist exists."""
+    lyr = None
+    if lyrics is not None:
+        from host_bridge.model import LyricsSheet
+
+        lyr = Path(lyrics).expanduser().resolve()
+        LyricsSheet.load(lyr)
+    if artist is not None:
+        from presets import get_artist
+
+        artist = get_artist(artist).name
+    return Settings(lyrics=str(lyr) if lyr else None, melody=str(melody) if melody else None, bus=BUS, artist=artist)
+
+
 def new_session(folder: str | Path, instrumental: str | Path, melody: str | Path | None = None,
                 tempo: float | None = None, meter: str | None = None, rate: int | None = None,
+                lyrics: str | Path | None = None, artist: str | None = None,
                 runner: R.ArdourRunner | None = None) -> NewSession:
-    """Make a new Ardour session in ``folder`` (see the module doc). On any failure the folder is
-    removed again."""
+    """Make a new Ardour session in ``folder`` (see the module doc); ``lyrics`` and ``artist``
+    are stored with it as ``setup`` stores them. On any failure the folder is removed again."""
     t0 = time.monotonic()
     folder = Path(folder).expanduser().resolve()
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
@@ -125,6 +141,7 @@ def new_session(folder: str | Path, instrumental: str | Path, melody: str | Path
     if mel is not None and not mel.is_file():
         raise InputError(f"guide melody {mel} is not a file", "pass the guide MIDI file with --melody")
     tm, tsource = source_tempo_map(mel, tempo, meter)
+    settings = _settings(mel, lyrics, artist)
     audio, sr, file_rate = read_instrumental(Path(instrumental).expanduser(), rate)
     run = runner or R.ArdourRunner()
     fitted = fit_for_ardour(tm)
@@ -147,7 +164,7 @@ def new_session(folder: str | Path, instrumental: str | Path, melody: str | Path
             res = run.run("open_save.lua", session.dir, session.snapshot,
                           {"TOPLINE_REPORT_BARS": f"1\t{last_bar + 1}"})
         session.reload()
-        Settings(melody=str(mel) if mel else None, bus=BUS).save(session.topline_dir)
+        settings.save(session.topline_dir)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # nothing half-made is left behind
         if existed:
