@@ -211,43 +211,48 @@ def decode(frames: Sequence[Any], max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, sh
 def _load_header(raw: bytes) -> dict[str, Any]:
     """Frame 0 -> the header object, with every size, depth and number rule checked before use."""
     try:
-        header = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
+        header = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except RecursionError:
-        header = None  # nested far beyond MAX_JSON_DEPTH: refused below
+        raise _too_deep() from None
     except (UnicodeDecodeError, ValueError) as e:
         raise ProtocolError(f"header is not UTF-8 JSON: {_short(str(e))}", "frame 0 must be the JSON header") from None
-    if header is None or not _depth_within(header, MAX_JSON_DEPTH):
-        raise ProtocolError(f"header is nested deeper than {MAX_JSON_DEPTH} levels",
-                            "send a flat header: audio and MIDI go in binary frames", code="too_large")
     if not isinstance(header, dict):
         raise ProtocolError("header is not a JSON object", 'send {"v": 1, "id": ..., "type": ..., "body": {...}}')
+    depth_ok, finite = _walk(header, MAX_JSON_DEPTH)
+    if not depth_ok:
+        raise _too_deep()
+    if not finite:
+        raise ProtocolError("header holds a number too large for a float (like 1e999)", "send finite numbers")
     return header
+
+
+def _too_deep() -> ProtocolError:
+    return ProtocolError(f"header is nested deeper than {MAX_JSON_DEPTH} levels",
+                         "send a flat header: audio and MIDI go in binary frames", code="too_large")
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _finite(text: str) -> float:
-    f = float(text)
-    if not math.isfinite(f):
-        raise ValueError(f"{text[:20]} is not a finite number")
-    return f
 
 
-def _depth_within(obj: Any, limit: int) -> bool:
-    """True when ``obj`` (parsed JSON) nests at most ``limit`` containers deep (iterative: no recursion)."""
+def _walk(obj: Any, limit: int) -> tuple[bool, bool]:
+    """(nests at most ``limit`` containers deep, every float is finite) for parsed JSON ``obj``;
+    iterative, so no depth can overflow a stack. (NaN and Infinity literals are refused by the
+    parser; an overflowing exponent such as 1e999 parses to inf and is found here.)"""
     stack: list[tuple[Any, int]] = [(obj, 1)]
     while stack:
         o, d = stack.pop()
-        if isinstance(o, dict):
-            o = list(o.values())
-        elif not isinstance(o, list):
-            continue
+        values = o.values() if isinstance(o, dict) else o
         if d > limit:
-            return False
-        stack.extend((x, d + 1) for x in o if isinstance(x, (dict, list)))
-    return True
+            return False, True
+        for x in values:
+            if isinstance(x, (dict, list)):
+                stack.append((x, d + 1))
+            elif isinstance(x, float) and not math.isfinite(x):
+                return True, False
+    return True, True
 
 
 def _short(value: Any, limit: int = 60) -> str:
