@@ -31,23 +31,19 @@ import json
 import math
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence, TypeGuard, Union
+from typing import Any, Protocol, Sequence, Union
 
 import numpy as np
 
 from host_bridge import errors as _errors
 from host_bridge.errors import ToplineError
 from host_bridge.model import Score, Take, TempoMap
+from host_bridge.wire_limits import (MAX_BUFFERS, MAX_DIM, MAX_JSON_DEPTH, MAX_SAMPLE_RATE, MAX_TAKE_SECONDS,
+                                     TAIL_SECONDS, check_values, dims_ok, no_constant, short, walk)
 
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 MAX_HEADER_BYTES = 1 << 20
-MAX_JSON_DEPTH = 32
-"""Deepest nesting of objects/arrays a header may have (ours nest 5 deep)."""
-MAX_BUFFERS = 16
-MAX_DIM = 1 << 36
-"""Largest audio dimension a spec may name (the byte limits refuse far smaller buffers first)."""
-MAX_SAMPLE_RATE = 768_000
 DEFAULT_MAX_MESSAGE_BYTES = 512 << 20
 """Largest message (header + buffers) a peer accepts unless configured otherwise: a 20-minute
 96 kHz stereo float32 instrumental is 461 MB."""
@@ -185,14 +181,14 @@ def decode(frames: Sequence[Any], max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, sh
     re_id = mid if isinstance(mid, str) and 0 < len(mid) <= 128 else None
     v = header.get("v")
     if not isinstance(v, int) or isinstance(v, bool) or v not in SUPPORTED_VERSIONS:
-        raise ProtocolError(f"protocol version {_short(v)} is not spoken here",
+        raise ProtocolError(f"protocol version {short(v)} is not spoken here",
                             f"update the bridge and the sidecar together (this side speaks "
                             f"{', '.join(map(str, SUPPORTED_VERSIONS))})", code="unsupported_version", re=re_id)
     if re_id is None:
-        raise ProtocolError(f"message id {_short(mid)} is missing or invalid", "give every message a string id (1-128 chars)")
+        raise ProtocolError(f"message id {short(mid)} is missing or invalid", "give every message a string id (1-128 chars)")
     mtype = header.get("type")
     if not isinstance(mtype, str) or (mtype not in REQUESTS and mtype not in REPLIES):
-        raise ProtocolError(f"unknown message type {_short(mtype)}", f"send one of {', '.join(sorted(REQUESTS))}",
+        raise ProtocolError(f"unknown message type {short(mtype)}", f"send one of {', '.join(sorted(REQUESTS))}",
                             code="unknown_type", re=re_id)
     total += sum(_shm_nbytes(b) for b in header.get("buffers", []) if isinstance(b, dict)) \
         if isinstance(header.get("buffers"), list) else 0
@@ -211,14 +207,14 @@ def decode(frames: Sequence[Any], max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, sh
 def _load_header(raw: bytes) -> dict[str, Any]:
     """Frame 0 -> the header object, with every size, depth and number rule checked before use."""
     try:
-        header = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        header = json.loads(raw.decode("utf-8"), parse_constant=no_constant)
     except RecursionError:
         raise _too_deep() from None
     except (UnicodeDecodeError, ValueError) as e:
-        raise ProtocolError(f"header is not UTF-8 JSON: {_short(str(e))}", "frame 0 must be the JSON header") from None
+        raise ProtocolError(f"header is not UTF-8 JSON: {short(str(e))}", "frame 0 must be the JSON header") from None
     if not isinstance(header, dict):
         raise ProtocolError("header is not a JSON object", 'send {"v": 1, "id": ..., "type": ..., "body": {...}}')
-    depth_ok, finite = _walk(header, MAX_JSON_DEPTH)
+    depth_ok, finite = walk(header, MAX_JSON_DEPTH)
     if not depth_ok:
         raise _too_deep()
     if not finite:
@@ -231,46 +227,9 @@ def _too_deep() -> ProtocolError:
                          "send a flat header: audio and MIDI go in binary frames", code="too_large")
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-
-
-def _walk(obj: Any, limit: int) -> tuple[bool, bool]:
-    """(nests at most ``limit`` containers deep, every float is finite) for parsed JSON ``obj``;
-    iterative, so no depth can overflow a stack. (NaN and Infinity literals are refused by the
-    parser; an overflowing exponent such as 1e999 parses to inf and is found here.)"""
-    stack: list[tuple[Any, int]] = [(obj, 1)]
-    while stack:
-        o, d = stack.pop()
-        values = o.values() if isinstance(o, dict) else o
-        if d > limit:
-            return False, True
-        for x in values:
-            if isinstance(x, (dict, list)):
-                stack.append((x, d + 1))
-            elif isinstance(x, float) and not math.isfinite(x):
-                return True, False
-    return True, True
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    """``repr`` of a peer-supplied value cut to ``limit`` characters (never echoes a whole field)."""
-    if isinstance(value, (dict, list)):
-        return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _dims_ok(shape: Any) -> TypeGuard[list[int]]:
-    return (isinstance(shape, list) and 1 <= len(shape) <= 2
-            and all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= MAX_DIM for d in shape))
-
-
 def _shm_nbytes(spec: dict[str, Any]) -> int:
     dt, shape = spec.get("dtype"), spec.get("shape")
-    if "shm" not in spec or not isinstance(dt, str) or dt not in AUDIO_DTYPES or not _dims_ok(shape):
+    if "shm" not in spec or not isinstance(dt, str) or dt not in AUDIO_DTYPES or not dims_ok(shape):
         return 0  # framed, or malformed: _decode_buffers names the problem
     return math.prod(shape) * np.dtype(dt).itemsize
 
@@ -290,7 +249,7 @@ def _decode_buffers(specs: Any, frames: Sequence[Any], re_id: str, shm: ShmReade
     for spec in specs:
         name = spec.get("name") if isinstance(spec, dict) else None
         if not isinstance(name, str) or not 0 < len(name) <= 64 or name in out:
-            raise bad(f"spec {_short(spec)} needs a unique name (1-64 characters)")
+            raise bad(f"spec {short(spec)} needs a unique name (1-64 characters)")
         if "shm" in spec:
             out[spec["name"]] = _shm_audio(spec, shm, bad)
             continue
@@ -298,7 +257,7 @@ def _decode_buffers(specs: Any, frames: Sequence[Any], re_id: str, shm: ShmReade
         n = _nbytes(f)
         if "dtype" not in spec:
             if spec.get("nbytes") != n or isinstance(spec.get("nbytes"), bool):
-                raise bad(f"{name} says {_short(spec.get('nbytes'))} bytes, frame has {n}")
+                raise bad(f"{name} says {short(spec.get('nbytes'))} bytes, frame has {n}")
             out[spec["name"]] = bytes(f)
             continue
         dt, shape, sr = _audio_spec(spec, bad)
@@ -313,11 +272,11 @@ def _decode_buffers(specs: Any, frames: Sequence[Any], re_id: str, shm: ShmReade
 def _audio_spec(spec: dict[str, Any], bad: Any) -> tuple[str, list[int], int]:
     dt, shape, sr = spec.get("dtype"), spec.get("shape"), spec.get("sample_rate")
     if not isinstance(dt, str) or dt not in AUDIO_DTYPES:
-        raise bad(f"{spec['name']} has dtype {_short(dt)}; use float32")
-    if not _dims_ok(shape):
-        raise bad(f"{spec['name']} has shape {_short(shape)}; use [channels, samples] (each below {MAX_DIM})")
+        raise bad(f"{spec['name']} has dtype {short(dt)}; use float32")
+    if not dims_ok(shape):
+        raise bad(f"{spec['name']} has shape {short(shape)}; use [channels, samples] (each below {MAX_DIM})")
     if not isinstance(sr, int) or isinstance(sr, bool) or not 0 < sr <= MAX_SAMPLE_RATE:
-        raise bad(f"{spec['name']} has sample rate {_short(sr)}")
+        raise bad(f"{spec['name']} has sample rate {short(sr)}")
     return dt, shape, sr
 
 
@@ -369,14 +328,6 @@ class JobSpec:
 
 
 _INT_FIELDS = ("sample_rate", "length_samples", "start_sample", "seed", "channels")
-MAX_TAKE_SECONDS = 20 * 60
-"""Hard cap on a stem's length (one song; the instrumental's own cap in host_bridge.audio)."""
-TAIL_SECONDS = 30
-"""A stem may run this far past the end of the instrumental it was given (a last note's release)."""
-_LIMITS = {"sample_rate": (1, MAX_SAMPLE_RATE), "start_sample": (0, 24 * 3600 * MAX_SAMPLE_RATE),
-           "seed": (0, (1 << 63) - 1), "channels": (1, 2)}
-_STR_LIMITS = {"lyrics_text": 200_000, "artist": 64, "engine": 64, "lyrics_source": 4096, "melody_source": 4096,
-               "checkpoint": 4096, "language": 32}
 _STR_FIELDS = ("lyrics_text", "artist", "lyrics_source", "melody_source")
 _OPTIONAL_STR_FIELDS = ("engine", "checkpoint", "language")
 
@@ -409,22 +360,6 @@ def job_request(spec: JobSpec, kind: str = "generate", job_id: str | None = None
     return Message(kind, id=job_id or new_id(), body=body, buffers=bufs)
 
 
-def _check_values(b: dict[str, Any], bad: Any) -> None:
-    """Ranges of a job's numbers and lengths of its strings, from their meaning (see job_spec)."""
-    for k, (lo, hi) in _LIMITS.items():
-        if k in b and not lo <= b[k] <= hi:
-            raise bad(f"{k} {_short(b[k])} is outside {lo}-{hi}", f"send {k} between {lo} and {hi}")
-    cap = MAX_TAKE_SECONDS * b["sample_rate"]
-    if not 0 < b["length_samples"] <= cap:
-        raise bad(f"length_samples {_short(b['length_samples'])} is outside 1-{cap} "
-                  f"({MAX_TAKE_SECONDS // 60} minutes at {b['sample_rate']} Hz)",
-                  "send the instrumental's length in samples (one song, at most 20 minutes)")
-    for k, n in _STR_LIMITS.items():
-        v = b.get(k)
-        if isinstance(v, str) and (len(v) > n or "\x00" in v):
-            raise bad(f"{k} is longer than {n} characters or holds a NUL", f"send a shorter {k}")
-
-
 def _tempo_map(d: Any, bad: Any) -> TempoMap | None:
     if d is None:
         return None
@@ -443,21 +378,21 @@ def job_spec(msg: Message) -> JobSpec:
 
     for k in _INT_FIELDS:
         if k in b and (not isinstance(b[k], int) or isinstance(b[k], bool)):
-            raise bad(f"{k} is {_short(b[k])}", f"send {k} as an integer")
+            raise bad(f"{k} is {short(b[k])}", f"send {k} as an integer")
     for k in _STR_FIELDS + _OPTIONAL_STR_FIELDS:
         if k in b and not isinstance(b[k], str):
             raise bad(f"{k} is {type(b[k]).__name__}", f"send {k} as a string")
     for k in ("lyrics_text", "sample_rate", "length_samples"):
         if k not in b:
             raise bad(f"{k} is missing", f"a {msg.type} request needs lyrics_text, sample_rate and length_samples")
-    _check_values(b, bad)
+    check_values(b, bad)
     tm = _tempo_map(b.get("tempo_map"), bad)
     bars = b.get("bars")
     if bars is not None:
         if (not isinstance(bars, list) or len(bars) != 2
                 or not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 100_000 for x in bars)
                 or bars[0] > bars[1]):
-            raise bad(f"bars is {_short(bars)}", "send bars as [first, last], 1 <= first <= last")
+            raise bad(f"bars is {short(bars)}", "send bars as [first, last], 1 <= first <= last")
         bars = (bars[0], bars[1])
     midi = msg.buffers.get("melody_midi")
     if midi is not None and not isinstance(midi, bytes):
@@ -480,7 +415,7 @@ def job_spec(msg: Message) -> JobSpec:
     artists = b.get("artists") or []
     if (not isinstance(artists, list) or len(artists) > 32
             or not all(isinstance(a, str) and 0 < len(a) <= 64 for a in artists)):
-        raise bad(f"artists is {_short(artists)}", "send artists as a list of up to 32 artist names")
+        raise bad(f"artists is {short(artists)}", "send artists as a list of up to 32 artist names")
     if artists and msg.type != "audition":
         raise bad("artists is only for an audition", "send one artist in 'artist', or make it an audition")
     kw = {k: b[k] for k in _INT_FIELDS + _STR_FIELDS + _OPTIONAL_STR_FIELDS if k in b}
