@@ -6,10 +6,11 @@ Lua scripts (headless variants and the editor action).
 from host_bridge.daw.ardour.adapter import ArdourAdapter, Capture, SingOptions
 from host_bridge.daw.ardour.create import create_session
 from host_bridge.daw.ardour.errors import (ArdourError, ArdourMissingError, ArdourRunError, BarRangeError,
-                                           RouteNotFoundError, SessionBusyError, SessionFileError)
+                                           RouteNotFoundError, SessionBusyError, SessionFileError, TempoMismatchError)
+from host_bridge.daw.ardour.new_session import NewSession, new_session
 from host_bridge.daw.ardour.session import ArdourSession
 from host_bridge.daw.ardour.staleness import StaleTake
 
 __all__ = ["ArdourAdapter", "Capture", "SingOptions", "StaleTake", "create_session", "ArdourError",
            "ArdourMissingError", "ArdourRunError", "BarRangeError", "RouteNotFoundError", "SessionBusyError",
-           "SessionFileError", "ArdourSession"]
+           "SessionFileError", "TempoMismatchError", "ArdourSession", "NewSession", "new_session"]
