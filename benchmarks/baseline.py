@@ -12,16 +12,23 @@ from typing import Any
 import numpy as np
 
 
+_ESPEAK_TO_MISAKI = (("aɪ", "I"), ("aʊ", "W"), ("dz", "ʣ"), ("dʒ", "ʤ"), ("eɪ", "A"), ("oʊ", "O"), ("əʊ", "Q"),
+                     ("ts", "ʦ"), ("tʃ", "ʧ"), ("ɔɪ", "Y"))
+"""Other languages' espeak phones as misaki writes them for Kokoro (ties to single symbols)."""
+
+
 class KokoroSpeech:
     """The unedited Kokoro ONNX model on onnxruntime (CPU)."""
 
     sample_rate = 24_000
 
-    def __init__(self, threads: int = 2, voice: dict[str, float] | None = None) -> None:
+    def __init__(self, threads: int = 2, voice: dict[str, float] | None = None, language: str = "en-us") -> None:
+        """``language``: what the lines are phonemized as (espeak-ng, mapped to Kokoro's symbols
+        as the singing engine maps them)."""
         import onnxruntime as ort
 
         from inference.engines.kokoro import model as km
-        from inference.engines.kokoro.voices import VoiceBank
+        from inference.engines.kokoro.voice_tables import voice_bank
         from inference.frontend.g2p import G2P
 
         t0 = time.perf_counter()
@@ -33,14 +40,18 @@ class KokoroSpeech:
         self.session = ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.vocab = km.load_vocab()
-        self.voices = VoiceBank(km.load_voice_packs())
+        self.voices = voice_bank()
         self.voice = voice or {"jf_alpha": 1.0}
-        self.g2p = G2P()
+        self.g2p = G2P(language)
+        self.language = self.g2p.language
         self.load_s = time.perf_counter() - t0
 
     def ids(self, text: str) -> np.ndarray:
         words = self.g2p.line(text)
         ipa = " ".join("".join(w) for w in words)
+        if not self.language.startswith("en"):  # misaki's espeak symbols, as Kokoro was trained on them
+            for a, b in _ESPEAK_TO_MISAKI:
+                ipa = ipa.replace(a, b)
         ids = [self.vocab[c] for c in ipa if c in self.vocab]
         return np.array([[0, *ids[:508], 0]], np.int64)
 

@@ -25,6 +25,7 @@ import hashlib
 import logging
 import math
 import re
+import unicodedata
 import sys
 import types
 from dataclasses import dataclass, field
@@ -346,7 +347,7 @@ def _ordinal_or_number(m: re.Match[str]) -> str:
 def normalise_words(text: str) -> list[str]:
     """Lowercase, numbers as words, hyphens split words, apostrophes dropped, other punctuation
     stripped."""
-    s = text.lower().replace("’", "'").replace("&", " and ").replace("%", " percent")
+    s = unicodedata.normalize("NFC", text).lower().replace("’", "'").replace("&", " and ").replace("%", " percent")
     s = re.sub(r"\d+(?:,\d{3})*(?:\.\d+)?", _ordinal_or_number, s)
     s = s.replace("'", "")
     s = re.sub(r"[^\w\s]|_", " ", s)
@@ -457,19 +458,20 @@ class Transcriber:
         self.seed = seed
         self.model = load_whisper(threads)
 
-    def transcribe(self, audio16k: np.ndarray) -> str:
+    def transcribe(self, audio16k: np.ndarray, language: str = "en") -> str:
+        """Text of 16 kHz audio; ``language``: Whisper's code ("en", "de", "es"...)."""
         import ctranslate2
 
         ctranslate2.set_random_seed(self.seed)  # the temperature fallback samples: keep it repeatable
         segs, _ = self.model.transcribe(
-            audio16k.astype(np.float32), language="en", task="transcribe", beam_size=5,
+            audio16k.astype(np.float32), language=language, task="transcribe", beam_size=5,
             temperature=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), compression_ratio_threshold=2.4,
             log_prob_threshold=-1.0, no_speech_threshold=0.6, condition_on_previous_text=False,
             vad_filter=False, without_timestamps=True)
         return " ".join(s.text.strip() for s in segs).strip()
 
     def score(self, audio: np.ndarray, sample_rate: int, chunks: Sequence[Chunk], start_s: float = 0.0,
-              leads_s: Sequence[float] = SILENCE_LEADS_S) -> dict[str, Any]:
+              leads_s: Sequence[float] = SILENCE_LEADS_S, language: str = "en") -> dict[str, Any]:
         """Transcribe ``audio`` chunk by chunk, each chunk once per silence lead-in in ``leads_s``;
         WER = the errors of every (lead-in, chunk) over every reference word, so a figure is the
         mean over the lead-ins. ``hyp``/``text`` are the transcripts with the first lead-in."""
@@ -487,7 +489,7 @@ class Transcriber:
             texts, wers = [], []
             for lead in leads:
                 seg = np.concatenate([np.zeros(int(lead * CREPE_SR), np.float32), x[a:b]])
-                text = self.transcribe(seg) if b - a > CREPE_SR // 10 else ""
+                text = self.transcribe(seg, language) if b - a > CREPE_SR // 10 else ""
                 hyp = collapse_loops(normalise_words(text), c.ref_words)[:2 * len(c.ref_words) + 4]
                 errors += edit_distance(list(c.ref_words), hyp)
                 ref_n += len(c.ref_words)

@@ -77,6 +77,10 @@ class Song:
     unguessable: bool = False
     """Lyrics no language model could complete from memory."""
     description: str = ""
+    language: str = "en-us"
+    """The lyrics' language (a ``[Language: xx]`` line heads the sheet when it is not en-us)."""
+    held_out: bool = False
+    """Never used to tune the singer: reported apart from the songs the rules were tuned on."""
     programs: dict[str, int] = field(default_factory=lambda: {"pad": 89, "bass": 33, "keys": 0})
 
     # ------------------------------------------------------------------ derived
@@ -128,11 +132,11 @@ class Song:
         return out
 
     def lyrics_text(self) -> str:
-        out: list[str] = []
+        out: list[str] = [f"[Language: {self.language}]"] if self.language != "en-us" else []
         section = None
         for ln in self.lines:
             if ln.section != section:
-                if out:
+                if section is not None:
                     out.append("")
                 out.append(f"[{ln.section}]")
                 section = ln.section
@@ -210,6 +214,48 @@ _add(Song(
      Line("Verse", "Sil-ver on-ions ride the wind", "E4:1 E4:.5 C4:.5 A3:1 C4:1 F4:1 C4:2 r:1"),
      Line("Verse", "Pa-per whales col-lect the snow", "D4:1 D4:.5 B3:.5 G3:1 B3:1 C4:1 A3:2 r:1")),
     unguessable=True, description="4/4 at 110 BPM, 44.1 kHz, unguessable lyrics"))
+
+# Held out: written after the singing rules were tuned, never used to tune them.
+_add(Song(
+    "apfelboot", "Das Apfelboot", 48_000, ((0.0, 96.0),), ((1, 4, 4),),
+    ("C", "C", "F", "C", "F", "G", "C", "Am", "F G", "C"),
+    (Line("Strophe", "Der Ap-fel schläft im gel-ben Boot", "E4:1 E4:.5 G4:.5 A4:1 G4:1 E4:1 D4:1 C4:1 r:1"),
+     Line("Strophe", "Die Wol-ken tra-gen blau-en Sand", "F4:1 F4:.5 A4:.5 C5:1 A4:1 G4:1 F4:1 E4:1 r:1"),
+     Line("Refrain", "Ein Fen-ster singt für mei-nen Hund", "G4:1 G4:.5 E4:.5 C4:1 E4:1 G4:1 A4:1 G4:1 r:1"),
+     Line("Refrain", "Und mor-gen tanzt der Löf-fel-baum", "F4:1 E4:.5 D4:.5 C4:1 D4:1 E4:1 D4:1 C4:1 r:1")),
+    unguessable=True, language="de", held_out=True, description="German, 4/4 at 96 BPM, 48 kHz, range 60-72"))
+
+_add(Song(
+    "luna_verde", "La Luna Verde", 44_100, ((0.0, 108.0),), ((1, 3, 4),),
+    ("Dm", "Dm", "F", "C", "Dm", "A", "Dm", "Gm", "C", "F", "Dm", "A", "Dm", "Dm"),
+    (Line("Verso", "La lu-na ver-de co-me pan", "A4:1 A4:1 C5:1 B4:1 A4:1 G4:1 F4:1 E4:1 r:1"),
+     Line("Verso", "El ga-to can-ta sin pa-rar", "D4:1 F4:1 A4:1 A4:1 G4:1 F4:1 E4:1 D4:1 r:1"),
+     Line("Coro", "Mi som-bre-ro bus-ca el mar", "E4:1 G4:1 B4:1 C5:1 B4:1 A4:1 G4:1 E4:1 r:1"),
+     Line("Coro", "Las me-sas bai-lan al com-pás", "F4:1 A4:1 G4:1 F4:1 E4:1 D4:1 E4:1 D4:1 r:1")),
+    unguessable=True, language="es", held_out=True, description="Spanish, 3/4 at 108 BPM, 44.1 kHz"))
+
+_add(Song(
+    "cobalt_kites", "Cobalt Kites", 48_000, ((0.0, 100.0),), ((1, 4, 4),),
+    ("F", "F", "Bb", "F", "Dm", "C", "Bb", "C", "F", "F"),
+    (Line("Verse", "Co-balt ki-tes un-fold at dawn", "A4:1 C5:.5 D5:.5 F5:1 E5:1 D5:1 C5:1 A4:1 r:1"),
+     Line("Verse", "Sev-en ru-by lan-terns hum-ming", "C5:1 E5:.5 F5:.5 E5:1 D5:1 C5:1 D5:1 E5:1 r:1"),
+     Line("Chorus", "Pa-per o-ceans climb the gar-den", "F5:1 E5:.5 D5:.5 C5:1 A4:1 G4:1 A4:1 C5:1 r:1"),
+     Line("Chorus", "Sil-ver spoons in-vent the mor-ning", "D5:1 C5:.5 A4:.5 G4:1 E4:1 F4:1 G4:1 F4:1 r:1")),
+    unguessable=True, held_out=True,
+    description="4/4 at 100 BPM, 48 kHz, a soprano line up to MIDI 77 (F5), unguessable lyrics"))
+
+_add(Song(
+    "tin_orchard", "Tin Orchard", 44_100, ((0.0, 126.0),), ((1, 4, 4),),
+    ("G", "G", "C", "D", "Em", "C", "G", "D", "G", "G"),
+    (Line("Verse", "Hon-est gi-raffes are knit-ting mar-ble soup to-night",
+          "G4:.5 G4:.5 A4:.5 B4:.5 D5:.5 B4:.5 A4:.5 G4:.5 A4:.5 B4:.5 A4:.5 G4:2 r:.5"),
+     Line("Verse", "Twelve shy tur-nips bor-row lad-ders from the pale moon",
+          "B4:.5 B4:.5 C5:.5 D5:.5 E5:.5 D5:.5 C5:.5 B4:.5 A4:.5 B4:.5 C5:.5 A4:2 r:.5"),
+     Line("Chorus", "Gen-tle an-chors whis-tle un-der soft pur-ple snow",
+          "D5:.5 D5:.5 C5:.5 B4:.5 A4:.5 G4:.5 A4:.5 B4:.5 G4:.5 E4:.5 F#4:.5 G4:2 r:.5"),
+     Line("Chorus", "My pock-et holds a tram-po-line of cop-per glue",
+          "E4:.5 G4:.5 A4:.5 B4:.5 A4:.5 G4:.5 E4:.5 D4:.5 E4:.5 G4:.5 A4:.5 G4:2 r:.5")),
+    unguessable=True, held_out=True, description="4/4 at 126 BPM, eighth-note lines, 44.1 kHz, unguessable lyrics"))
 
 
 # ---------------------------------------------------------------------------------------- MIDI

@@ -79,7 +79,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     spec = spec_from_files(args.instrumental, args.lyrics, args.melody, artist=args.artist, seed=args.seed,
                            tempo=args.tempo, channels=args.channels, engine=args.engine or "",
-                           checkpoint=_checkpoint_dir(args))
+                           checkpoint=_checkpoint_dir(args), language=args.language)
     bar = ProgressBar()
     t0 = time.perf_counter()
     try:
@@ -138,6 +138,8 @@ EXTRA_COMMANDS.append(_artist_commands)  # `topline audition`, `topline artist c
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from host_bridge.cli_language import add_language_argument
+
     p = argparse.ArgumentParser(prog="topline", description="Sing lyrics over your instrumental, on your session's grid.")
     from host_bridge.frozen import version_line
 
@@ -153,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--artist", default=DEFAULT_ARTIST, help="who sings (see `topline artists`)")
     g.add_argument("--tempo", type=_positive_tempo, default=None, help="tempo in BPM, when the MIDI file has none")
     g.add_argument("--seed", type=int, default=0, help="another seed gives another take")
+    add_language_argument(g)
     g.add_argument("--engine", choices=("kokoro", "autosing"), default=None,
                    help="sing with this engine instead of the artist's own")
     g.add_argument("--checkpoint", default=None, help="checkpoint folder for --engine autosing")

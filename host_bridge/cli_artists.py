@@ -86,6 +86,7 @@ def cmd_artists(args: argparse.Namespace) -> int:
 def cmd_audition(args: argparse.Namespace) -> int:
     from host_bridge.audio import read_audio, write_wav
     from host_bridge.cli import _midi_has_tempo
+    from host_bridge.cli_language import check_language_option, take_language
     from host_bridge.midi import read_melody
     from host_bridge.model import LyricsSheet, TempoMap
     from presets import get_artist
@@ -96,6 +97,8 @@ def cmd_audition(args: argparse.Namespace) -> int:
         raise InputError(f"an artist is named twice in {','.join(args.artists)}", "name each artist once")
     audio, sr = read_audio(args.instrumental)
     sheet = LyricsSheet.load(args.lyrics)
+    language = check_language_option(args.language)
+    take_language(language, sheet.language, cast[0].language, sheet.text(), str(args.lyrics))
     tempo_map = TempoMap.constant(args.tempo) if args.tempo is not None else None
     melody_bytes = None
     if args.melody is not None:
@@ -114,7 +117,7 @@ def cmd_audition(args: argparse.Namespace) -> int:
 
     req = GenerateRequest(lyrics_text=sheet.text_with_sections(), sample_rate=sr, length_samples=audio.shape[1],
                           tempo_map=tempo_map, melody_midi=melody_bytes, instrumental=audio, artist=cast[0].name,
-                          seed=args.seed, bars=args.bars, channels=audio.shape[0],
+                          seed=args.seed, bars=args.bars, channels=audio.shape[0], language=language,
                           lyrics_source=str(args.lyrics), melody_source=str(args.melody or "composed"))
     t0 = time.perf_counter()
     written: list[Path] = []
@@ -159,6 +162,10 @@ def cmd_artist_create(args: argparse.Namespace) -> int:
         raise InputError("--melody needs --lyrics", "give the words sung on those notes with --lyrics, or leave "
                          "both out (the words are then recognised in the recording)")
     sheet = lyrics_sheet(args.lyrics) if args.lyrics is not None else None
+    from host_bridge.cli_language import check_language_option, take_language
+
+    language = take_language(check_language_option(args.language), sheet.language if sheet else "", "en-us",
+                             sheet.text() if sheet else "", str(args.lyrics)).code
     if args.melody is not None:
         from host_bridge.model import TempoMap
 
@@ -178,13 +185,14 @@ def cmd_artist_create(args: argparse.Namespace) -> int:
     if sheet is not None and args.melody is not None:
         sung = pipe.score_for(GenerateRequest(sheet.text_with_sections(), sr, audio.shape[1], melody_midi=mp.read_bytes(),
                                               tempo_map=TempoMap.constant(args.tempo) if args.tempo else None,
+                                              language=language,
                                               lyrics_source=str(args.lyrics), melody_source=str(mp)))
     elif sheet is not None:
         lyrics = sheet.text_with_sections()
     bar = ProgressBar()
     res = create_artist(pipe, audio, sr, args.name, source=str(getattr(args, "from")),
                         out_dir=out_dir, tempo_bpm=args.tempo, exclude=args.exclude, max_renders=args.max_renders,
-                        progress=bar, sung=sung, lyrics=lyrics)
+                        progress=bar, sung=sung, lyrics=lyrics, language=language)
     bar.close()
     print(f"wrote {res.path}")
     print(res.summary())
@@ -193,6 +201,8 @@ def cmd_artist_create(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``audition`` and ``artist`` (and options of ``artists``) to the ``topline`` parser."""
+    from host_bridge.cli_language import add_language_argument
+
     a = sub.choices.get("artists") or sub.add_parser("artists", help="list the artists")
     a.add_argument("--json", action="store_true", help="print every artist as JSON")
     a.add_argument("--schema", action="store_true", help="print the preset format")
@@ -207,6 +217,7 @@ def register(sub: Any) -> None:
     au.add_argument("--artists", required=True, type=artists_arg, help="comma-separated, e.g. alpha,dusk,kumo")
     au.add_argument("--tempo", type=float, default=None, help="tempo in BPM, when the MIDI file has none")
     au.add_argument("--seed", type=int, default=0)
+    add_language_argument(au)
     au.add_argument("--threads", type=int, default=2, help="CPU threads per render")
     au.add_argument("--workers", type=int, default=None,
                     help="artists rendered in parallel (default: what the cores allow; 1 on 2 cores)")
@@ -227,6 +238,7 @@ def register(sub: Any) -> None:
     c.add_argument("--melody", default=None, help="the reference's notes (.mid), with --lyrics (else they are read "
                    "from its pitch)")
     c.add_argument("--max-renders", type=int, default=20, help="renders the blend search may spend")
+    add_language_argument(c)
     c.add_argument("--threads", type=int, default=2)
     c.add_argument("--force", action="store_true", help="replace an existing preset of yours with that name")
     c.set_defaults(func=cmd_artist_create)

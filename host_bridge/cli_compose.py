@@ -70,8 +70,13 @@ def cmd_compose(args: argparse.Namespace) -> int:
     sheet = LyricsSheet.load(args.lyrics)
     from inference.compose.stage import compose_over
 
+    from host_bridge.cli_language import check_language_option, take_language
+    from inference.frontend.g2p import G2P
+
+    lang = take_language(check_language_option(args.language), sheet.language, artist.language, sheet.text(),
+                         str(args.lyrics))
     score, an, rep = compose_over(sheet, audio, sr, artist.low, artist.high, tempo_map=_tempo_map(args),
-                                  seed=args.seed, meter=args.meter)
+                                  seed=args.seed, meter=args.meter, g2p=G2P(lang.code))
     write_score_midi(score, out)
     for w in rep.warnings:
         print(f"topline: warning: {w}")
@@ -130,11 +135,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``compose`` and ``analyze`` to the ``topline`` parser (see host_bridge.cli.EXTRA_COMMANDS)."""
+    from host_bridge.cli_language import add_language_argument
+
     c = sub.add_parser("compose", help="write a melody for the lyrics over an instrumental (MIDI)")
     c.add_argument("--instrumental", required=True, help="the instrumental (WAV/FLAC/AIFF/OGG)")
     c.add_argument("--lyrics", required=True, help="lyrics sheet (plain text, [Verse]/[Chorus] headers allowed)")
     c.add_argument("--artist", default=DEFAULT_ARTIST, help="whose range the melody fits (see `topline artists`)")
     c.add_argument("--seed", type=int, default=0, help="another seed gives another melody")
+    add_language_argument(c)
     c.add_argument("--out", required=True, help="the melody to write (.mid, with lyric events)")
     c.add_argument("--picture", default=None, help="also draw chords, sections and the melody to this PNG")
     _add_common(c)

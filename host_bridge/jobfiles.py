@@ -26,10 +26,11 @@ def midi_has_tempo(path: Path) -> bool:
 def spec_from_files(instrumental: str | Path, lyrics: str | Path, melody: str | Path | None, *,
                     artist: str = DEFAULT_ARTIST, seed: int = 0, tempo: float | None = None, channels: int = 1,
                     start_sample: int = 0, bars: tuple[int, int] | None = None, engine: str = "",
-                    checkpoint: str = "") -> JobSpec:
+                    checkpoint: str = "", language: str = "") -> JobSpec:
     """Validate the files and settings of a job and pack them into a JobSpec. ``melody`` None
     lets the sidecar's composer write the melody over the instrumental."""
     from host_bridge.audio import read_audio
+    from host_bridge.cli_language import check_language_option, take_language
     from host_bridge.errors import AudioInputError, MidiError
     from host_bridge.inputs import check_melody_fits, check_regular, read_lyrics, read_regular
     from host_bridge.midi import MAX_MIDI_BYTES, read_melody
@@ -37,9 +38,11 @@ def spec_from_files(instrumental: str | Path, lyrics: str | Path, melody: str | 
     from presets import get_artist
 
     a = get_artist(artist)
+    language = check_language_option(language)
     check_regular(instrumental, "instrumental", AudioInputError)
     audio, sr = read_audio(instrumental)
     sheet = read_lyrics(lyrics)
+    take_language(language, sheet.language, a.language, sheet.text(), str(lyrics))
     tempo_map = None
     melody_bytes: bytes | None = None
     melody_path = Path(melody) if melody is not None else Path("composed")
@@ -60,4 +63,5 @@ def spec_from_files(instrumental: str | Path, lyrics: str | Path, melody: str | 
     return JobSpec(lyrics_text=sheet.text_with_sections(), sample_rate=sr, length_samples=audio.shape[1],
                    tempo_map=tempo_map, melody_midi=melody_bytes, instrumental=audio,
                    start_sample=start_sample, artist=a.name, seed=seed, bars=bars, channels=channels,
-                   lyrics_source=str(lyrics), melody_source=str(melody_path), engine=engine, checkpoint=checkpoint)
+                   lyrics_source=str(lyrics), melody_source=str(melody_path), engine=engine, checkpoint=checkpoint,
+                   language=language)

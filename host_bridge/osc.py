@@ -2,7 +2,7 @@
 
 Requests (arguments in order; optional ones may be left off from the right)::
 
-    /topline/generate  instrumental_path lyrics_path melody_path [artist seed start_sample tempo_bpm channels]
+    /topline/generate  instrumental_path lyrics_path melody_path [artist seed start_sample tempo_bpm channels language]
     /topline/audition  (same arguments; served before full takes, delivered as audition-NNNN files)
     /topline/cancel    job_id
     /topline/status
@@ -49,7 +49,8 @@ from host_bridge.takes import TakeFolder
 log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
-OPTIONAL = (("artist", str), ("seed", int), ("start_sample", int), ("tempo", float), ("channels", int))
+OPTIONAL = (("artist", str), ("seed", int), ("start_sample", int), ("tempo", float), ("channels", int),
+            ("language", str))
 
 
 class OscRequestError(ToplineError):
@@ -183,7 +184,7 @@ class OscSurface:
 
     def _on_job(self, to: Address, address: str, fixed: list[Any], *args: Any) -> None:
         kind = fixed[0]
-        usage = f"{address} instrumental lyrics melody [artist seed start_sample tempo_bpm channels]"
+        usage = f"{address} instrumental lyrics melody [artist seed start_sample tempo_bpm channels language]"
         if not 3 <= len(args) <= 3 + len(OPTIONAL) or not all(isinstance(a, str) for a in args[:3]):
             return self._bad(to, f"{address} got {len(args)} arguments {list(args)!r}", f"send {usage}")
         kw: dict[str, Any] = {}

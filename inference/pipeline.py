@@ -8,6 +8,7 @@ them while the rest renders.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -19,6 +20,7 @@ import numpy as np
 from host_bridge.errors import CancelledError, InputError, ModelError, UnknownArtistError
 from host_bridge.frozen import is_frozen
 from host_bridge.model import LyricsSheet, Note, Score, Take, TempoMap
+from host_bridge.model.language import DEFAULT_LANGUAGE, check_script, resolve_language
 from host_bridge.protocol import JobSpec
 from inference.engines.base import Engine
 from inference.produce import Producer
@@ -74,7 +76,7 @@ class Pipeline:
         self.vocoder = vocoder
         self._engines: dict[str, Engine] = {}
         self._lock = threading.Lock()
-        self._g2p: Any = None
+        self._g2p: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ models
     def engine(self, name: str, checkpoint: str = "") -> Engine:
@@ -103,13 +105,14 @@ class Pipeline:
                                              "pick an artist of the 'kokoro' engine (see `topline artists`)")
             return self._engines[key]
 
-    def g2p(self) -> Any:
+    def g2p(self, language: str = DEFAULT_LANGUAGE) -> Any:
+        """The text front end for ``language`` (built once per language, kept warm)."""
         with self._lock:
-            if self._g2p is None:
+            if language not in self._g2p:
                 from inference.frontend.g2p import G2P
 
-                self._g2p = G2P()
-            return self._g2p
+                self._g2p[language] = G2P(language)
+            return self._g2p[language]
 
     def warm_up(self, engines: tuple[str, ...] = ("kokoro",)) -> None:
         self.g2p()
@@ -118,20 +121,25 @@ class Pipeline:
 
     # ------------------------------------------------------------------ stages
     def score_for(self, req: GenerateRequest) -> Score:
-        """compose stage: lyrics + guide melody -> Score (phonemes on every note)."""
+        """compose stage: lyrics + guide melody -> Score (phonemes on every note, in the take's
+        language: the request's, else the sheet's ``[Language: xx]``, else the artist's)."""
         from inference.frontend.align import align
 
         sheet = LyricsSheet.parse(req.lyrics_text, source=req.lyrics_source)
+        artist = get_artist(req.artist)
+        lang = resolve_language(req.language, sheet.language, artist.language)
+        check_script(sheet.text(), lang, req.lyrics_source)
+        g2p = self.g2p(lang.code)
         if req.melody_midi is None:  # no guide melody: compose one over the instrumental
             from inference.compose.stage import compose_over
 
-            artist = get_artist(req.artist)
             score, _, _ = compose_over(sheet, req.instrumental, req.sample_rate, artist.low, artist.high,
                                        tempo_map=req.tempo_map, start_s=req.start_sample / req.sample_rate,
-                                       seed=req.seed, g2p=self.g2p())
+                                       seed=req.seed, g2p=g2p)
         else:
             melody = _read_melody(req.melody_midi, req.melody_source, req.tempo_map)
-            score = align(sheet, melody, self.g2p())
+            score = align(sheet, melody, g2p)
+        score = dataclasses.replace(score, language=lang.code)
         if req.bars is not None:
             tm = score.tempo_map
             a, b = tm.qn_at_bar(req.bars[0]), tm.qn_at_bar(req.bars[1] + 1)
@@ -139,7 +147,7 @@ class Pipeline:
             if not notes:
                 raise InputError(f"bars {req.bars[0]}-{req.bars[1]} hold no notes of the melody",
                                  "choose bars where the melody sings")
-            score = Score(notes, tm, score.lines, score.sections)
+            score = dataclasses.replace(score, notes=notes)
         return score
 
     def lyrics_score(self, req: GenerateRequest) -> Score:
@@ -198,16 +206,16 @@ class Pipeline:
         with timer.stage("produce"):
             audio = producer.finish()
         prog("produce", 1.0)
-        sung = Score(tuple(sung_notes) or score.notes, score.tempo_map, score.lines, score.sections)
+        sung = dataclasses.replace(score, notes=tuple(sung_notes) or score.notes)
         return Take(audio=audio, sample_rate=req.sample_rate, start_sample=req.start_sample, score=sung,
                     artist=artist.name, engine=engine.name, seed=req.seed, timings=timer.timings,
-                    register={"phrases": register}, wet=producer.wet)
+                    register={"phrases": register, "language": score.language or DEFAULT_LANGUAGE},
+                    wet=producer.wet)
 
 
 def _read_melody(data: bytes, source: str, tempo_map: TempoMap | None) -> Any:
     """Guide MIDI bytes -> GuideMelody; the session's tempo map (when given) places the notes,
     as a DAW plays a MIDI region in musical time."""
-    import dataclasses
     import os
     import tempfile
 

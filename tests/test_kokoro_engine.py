@@ -108,8 +108,8 @@ def test_blended_voice(engine: KokoroEngine) -> None:
 
 
 def test_unknown_voice_is_refused(engine: KokoroEngine) -> None:
-    with pytest.raises(UnknownArtistError):
-        list(engine.render(_score([60]), _artist({"af_heart": 1.0})))
+    with pytest.raises(UnknownArtistError, match="xx_nobody"):
+        list(engine.render(_score([60]), _artist({"xx_nobody": 1.0})))
 
 
 def test_out_of_range_melody_is_placed_and_in_tune(engine: KokoroEngine) -> None:

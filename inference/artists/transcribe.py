@@ -86,8 +86,10 @@ class SungContent:
 class WordTranscriber:
     """Whisper base (faster-whisper, int8, CPU), loaded on first use; one call at a time."""
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 2, language: str = "en-us") -> None:
+        """``language``: a Topline language code (Whisper is told its first part, e.g. "de")."""
         self.threads = threads
+        self.language = language.split("-")[0]
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -106,7 +108,7 @@ class WordTranscriber:
 
                 self._model = load_whisper(self.threads)
             segs, _ = self._model.transcribe(
-                x, language="en", task="transcribe", beam_size=5, temperature=0.0, word_timestamps=True,
+                x, language=self.language, task="transcribe", beam_size=5, temperature=0.0, word_timestamps=True,
                 condition_on_previous_text=False, vad_filter=False, no_speech_threshold=0.6,
                 log_prob_threshold=-1.0, compression_ratio_threshold=MAX_COMPRESSION,
                 max_new_tokens=int(min(30.0, len(x) / WHISPER_SR) * TOKENS_PER_S) + 16)

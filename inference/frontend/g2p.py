@@ -19,6 +19,7 @@ from collections import OrderedDict
 from typing import Sequence
 
 from host_bridge.errors import ModelError
+from host_bridge.model.language import get_language
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +28,13 @@ _CACHE_LINES = 4096
 
 
 class G2P:
-    """One espeak-ng backend (built once, ~15 ms), shared safely between threads."""
+    """One espeak-ng backend (built once, ~15 ms) for one language, shared safely between threads.
+
+    ``language``: a code of :data:`host_bridge.model.language.LANGUAGES` (or a common spelling
+    of one); ``self.language`` is the canonical code."""
 
     def __init__(self, language: str = "en-us", cache_lines: int = _CACHE_LINES) -> None:
+        lang = get_language(language)
         try:
             from phonemizer.backend import EspeakBackend
             from phonemizer.separator import Separator
@@ -39,16 +44,17 @@ class G2P:
         espeak_log = logging.getLogger(__name__ + ".espeak")
         espeak_log.setLevel(logging.ERROR)  # its word-count warnings are handled here, not news
         try:
-            self._backend = EspeakBackend(language, with_stress=True, language_switch="remove-flags",
+            self._backend = EspeakBackend(lang.espeak, with_stress=True, language_switch="remove-flags",
                                           logger=espeak_log)
         except RuntimeError as e:
-            raise ModelError(f"espeak-ng is not usable for language {language!r}: {e}",
+            raise ModelError(f"espeak-ng is not usable for {lang.name} ({lang.espeak}): {e}",
                              "install espeak-ng (apt-get install espeak-ng) and check the language code") from e
         self._sep = Separator(phone=" ", word=_WORD_SEP, syllable=None)
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[str, ...], list[tuple[str, ...]]] = OrderedDict()
         self._cache_lines = cache_lines
-        self.language = language
+        self.language = lang.code
+        self._english = lang.code.startswith("en")
 
     # ------------------------------------------------------------------ public
     def words(self, words: Sequence[str]) -> list[tuple[str, ...]]:
@@ -80,7 +86,9 @@ class G2P:
         """Each item -> espeak's words, each a tuple of phones."""
         with self._lock:
             res = self._backend.phonemize(items, separator=self._sep, strip=True, njobs=1)
-        return [[tuple(w.split()) for w in r.split("|") if w.strip()] for r in res]
+        # espeak marks some French clitics with "-" ("lə-"): not a sound
+        return [[tuple(p for p in w.replace("-", "").split() if p) for w in r.split("|") if w.strip()]
+                for r in res]
 
     def _words_uncached(self, words: tuple[str, ...]) -> list[tuple[str, ...]]:
         speakable = [w if _has_letters(w) else "" for w in words]
@@ -103,7 +111,8 @@ class G2P:
                 else:
                     log.debug("espeak word count mismatch for %r; phonemizing word by word", words)
                     for i, a in zip(idx, alone):
-                        out[i] = _LONE_A if words[i].lower() == "a" else tuple(p for w in a for p in w)
+                        lone_a = self._english and words[i].lower() == "a"
+                        out[i] = _LONE_A if lone_a else tuple(p for w in a for p in w)
         for i, ph in enumerate(out):
             if not ph:
                 log.warning("espeak cannot read the word %r; singing it on a neutral vowel", words[i])

@@ -26,16 +26,13 @@ from typing import Sequence
 from host_bridge.model.lyrics import LyricsSheet, Word
 from host_bridge.model.score import Phonemes
 from inference.frontend.g2p import G2P
+from inference.frontend.onsets import ENGLISH, legal_onsets
 
-_VOWEL_CHARS = set("aeiouyæɑɒɔəɛɜɪʊʌɐɚɝøœᵻᵊɨʉɯɤ")
+_VOWEL_CHARS = set("aeiouyæɑɒɔəɛɜɪʊʌɐɚɝøœᵻᵊɨʉɯɤʏɵɘɞɶ")
 _SYLLABIC = "\u0329"  # combining mark of a syllabic consonant (n̩ in "button")
 _STRESS = {"ˈ": 2, "ˌ": 1}
-LEGAL_ONSETS = frozenset({
-    "pl", "bl", "kl", "ɡl", "fl", "sl", "pɹ", "bɹ", "tɹ", "dɹ", "kɹ", "ɡɹ", "fɹ", "θɹ", "ʃɹ", "tw", "dw", "kw",
-    "sw", "ɡw", "θw", "sp", "st", "sk", "sm", "sn", "spl", "spɹ", "stɹ", "skɹ", "skw", "pj", "bj", "kj", "fj",
-    "mj", "hj", "vj", "nj", "lj", "sj", "tj", "dj", "ɡj", "skj", "spj",
-})
-"""Consonant clusters an English syllable may start with (IPA, as espeak writes them)."""
+LEGAL_ONSETS = ENGLISH
+"""Consonant clusters an English syllable may start with (other languages: :mod:`.onsets`)."""
 _SPLITS = (("aɪɚ", ("aɪ", "ɚ")), ("aʊɚ", ("aʊ", "ɚ")), ("aɪə", ("aɪ", "ə")), ("aʊə", ("aʊ", "ə")),
            ("eɪə", ("eɪ", "ə")), ("ɪɚ", ("i", "ɚ")), ("ʊɚ", ("u", "ɚ")), ("iə", ("i", "ə")), ("uə", ("u", "ə")),
            ("ɔɪ", ("ɔ", "ɪ")), ("aɪ", ("a", "ɪ")), ("aʊ", ("a", "ʊ")), ("eɪ", ("e", "ɪ")), ("oʊ", ("o", "ʊ")))
@@ -62,8 +59,9 @@ def is_vowel(phone: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------- phones
-def syllabify(phones: Sequence[str], n_syllables: int | None = None) -> list[Phonemes]:
-    """Split one word's phones (espeak IPA, stress marks allowed) into syllables.
+def syllabify(phones: Sequence[str], n_syllables: int | None = None, language: str = "en-us") -> list[Phonemes]:
+    """Split one word's phones (espeak IPA, stress marks allowed) into syllables, by the onset
+    rules of ``language`` (:func:`.onsets.legal_onsets`).
 
     ``n_syllables`` forces the count (a sheet's hyphen hints, or the notes of a MIDI lyric);
     ``None`` gives one syllable per vowel. Always returns ``max(1, n_syllables)`` items when it is
@@ -71,7 +69,8 @@ def syllabify(phones: Sequence[str], n_syllables: int | None = None) -> list[Pho
     bare, stress = _strip_marks(phones)
     if not bare:
         bare, stress = ["ə"], [0]
-    if n_syllables is None:
+    english = not language or language.startswith("en")
+    if n_syllables is None and english:
         _split_hiatus(bare, stress)
     vowels = [i for i, p in enumerate(bare) if is_vowel(p)]
     if not vowels:  # a hum ("m") or a bare consonant: sing the whole thing
@@ -81,9 +80,10 @@ def syllabify(phones: Sequence[str], n_syllables: int | None = None) -> list[Pho
         vowels = [i for i, p in enumerate(bare) if is_vowel(p)]
     while len(vowels) > n:
         vowels.remove(_weakest(vowels, stress))
+    onsets = legal_onsets(language)
     bounds = [0]
     for a, b in zip(vowels[:-1], vowels[1:]):
-        bounds.append(b - _onset_len(bare[a + 1:b]))
+        bounds.append(b - _onset_len(bare[a + 1:b], onsets))
     bounds.append(len(bare))
     out = []
     for k, v in enumerate(vowels):
@@ -156,7 +156,7 @@ def _weakest(vowels: list[int], stress: list[int]) -> int:
     return min(cands, key=lambda i: (stress[i], i))
 
 
-def _onset_len(cons: Sequence[str]) -> int:
+def _onset_len(cons: Sequence[str], onsets: frozenset[str] = ENGLISH) -> int:
     """How many of the consonants between two nuclei start the second syllable (maximal onset)."""
     k = 0
     for j in range(1, len(cons) + 1):
@@ -164,7 +164,7 @@ def _onset_len(cons: Sequence[str]) -> int:
         if any(is_vowel(c) for c in tail):
             break
         joined = "".join(tail)
-        if (j == 1 and joined != "ŋ") or joined in LEGAL_ONSETS:
+        if (j == 1 and joined != "ŋ") or joined in onsets:
             k = j
     return k
 
@@ -249,7 +249,7 @@ def line_syllables(words: Sequence[Word], g2p: G2P, line: int = 0, first_word: i
     out: list[Syllable] = []
     for k, (w, ph) in enumerate(zip(words, phones)):
         n = counts[k] if counts is not None and counts[k] is not None else (len(w.syllable_hints) or None)
-        sylls = syllabify(ph, n)
+        sylls = syllabify(ph, n, g2p.language)
         texts = list(w.syllable_hints) if len(w.syllable_hints) == len(sylls) else split_text(w.text, len(sylls))
         for j, (t, p) in enumerate(zip(texts, sylls)):
             out.append(Syllable(t, p, first_word + k, line, j == 0, j == len(sylls) - 1))

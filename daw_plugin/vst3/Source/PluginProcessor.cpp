@@ -517,6 +517,7 @@ void ToplineProcessor::getStateInformation (juce::MemoryBlock& dest)
     o->setProperty ("version", 1);
     o->setProperty ("lyrics", s.lyrics);
     o->setProperty ("artist", s.artist);
+    o->setProperty ("language", s.language);
     o->setProperty ("melody_path", s.melodyPath);
     o->setProperty ("takes_dir", s.takesDir);
     o->setProperty ("connection_file", s.connectionFile);
@@ -548,6 +549,7 @@ void ToplineProcessor::setStateInformation (const void* data, int size)
     updateSettings ([&] (Settings& s) {
         s.lyrics = v["lyrics"].toString();
         s.artist = v.getProperty ("artist", "alpha").toString();
+        s.language = v.getProperty ("language", "").toString().substring (0, 32);
         s.melodyPath = v["melody_path"].toString();
         s.takesDir = v.getProperty ("takes_dir", takes::defaultFolder().getFullPathName()).toString();
         s.connectionFile = v["connection_file"].toString();

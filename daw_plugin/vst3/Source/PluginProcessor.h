@@ -35,6 +35,7 @@ struct PlayableTake
 struct Settings
 {
     juce::String lyrics, artist { "alpha" }, melodyPath, takesDir, connectionFile;
+    juce::String language;          // "" = the lyrics' [Language: xx] line, else the artist's own
     int seed = 0;
     juce::String clock { "host" };  // "host": the host's transport; "free": a clock of our own,
                                     // always playing from prepareToPlay/reset (offline hosts such as

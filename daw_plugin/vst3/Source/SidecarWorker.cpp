@@ -142,6 +142,8 @@ void SidecarWorker::startJob()
     body->setProperty ("seed", settings.seed);
     body->setProperty ("channels", 1);
     body->setProperty ("artist", settings.artist);
+    if (settings.language.isNotEmpty())
+        body->setProperty ("language", settings.language);
     body->setProperty ("lyrics_source", "vst3");
     body->setProperty ("melody_source", settings.melodyPath.isNotEmpty() ? "melody" : "composer");
     body->setProperty ("tempo_map", j.tempoMap.toVar());

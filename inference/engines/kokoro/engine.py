@@ -33,6 +33,7 @@ from .contour import TimedNote, contour_midi, midi_to_hz
 from .phones import SONORANTS, VOICED_OBSTRUENTS, VOWELS
 from .plan import RELEASE_S, Plan, Token, attach_symbols, build_tokens, build_units, place, to_frames
 from .register import choose_octave, render_pitches
+from .voice_tables import voice_bank
 from .voices import VoiceBank
 from .world import FRAME_PERIOD_MS, WarpSpec, world_resynth
 
@@ -203,7 +204,7 @@ class KokoroEngine:
                 self._gen = load_generator(self._files.generator)
             self._s = self._sessions(self.threads)
             self._vocab = km.load_vocab()
-            self._voices = VoiceBank(km.load_voice_packs())
+            self._voices = voice_bank()
             log.info("Kokoro sessions loaded in %.2f s", time.perf_counter() - t0)
 
     def _pick_vocoder(self, want: str) -> str:
@@ -372,9 +373,9 @@ class KokoroEngine:
         t_start = time.perf_counter()
         style = artist.style
         sung = [n.pitch + octave for n in notes]
-        rend = render_pitches(sung, artist.low, artist.high)
+        rend = render_pitches(sung, artist.render_low, artist.render_high)
         units = build_units(notes, score, sung)  # timing_offset_ms is applied at placement (produce)
-        attach_symbols(units, self._vocab)
+        attach_symbols(units, self._vocab, score.language)
         tokens = build_tokens(units, self._vocab)
         plan = Plan(units, tokens)
         ids = np.array([[t.id for t in tokens]], np.int64)
@@ -422,6 +423,8 @@ class KokoroEngine:
         info: dict[str, Any] = {
             "engine": self.name, "voice": dict(artist.voice), "octave_shift": octave,
             "pitch_shift_semitones": float(np.max(np.abs(np.asarray(sung) - rend))) if len(sung) else 0.0,
+            "notes_shifted": int(np.sum(np.abs(np.asarray(sung) - rend) > 1e-6)),
+            "render_range": [artist.render_low, artist.render_high],
             "tokens": len(tokens), "corrected": False, "decode_frames": n_dec,
         }
 

@@ -276,7 +276,7 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _cache_ok(path: Path) -> bool:
+def cache_ok(path: Path) -> bool:
     side = path.with_name(path.name + ".sha256")
     if not (path.is_file() and side.is_file()):
         return False
@@ -290,7 +290,7 @@ def _cache_ok(path: Path) -> bool:
     return ok
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
@@ -325,7 +325,7 @@ def ensure_models(cache_dir: Path | None = None) -> ModelFiles:
 
     files = ModelFiles(named("front"), named("decoder"), named("phase"), named("probe"), expected_sha256(),
                        named("dfront"), named("generator", "safetensors"), named("istft"))
-    need = [p for p in (files.onnx_vocoder if shipped is not None else files.all) if not _cache_ok(p)]
+    need = [p for p in (files.onnx_vocoder if shipped is not None else files.all) if not cache_ok(p)]
     if need and shipped is not None:
         raise ModelError(f"the Kokoro models shipped in {shipped} are missing or damaged ({need[0].name})",
                          "unpack the Topline release again (or rebuild it with build.py)")
@@ -334,13 +334,13 @@ def ensure_models(cache_dir: Path | None = None) -> ModelFiles:
         src, digest = read_source_model()
         try:
             if files.probe in need:
-                _write_atomic(files.probe, make_probe_model(src))
+                write_atomic(files.probe, make_probe_model(src))
             if {getattr(files, p) for p in files.control_parts} & set(need):
                 parts = split_control_model(make_control_model(src))
                 for part in files.control_parts:
                     path = getattr(files, part)
                     if path in need:
-                        _write_atomic(path, parts[part])
+                        write_atomic(path, parts[part])
         except OSError as e:
             raise ModelError(f"cannot write the Kokoro model cache {cache_dir}: {e}",
                              "free disk space or make the cache folder writable") from e

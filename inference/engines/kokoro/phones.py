@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-VOWELS = frozenset("aeiouæɑɒɔəɛɜɪʊʌᵻᵊɐɚɨ")
+VOWELS = frozenset("aeiouæɑɒɔəɛɜɪʊʌᵻᵊɐɚɨyøœɯɤ")
 SONORANTS = frozenset("mnŋlɹwjɾT")
 VOICED_OBSTRUENTS = frozenset("bdɡvzðʒʤ")
 UNVOICED = frozenset("ptkfθsʃʧhç")
@@ -22,6 +22,23 @@ _REPLACE = (
     ("ː", ""), ("ˈ", ""), ("ˌ", ""), ("r", "ɹ"), ("g", "ɡ"), ("ɐ", "ə"), ("ɾ", "T"), ("ʔ", "t"),
     ("x", "k"), ("ç", "k"), ("ɬ", "l"), ("ʲ", ""), ("\u0303", ""), ("ɨ", "ᵻ"),
 )
+_REPLACE_GB = tuple((a, b) for a, b in _REPLACE if a not in ("ɜːɹ", "ɜː"))
+"""British English: non-rhotic (``ɜː`` is not ``ɜɹ``), as misaki's British phonemes."""
+_REPLACE_OTHER = (
+    ("tʃ", "ʧ"), ("dʒ", "ʤ"), ("ts", "ʦ"), ("dz", "ʣ"), ("g", "ɡ"), ("ː", ""), ("ˈ", ""), ("ˌ", ""),
+    ("ʏ", "y"), ("ɵ", "ø"), ("ɘ", "ə"), ("ɞ", "œ"), ("ɶ", "œ"), ("ɱ", "m"),
+    ("ɫ", "l"), ("ʍ", "w"), ("ɹ̩", "ɹ"), ("ʀ", "ʁ"), ("ɦ", "h"), ("\u200d", ""),
+)
+"""Other languages: espeak's IPA as Kokoro v1.0 was trained on it (misaki's espeak G2P: ties to
+affricate symbols ``ʦ ʣ ʧ ʤ``, nasal vowels and ``x ç ʁ ɾ r ʎ ɲ β ɣ`` kept), length marks dropped
+(a note gives the length), and the few phones outside Kokoro's vocabulary mapped to their nearest."""
+
+
+def replacements(language: str) -> tuple[tuple[str, str], ...]:
+    """The phone rewrites for ``language`` (a canonical code; '' = American English)."""
+    if not language or language == "en-us":
+        return _REPLACE
+    return _REPLACE_GB if language == "en-gb" else _REPLACE_OTHER
 
 
 @dataclass(frozen=True)
@@ -41,21 +58,22 @@ class Sym:
         return self.ch in SONORANTS or self.ch in VOWELS
 
 
-def to_kokoro(phone: str) -> str:
+def to_kokoro(phone: str, language: str = "") -> str:
     """One espeak IPA phone (stress marks allowed) as a string of Kokoro symbols."""
-    for a, b in _REPLACE:
+    for a, b in replacements(language):
         phone = phone.replace(a, b)
     return phone
 
 
 def syllable_symbols(onset: tuple[str, ...], nucleus: tuple[str, ...], coda: tuple[str, ...],
-                     vocab: dict[str, int]) -> list[Sym]:
+                     vocab: dict[str, int], language: str = "") -> list[Sym]:
     """Kokoro symbols of one sung syllable. The nucleus's first vowel is the held ``vowel``; any
-    further nucleus symbols are its ``glide``. A nucleus without a vowel gets ``ə``."""
+    further nucleus symbols (a diphthong's second vowel, a nasal mark) are its ``glide``. A
+    nucleus without a vowel gets ``ə``."""
     out: list[Sym] = []
     for p in onset:
-        out += [Sym(c, "onset") for c in to_kokoro(p) if c in vocab]
-    nuc = [c for p in nucleus for c in to_kokoro(p) if c in vocab]
+        out += [Sym(c, "onset") for c in to_kokoro(p, language) if c in vocab]
+    nuc = [c for p in nucleus for c in to_kokoro(p, language) if c in vocab]
     if not any(c in VOWELS for c in nuc):
         nuc = ["ə"] + nuc
     seen_vowel = False
@@ -68,5 +86,5 @@ def syllable_symbols(onset: tuple[str, ...], nucleus: tuple[str, ...], coda: tup
         else:
             out.append(Sym(c, "glide"))
     for p in coda:
-        out += [Sym(c, "coda") for c in to_kokoro(p) if c in vocab]
+        out += [Sym(c, "coda") for c in to_kokoro(p, language) if c in vocab]
     return out

@@ -121,10 +121,12 @@ def build_units(notes: list[Note], score: Score, pitches: list[float], time_offs
     return units
 
 
-def attach_symbols(units: list[Unit], vocab: dict[str, int]) -> None:
+def attach_symbols(units: list[Unit], vocab: dict[str, int], language: str = "") -> None:
+    """Kokoro symbols of every unit, its phonemes read as ``language`` (see :mod:`.phones`)."""
     for u in units:
         ph = u.phonemes
-        u.syms = [Sym("ɑ", "vowel")] if ph is None else syllable_symbols(ph.onset, ph.nucleus, ph.coda, vocab)
+        u.syms = [Sym("ɑ", "vowel")] if ph is None else syllable_symbols(ph.onset, ph.nucleus, ph.coda, vocab,
+                                                                         language)
 
 
 def build_tokens(units: list[Unit], vocab: dict[str, int]) -> list[Token]:

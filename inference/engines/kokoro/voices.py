@@ -12,16 +12,21 @@ from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
-from host_bridge.errors import UnknownArtistError
+from host_bridge.errors import ModelError, UnknownArtistError
 
 if TYPE_CHECKING:
     from presets import Artist
 
 class VoiceBank:
-    """The installed packs and a cache of blends (keyed by the voice dict)."""
+    """The installed packs and a cache of blends (keyed by the voice dict).
 
-    def __init__(self, packs: Mapping[str, np.ndarray]) -> None:
+    ``missing``: why more voices are not installed (the v1.0 tables of
+    :mod:`.voice_tables`), raised when a voice outside ``packs`` is asked for, so the message
+    names the command that restores them."""
+
+    def __init__(self, packs: Mapping[str, np.ndarray], missing: ModelError | None = None) -> None:
         self._packs = dict(packs)
+        self._missing = missing
         self._blends: dict[tuple[tuple[str, float], ...], np.ndarray] = {}
 
     @property
@@ -35,6 +40,12 @@ class VoiceBank:
         if hit is not None:
             return hit
         unknown = [k for k, _ in key if k not in self._packs]
+        if unknown and self._missing is not None:
+            from presets.schema import KOKORO_VOICES
+
+            if all(k in KOKORO_VOICES for k in unknown):
+                raise ModelError(f"Kokoro voice(s) {unknown} cannot be loaded: {self._missing.message}",
+                                 self._missing.hint)
         if unknown:
             raise UnknownArtistError(f"unknown Kokoro voice(s) {unknown}",
                                      f"use voices among: {', '.join(self.names)}")
