@@ -140,13 +140,17 @@ def build_key() -> str:
 
 # ------------------------------------------------------------------------------------ build
 def prepare_models() -> list[str]:
-    """The edited Kokoro models (and their .sha256 files), built now if this machine has none yet."""
+    """The edited Kokoro models and the voice tables (and their .sha256 files), built now if this
+    machine has none yet."""
     sys.path.insert(0, str(ROOT))
     from inference.engines.kokoro import model as km
 
+    from inference.engines.kokoro import voice_tables
+
     files = km.ensure_models(km.default_cache_dir())
     out = []
-    for p in files.onnx_vocoder:  # the standalone has no torch: the onnxruntime vocoder only
+    # the standalone has no torch: the onnxruntime vocoder only; and every v1.0 voice table
+    for p in (*files.onnx_vocoder, voice_tables.install(km.default_cache_dir())):
         out += [str(p), str(p.with_name(p.name + ".sha256"))]
     return out
 

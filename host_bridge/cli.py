@@ -107,17 +107,6 @@ def _checkpoint_dir(args: argparse.Namespace) -> str:
     return str(ck.resolve())
 
 
-def cmd_artists(args: argparse.Namespace) -> int:
-    from presets import load_artists
-
-    def name(n: int) -> str:
-        return ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"][n % 12] + str(n // 12 - 1)
-
-    for a in load_artists().values():
-        print(f"{a.name:<12} {a.engine:<8} {name(a.low)}-{name(a.high):<5} {a.description}")
-    return 0
-
-
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 
@@ -168,8 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate_options(g)
     g.set_defaults(func=cmd_generate)
 
-    a = sub.add_parser("artists", help="list the artists")
-    a.set_defaults(func=cmd_artists)
+    sub.add_parser("artists", help="list the artists (language, range, voice)")
     for reg in EXTRA_COMMANDS:
         reg(sub)
     return p

@@ -77,8 +77,8 @@ def cmd_artists(args: argparse.Namespace) -> int:
         blend = " + ".join(f"{w / sum(a.voice.values()):.0%} {k}" for k, w in a.voice.items()) or a.embedding_file
         shift = "".join([f" transpose {a.transpose:+d}" if a.transpose else "",
                          f" formants {a.formant_shift:+.1f}" if a.formant_shift else ""])
-        print(f"{a.name:<12} {a.engine:<8} {note_name(a.low)}-{note_name(a.high):<4} {a.description}")
-        print(f"{'':<12} {'':<8} {'':<8} voice: {blend}{shift}")
+        print(f"{a.name:<12} {a.language:<6} {note_name(a.low)}-{note_name(a.high):<4} {a.description}")
+        print(f"{'':<12} {'':<6} {'':<8} voice: {blend}{shift}; engine {a.engine}")
     return 0
 
 

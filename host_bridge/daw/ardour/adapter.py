@@ -77,6 +77,8 @@ class SingOptions:
     channels: int = 1
     use_session_tempo: bool = False
     """Sing on the session's tempo map even where the guide MIDI's puts the bars elsewhere."""
+    language: str = ""
+    """The lyrics' language ('' = the sheet's [Language: xx] line, else the artist's own)."""
 
 
 class ArdourAdapter:
@@ -217,12 +219,12 @@ class ArdourAdapter:
                                  use_session_tempo)
 
     def _sing(self, cap: Capture, inp: "SongInputs", seed: int, channels: int,
-              progress: ProgressCallback | None) -> Take:
+              progress: ProgressCallback | None, language: str = "") -> Take:
         spec = JobSpec(lyrics_text=inp.sheet.text_with_sections(), sample_rate=cap.sample_rate,
                        length_samples=cap.audio.shape[1], tempo_map=self.session.tempo_map, melody_midi=inp.melody,
                        instrumental=cap.audio, start_sample=cap.start_sample, artist=inp.artist, seed=seed,
                        bars=cap.bars, channels=channels, lyrics_source=str(inp.lyrics),
-                       melody_source=inp.melody_source)
+                       melody_source=inp.melody_source, language=language)
         return ask_for_take(spec, progress, self.take_source)
 
     def next_take_number(self, display: str) -> int:
@@ -248,7 +250,7 @@ class ArdourAdapter:
         digest = self.session.digest
         cap = (self.capture(inp.bus, inp.bars) if capture_file is None else
                self.capture_from_file(capture_file, inp.bus, inp.bars))
-        take = self._sing(cap, inp, opts.seed, opts.channels, progress)
+        take = self._sing(cap, inp, opts.seed, opts.channels, progress, opts.language)
         display = get_artist(inp.artist).display_name
         number = self.next_take_number(display)
         rec = TakeRecord(take_id=f"{inp.artist}-{number}-{uuid.uuid4().hex[:6]}", number=number,
@@ -257,7 +259,7 @@ class ArdourAdapter:
                          lyrics=str(inp.lyrics), melody=inp.melody_setting,
                          tempo_map=self.session.tempo_map.to_dict(), bar_samples=self._bar_samples(inp.bars),
                          sources=[], created=_now(), timings={**take.timings, "capture": cap.seconds},
-                         tempo_check=tempo)
+                         tempo_check=tempo, language=opts.language)
         if place:
             self._place_new(rec, take, digest, inp.sheet.text_with_sections())
         else:
@@ -390,7 +392,7 @@ class ArdourAdapter:
 
 def _options_of(rec: TakeRecord) -> SingOptions:
     return SingOptions(bus=rec.bus, bars=rec.bars, artist=rec.artist, seed=rec.seed, lyrics=rec.lyrics,
-                       melody=rec.melody, channels=rec.channels)
+                       melody=rec.melody, channels=rec.channels, language=rec.language)
 
 
 def _now() -> str:

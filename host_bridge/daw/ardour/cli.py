@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from host_bridge.cli_language import add_language_argument
 from host_bridge.daw.ardour.cli_tempo import guide_line, register_tempo_commands
 
 SUBCOMMANDS = ("new", "tempo", "info", "setup", "sing", "export", "stale", "resing", "link", "install")
@@ -95,6 +96,7 @@ def _sing_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--melody", default=None, help="guide melody, a MIDI file")
     p.add_argument("--melody-track", default=None, help="guide melody from this MIDI track of the session")
     p.add_argument("--artist", default=None, help="who sings (see `topline artists`)")
+    add_language_argument(p)
 
 
 def _tempo_flag(p: argparse.ArgumentParser) -> None:
@@ -138,11 +140,13 @@ def _melody(args: argparse.Namespace) -> str | None:
 
 
 def _opts(args: argparse.Namespace) -> Any:
+    from host_bridge.cli_language import check_language_option
     from host_bridge.daw.ardour.adapter import SingOptions
 
     return SingOptions(bus=args.bus, bars=args.bars, artist=args.artist, seed=getattr(args, "seed", 0),
                        lyrics=args.lyrics, melody=_melody(args), channels=getattr(args, "channels", 1),
-                       use_session_tempo=args.use_session_tempo)
+                       use_session_tempo=args.use_session_tempo,
+                       language=check_language_option(getattr(args, "language", "")))
 
 
 def cmd_info(args: argparse.Namespace) -> int:

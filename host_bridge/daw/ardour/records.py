@@ -91,6 +91,8 @@ class TakeRecord:
     """The latest delivered WAV of this take, relative to the session folder (``Topline Takes/...``)."""
     timings: dict[str, float] = field(default_factory=dict)
     tempo_check: dict[str, Any] = field(default_factory=dict)
+    language: str = ""
+    """The language asked for ('' = the lyrics' or the artist's own)."""
     """Which tempo map the take was sung on and how far the guide MIDI's was from it
     (:func:`host_bridge.daw.ardour.tempo_maps.check_guide_tempo`)."""
 
