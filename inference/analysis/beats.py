@@ -1,38 +1,26 @@
 """Beats and downbeats: checked against the session's tempo map, or estimated from the audio.
 
-Estimation resolves the usual half/double-tempo ambiguity with the meter: each hypothesis
-(tactus tempo x meter in {4/4, 3/4, 6/8}) is tracked, then scored by how the harmony lines up
-with its bars (chords change on downbeats), how strongly its beats are accented, whether its
-beats split in two or in three (onset periodicity), and a mild prior on tempo and meter.
+Estimation resolves the usual half/double/triple-tempo ambiguity with the meter: beats are
+tracked at each candidate tactus, then every tactus x feel (4/4, swung 4/4, 3/4, 6/8) is scored
+(see :mod:`inference.analysis.meter`): harmony and bass on the downbeats, onsets on the beat's
+subdivisions, beats accented against their subdivisions, and a log-normal prior on the tactus.
 """
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from host_bridge.model import MeterChange, TempoChange, TempoMap
 from inference.analysis.features import CHROMA_HOP, HOP, SR, Features, sync
+from inference.analysis.meter import Hypothesis, hypotheses
 from inference.analysis.result import BeatGrid, beat_qn, beats_per_bar
 
 log = logging.getLogger(__name__)
 
-METERS: tuple[tuple[int, int], ...] = ((4, 4), (3, 4), (6, 8))
 ONSET_LATENCY_S = 0.018
 """How late the onset envelope peaks after an attack (measured on clicks); taken off estimated beats."""
-_METER_PRIOR = {(4, 4): 0.0, (3, 4): -0.05, (6, 8): -0.05}
-
-
-@dataclass
-class _Hypothesis:
-    tactus_bpm: float
-    meter: tuple[int, int]
-    beats_s: np.ndarray
-    phase: int
-    score: float
-    parts: dict[str, float]
 
 
 # ---------------------------------------------------------------------- checking a given map
@@ -116,78 +104,34 @@ def estimate_grid(feat: Features, meter: tuple[int, int] | None = None) -> tuple
     cands: list[float] = []
     for r in (1 / 3, 1 / 2, 2 / 3, 3 / 4, 1.0, 4 / 3, 3 / 2, 2.0, 3.0):
         t = t0 * r
-        if 50.0 <= t <= 200.0 and all(abs(math.log(t / c)) > 0.04 for c in cands):
+        if 40.0 <= t <= 200.0 and all(abs(math.log(t / c)) > 0.04 for c in cands):
             cands.append(t)
-    meters = (meter,) if meter else METERS
-    hyps = _hypotheses(feat, env, cands, meters)
+    hyps = hypotheses(feat, env, _track(feat, env, cands), meter)
     if not hyps:
         return _fallback(feat)
     best = hyps[0]
-    margin = best.score - hyps[1].score if len(hyps) > 1 else 1.0
-    log.debug("beat hypotheses: %s", [(round(h.tactus_bpm, 1), h.meter, round(h.score, 3), h.parts)
-                                      for h in hyps[:6]])
-    return _grid_from_hypothesis(feat, best, float(np.clip(0.5 + 2.0 * margin, 0.0, 1.0)))
+    rivals = [h.score for h in hyps[1:] if h.meter != best.meter
+              or abs(math.log(h.tactus_bpm / best.tactus_bpm)) > 0.04]
+    margin = best.score - max(rivals) if rivals else 1.0
+    log.debug("beat hypotheses: %s", [(round(h.tactus_bpm, 1), h.meter, h.subdivision, round(h.score, 3),
+                                       {k: round(v, 3) for k, v in h.parts.items()}) for h in hyps[:8]])
+    return _grid_from_hypothesis(feat, best, float(np.clip(0.3 + 2.0 * margin, 0.0, 1.0)))
 
 
-def _hypotheses(feat: Features, env: np.ndarray, cands: list[float],
-                meters: tuple[tuple[int, int], ...]) -> list[_Hypothesis]:
-    """Every tempo x meter hypothesis, tracked and scored, best first."""
+def _track(feat: Features, env: np.ndarray, cands: list[float]) -> dict[float, np.ndarray]:
+    """Beats tracked at each candidate tactus (regularised, trimmed to the music)."""
     import librosa
 
-    ac = librosa.autocorrelate(env - env.mean())
-    ac = ac / (ac[0] + 1e-9)
-    hyps: list[_Hypothesis] = []
+    out: dict[float, np.ndarray] = {}
     for t in cands:
         _, frames = librosa.beat.beat_track(onset_envelope=env, sr=SR, hop_length=HOP, bpm=t,
                                             tightness=400, trim=False, units="frames")
         if len(frames) < 6:
             continue
         beats_s = _trim(feat, _regularise(env, frames * HOP / SR))
-        if len(beats_s) < 6:
-            continue
-        for m in meters:
-            hyps.append(_score(feat, env, ac, t, m, beats_s))
-    hyps.sort(key=lambda h: -h.score)
-    return hyps
-
-
-def _score(feat: Features, env: np.ndarray, ac: np.ndarray, tactus_bpm: float, meter: tuple[int, int],
-           beats_s: np.ndarray) -> _Hypothesis:
-    k = beats_per_bar(*meter)
-    ternary = meter == (6, 8)
-    period = 60.0 / tactus_bpm * SR / HOP            # frames per beat
-
-    def acf(lag: float) -> float:
-        i = int(round(lag))
-        return float(ac[i]) if 0 < i < len(ac) else 0.0
-
-    sub2 = max(acf(period / 2), acf(period / 2 - 1), acf(period / 2 + 1))
-    sub3 = max(acf(period / 3), acf(period / 3 - 1), acf(period / 3 + 1), acf(2 * period / 3))
-    subdivision = (sub3 - sub2) if ternary else (sub2 - sub3)
-    # accent: onset strength at the beats against the strength half-way between them
-    fr = np.clip(np.round(beats_s * SR / HOP).astype(int), 0, len(env) - 1)
-    mid = np.clip(np.round((beats_s[:-1] + np.diff(beats_s) / (3 if ternary else 2)) * SR / HOP).astype(int),
-                  0, len(env) - 1)
-    accent = float(np.log((env[fr].mean() + 1e-3) / (env[mid].mean() + 1e-3)))
-    salience = float(np.log((env_at(env, beats_s).mean() + 1e-3) / (env.mean() + 1e-3)))
-    # harmony: chord changes should fall on one beat phase of k (the downbeat)
-    bounds = np.concatenate([beats_s, [beats_s[-1] + np.median(np.diff(beats_s))]])
-    d = _chord_change(sync(feat.chroma, CHROMA_HOP, bounds))   # (half-bar windows were tried: worse)
-    low = env_at(feat.onset_low, beats_s)
-    best_phase, best_c = 0, -1e9
-    for p in range(k):
-        on = d[p::k][1:] if p == 0 else d[p::k]
-        off = np.concatenate([d[q::k] for q in range(k) if q != p]) if k > 1 else np.zeros(1)
-        c = float(on.mean() - off.mean()) / (float(d.mean()) + 1e-3) if len(on) and len(off) else 0.0
-        lo_on = low[p::k].mean() if len(low[p::k]) else 0.0
-        c += 0.3 * float(np.log((lo_on + 1e-3) / (low.mean() + 1e-3)))
-        if c > best_c:
-            best_phase, best_c = p, c
-    prior = -0.5 * (math.log2(tactus_bpm / 105.0) / 0.8) ** 2 + _METER_PRIOR[meter]
-    parts = {"harmony": best_c, "subdivision": subdivision, "accent": accent, "prior": prior,
-             "salience": salience}
-    score = 0.2 * best_c + 0.5 * subdivision + 0.1 * accent + 0.3 * prior + 0.5 * salience
-    return _Hypothesis(tactus_bpm, meter, beats_s, best_phase, score, parts)
+        if len(beats_s) >= 6:
+            out[t] = beats_s
+    return out
 
 
 def _regularise(env: np.ndarray, beats_s: np.ndarray) -> np.ndarray:
@@ -254,13 +198,7 @@ def _chord_change(chroma: np.ndarray, window: int = 1, temperature: float = 0.06
     return d
 
 
-def env_at(env: np.ndarray, times_s: np.ndarray) -> np.ndarray:
-    fr = np.clip(np.round(np.asarray(times_s) * SR / HOP).astype(int), 0, len(env) - 1)
-    # the strongest value within +-2 frames (onsets smear slightly)
-    return np.max(np.stack([env[np.clip(fr + o, 0, len(env) - 1)] for o in range(-2, 3)]), axis=0)
-
-
-def _grid_from_hypothesis(feat: Features, h: _Hypothesis, confidence: float) -> tuple[BeatGrid, TempoMap]:
+def _grid_from_hypothesis(feat: Features, h: Hypothesis, confidence: float) -> tuple[BeatGrid, TempoMap]:
     num, den = h.meter
     bq = beat_qn(num, den)
     beats = h.beats_s - ONSET_LATENCY_S
