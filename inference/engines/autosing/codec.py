@@ -11,7 +11,8 @@ a chunk decoded with enough context equals the same span of a one-shot decode.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -56,6 +57,29 @@ def build_snac(config: dict[str, Any], seed: int = 0) -> nn.Module:
         return SNAC(**config).eval()
 
 
+class _SnacDecoder(Protocol):
+    model: nn.Sequential
+
+
+class SnacModel(Protocol):
+    """What :class:`Codec` reads from a ``snac.SNAC`` (the snac package ships no type hints, and
+    ``nn.Module`` attribute access types as ``Tensor | Module``)."""
+
+    sampling_rate: int
+    hop_length: int
+    vq_strides: Sequence[int]
+    codebook_size: int
+    attn_window_size: int | None
+    decoder_rates: Sequence[int]
+    decoder: _SnacDecoder
+
+    def encode(self, audio_data: torch.Tensor) -> list[torch.Tensor]: ...
+
+    def decode(self, codes: list[torch.Tensor]) -> torch.Tensor: ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
+
+
 class Codec:
     """SNAC in eval mode with positional noise. Audio in and out: float32 numpy, [C, T]."""
 
@@ -63,21 +87,23 @@ class Codec:
         from snac.layers import NoiseBlock
 
         self.snac = snac.eval()
-        self.sample_rate = int(snac.sampling_rate)
-        self.hop = int(snac.hop_length)
-        self.strides = tuple(int(s) for s in snac.vq_strides)
-        self.codebook_size = int(snac.codebook_size)
-        self.window = snac.attn_window_size or 1
+        spec = self._spec
+        self.sample_rate = int(spec.sampling_rate)
+        self.hop = int(spec.hop_length)
+        self.strides = tuple(int(s) for s in spec.vq_strides)
+        self.codebook_size = int(spec.codebook_size)
+        self.window = spec.attn_window_size or 1
         self.align = math.lcm(self.window, max(self.strides))
         """Chunk boundaries (finest frames) must sit on multiples of this."""
         self.frame_rate = self.sample_rate / self.hop
         self._noise: list[PositionalNoise] = []
         up = 1
-        for blk in snac.decoder.model:
+        for blk in spec.decoder.model:
             seq = getattr(blk, "block", None)
             if not isinstance(seq, nn.Sequential) or not any(isinstance(m, NoiseBlock) for m in seq):
                 continue
             conv_t = seq[1]
+            assert isinstance(conv_t, nn.ConvTranspose1d), "SNAC DecoderBlock: [Snake1d, ConvTranspose1d, ...]"
             up *= int(conv_t.stride[0])
             for i, mod in enumerate(seq):
                 if isinstance(mod, NoiseBlock):
@@ -86,10 +112,14 @@ class Codec:
                     self._noise.append(pn)
         self.context = self._context_frames()
 
+    @property
+    def _spec(self) -> SnacModel:
+        return cast(SnacModel, self.snac)
+
     def _context_frames(self) -> int:
         """Frames of context either side that make a chunk decode exact (receptive field of the
         decoder after the local attention, plus the convolution before it, rounded up to ``align``)."""
-        rates = [int(r) for r in self.snac.decoder_rates]
+        rates = [int(r) for r in self._spec.decoder_rates]
         post, up = 0.0, 1
         for r in rates:
             post += 2 / up  # transposed conv, kernel 2r: about 2 input samples
@@ -125,14 +155,14 @@ class Codec:
         n = self.n_frames(mono.size)
         x = torch.zeros(1, 1, n * self.hop, device=self.device)
         x[0, 0, :mono.size] = torch.from_numpy(mono).to(self.device)
-        return [c.long() for c in self.snac.encode(x)]
+        return [c.long() for c in self._spec.encode(x)]
 
     # ------------------------------------------------------------------ decode
     @torch.inference_mode()
     def _decode(self, codes: list[torch.Tensor], seed: int, frame_offset: int) -> torch.Tensor:
         for pn in self._noise:
             pn.seed, pn.frame_offset = seed, frame_offset
-        return self.snac.decode([c.to(self.device) for c in codes])[:, 0]
+        return self._spec.decode([c.to(self.device) for c in codes])[:, 0]
 
     def decode(self, codes: list[torch.Tensor], seed: int = 0) -> np.ndarray:
         """codes -> float32 [1, n_fine * hop] at ``sample_rate``."""

@@ -51,6 +51,12 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int) -> torch.Tensor:
 
 
 class SemanticTokenizer(nn.Module):
+    # Buffers (registered in __init__), declared so a type checker sees tensors, not Modules.
+    fb: torch.Tensor  # mel filterbank [n_mels, n_fft // 2 + 1]
+    centroids: torch.Tensor  # k-means centroids [vocab, n_mels], in normalised feature space
+    mean: torch.Tensor  # per-mel feature mean [n_mels]
+    std: torch.Tensor  # per-mel feature std [n_mels]
+
     def __init__(self, cfg: SemanticConfig) -> None:
         super().__init__()
         self.cfg = cfg

@@ -18,7 +18,7 @@ import logging
 import math
 import random
 import unicodedata
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -127,8 +127,9 @@ class Batch:
     artist: torch.Tensor | None
 
     def to(self, device: torch.device) -> "Batch":
-        vals = [getattr(self, f.name) for f in fields(self)]
-        return Batch(*(None if v is None else v.to(device) for v in vals))
+        return Batch(self.tokens.to(device), self.pos.to(device), self.text.to(device),
+                     self.text_mask.to(device), self.music.to(device), self.music_mask.to(device),
+                     None if self.artist is None else self.artist.to(device))
 
 
 def make_batch(model: AutoSingLM, examples: list[Example], rng: random.Random, cfg: TrainConfig,

@@ -13,7 +13,9 @@ Shapes: tokens [B, S, L] (S streams, L delayed steps), positions [B, L] in fines
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -115,9 +117,15 @@ class AutoSingLM(nn.Module):
             y = layer(y, mpos, mmask)
         return Memories(self.text_norm(x), tpos, text_mask, self.music_norm(y), mpos, mmask)
 
+    @property
+    def decoder_layers(self) -> Sequence[DecoderLayer]:
+        """``layers`` typed as what it holds (an nn.ModuleList yields plain Modules to a type checker)."""
+        return cast("Sequence[DecoderLayer]", self.layers)
+
     def _memory_kv(self, mem: Memories) -> list[tuple[MemoryKV, MemoryKV]]:
         return [(layer.text_attn.memory_kv(mem.text, mem.text_pos, mem.text_mask),
-                 layer.music_attn.memory_kv(mem.music, mem.music_pos, mem.music_mask)) for layer in self.layers]
+                 layer.music_attn.memory_kv(mem.music, mem.music_pos, mem.music_mask))
+                for layer in self.decoder_layers]
 
     # ------------------------------------------------------------------ decoder
     def _embed(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -145,17 +153,17 @@ class AutoSingLM(nn.Module):
     def setup_caches(self, batch: int, length: int, dtype: torch.dtype | None = None,
                      device: torch.device | str | None = None) -> None:
         p = next(self.parameters())
-        for layer in self.layers:
+        for layer in self.decoder_layers:
             layer.self_attn.cache = KVCache(batch, self.cfg.n_heads, length, self.cfg.dim // self.cfg.n_heads,
                                             dtype or p.dtype, device or p.device)
 
     def clear_caches(self) -> None:
-        for layer in self.layers:
+        for layer in self.decoder_layers:
             layer.self_attn.cache = None
         self._mem_kv = None
 
     def cache_length(self) -> int:
-        c = self.layers[0].self_attn.cache
+        c = self.decoder_layers[0].self_attn.cache
         return 0 if c is None else int(c.k.shape[2])
 
     def prefill_memory(self, mem: Memories) -> None:

@@ -29,6 +29,9 @@ def rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
 class KVCache(nn.Module):
     """Preallocated keys/values [B, H, L, D]; ``update`` writes steps ``[start, start + T)``."""
 
+    k: torch.Tensor  # buffers (registered in __init__), declared so a type checker sees tensors
+    v: torch.Tensor
+
     def __init__(self, batch: int, heads: int, length: int, head_dim: int, dtype: torch.dtype,
                  device: torch.device | str = "cpu") -> None:
         super().__init__()

@@ -9,6 +9,8 @@ from torch import nn
 class StreamEmbedding(nn.Module):
     """tokens [B, S, T] (ids < vocab per stream) -> sum over streams of their embeddings [B, T, dim]."""
 
+    offsets: torch.Tensor  # buffer [1, S, 1]: stream k's ids start at k * vocab in the shared table
+
     def __init__(self, n_streams: int, vocab: int, dim: int) -> None:
         super().__init__()
         self.table = nn.Embedding(n_streams * vocab, dim)
