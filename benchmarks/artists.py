@@ -11,6 +11,10 @@
 * create: `artist create` on a render of a held-out artist: the similarity it reaches vs the best
   single shipped voice, which shipped artist the result is closest to, and what the candidates
   sang (the words recognised in the reference; with --matched, its own score).
+* roster: every artist sings a benchmark song in its own language (ROSTER_SONGS; unguessable
+  lyrics) through quality.py's meters: pitch, voicing, Whisper-base WER sung and spoken by the
+  same voice (the speech floor), the register used. Writes the table into docs/ARTISTS.md and
+  benchmarks/RESULTS.md.
 """
 from __future__ import annotations
 
@@ -153,9 +157,72 @@ def part_create(pipe: Pipeline, sim: VoiceSimilarity, artists: dict[str, Artist]
     return out
 
 
+ROSTER_SONGS = {"en-us": "glass_bananas", "en-gb": "glass_bananas", "de": "apfelboot", "es": "luna_verde",
+                "fr": "chaise_bleue", "it": "gatto_viola", "pt-br": "janela_azul", "pt": "janela_azul"}
+"""The song each artist sings for the roster table, by the artist's language."""
+ROSTER_BEGIN, ROSTER_END = "<!-- roster table: benchmarks/artists.py --parts roster -->", "<!-- end roster table -->"
+
+
+def part_roster(pipe: Pipeline, artists: dict[str, Artist], leads: int = 2) -> dict[str, Any]:
+    from benchmarks import quality
+    from benchmarks.songs import SONGS
+    import tempfile
+
+    args = argparse.Namespace(lyric_events=False, keep=None, seed=0, crepe="tiny", speech_floor=True, threads=2)
+    tr = meters.Transcriber(threads=2, leads_s=meters.SILENCE_LEADS_S[:leads])
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as td:
+        for a in artists.values():
+            song = SONGS[ROSTER_SONGS.get(a.language, "glass_bananas")]
+            t0 = time.perf_counter()
+            r, _ = quality.run_song(song, a.name, pipe, Path(td) / a.name, args, tr)
+            out[a.name] = {"language": a.language, "range": [a.low, a.high], "render_range": [a.render_low, a.render_high],
+                           "voice": a.voice, "song": song.name, "wer": r.get("wer"), "speech_wer": r.get("speech_wer"),
+                           "median_abs_cents": r.get("median_abs_cents"), "pct_notes_within_50c": r.get("pct_notes_within_50c"),
+                           "pct_note_time_voiced": r.get("pct_note_time_voiced"), "octave": r.get("octave"),
+                           "seconds": round(time.perf_counter() - t0, 1)}
+            o = out[a.name]
+            print(f"  {a.name:<11} {a.language:<6} {song.name:<14} WER {meters.fmt(o['wer'])} % (spoken "
+                  f"{meters.fmt(o['speech_wer'])} %), |c| {meters.fmt(o['median_abs_cents'])}, notes in 50c "
+                  f"{meters.fmt(o['pct_notes_within_50c'])} %, voiced {meters.fmt(o['pct_note_time_voiced'])} %, "
+                  f"octave {o['octave']:+d}", flush=True)
+    return out
+
+
+def roster_table(roster: dict[str, Any]) -> str:
+    def note(n: int) -> str:
+        return ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"][n % 12] + str(n // 12 - 1)
+
+    rows = ["| artist | language | range (sung) | model asked up to | song | WER sung % | WER spoken % | "
+            "median cents | notes in 50c % | voiced % | octave |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, o in roster.items():
+        rows.append(f"| {name} | {o['language']} | {note(o['range'][0])}-{note(o['range'][1])} | "
+                    f"{note(o['render_range'][1])} | {o['song']} | {meters.fmt(o['wer'])} | "
+                    f"{meters.fmt(o['speech_wer'])} | {meters.fmt(o['median_abs_cents'])} | "
+                    f"{meters.fmt(o['pct_notes_within_50c'])} | {meters.fmt(o['pct_note_time_voiced'])} | "
+                    f"{o['octave']:+d} |")
+    return "\n".join(rows)
+
+
+def write_roster(roster: dict[str, Any], doc: Path = Path(__file__).resolve().parents[1] / "docs" / "ARTISTS.md") -> None:
+    from benchmarks.results import machine_line, record
+
+    table = roster_table(roster)
+    text = doc.read_text(encoding="utf-8")
+    block = (f"{ROSTER_BEGIN}\nMeasured {time.strftime('%Y-%m-%d')} on {machine_line()} "
+             f"(`python -m benchmarks.artists --parts roster`).\n\n{table}\n{ROSTER_END}")
+    if ROSTER_BEGIN in text and ROSTER_END in text:
+        a, b = text.index(ROSTER_BEGIN), text.index(ROSTER_END) + len(ROSTER_END)
+        text = text[:a] + block + text[b:]
+    else:
+        text = text.rstrip() + "\n\n## Per-artist figures\n" + block + "\n"
+    doc.write_text(text, encoding="utf-8")
+    record("artists.py --parts roster", table)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--parts", default="distinct,audition,create")
+    ap.add_argument("--parts", default="distinct,audition,create,roster")
     ap.add_argument("--artists", default=None, help="comma list (default: every shipped artist)")
     ap.add_argument("--held-out", default="dusk,nezumi")
     ap.add_argument("--keep-packs", action="store_true",
@@ -198,6 +265,10 @@ def main() -> int:
             print(f"create (held out {n}{', its pack kept' if args.keep_packs else ''}"
                   f"{', content-matched' if args.matched else ''}): {c['recovered']} sim {c['similarity']} vs best single {c['best_single']}; "
                   f"closest shipped: {c['closest_shipped']} ({c['renders']} renders, {c['seconds']} s)\n    {c['compared_on']}")
+    if "roster" in parts:
+        print("roster: each artist on a song in its own language (WER sung / spoken by the same voice)")
+        report["roster"] = part_roster(pipe, artists)
+        write_roster(report["roster"])
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=float))
     return 0

@@ -454,8 +454,10 @@ start moved by 0.2-1.0 s (one song 31.6-52.6 %). The mean over these lead-ins is
 class Transcriber:
     """faster-whisper ``base`` (int8, CPU), loaded once."""
 
-    def __init__(self, threads: int = 2, seed: int = 0) -> None:
+    def __init__(self, threads: int = 2, seed: int = 0, leads_s: Sequence[float] = SILENCE_LEADS_S) -> None:
+        """``leads_s``: the silence lead-ins each chunk is transcribed after (fewer: faster, noisier)."""
         self.seed = seed
+        self.leads_s = tuple(leads_s)
         self.model = load_whisper(threads)
 
     def transcribe(self, audio16k: np.ndarray, language: str = "en") -> str:
@@ -471,7 +473,7 @@ class Transcriber:
         return " ".join(s.text.strip() for s in segs).strip()
 
     def score(self, audio: np.ndarray, sample_rate: int, chunks: Sequence[Chunk], start_s: float = 0.0,
-              leads_s: Sequence[float] = SILENCE_LEADS_S, language: str = "en") -> dict[str, Any]:
+              leads_s: Sequence[float] | None = None, language: str = "en") -> dict[str, Any]:
         """Transcribe ``audio`` chunk by chunk, each chunk once per silence lead-in in ``leads_s``;
         WER = the errors of every (lead-in, chunk) over every reference word, so a figure is the
         mean over the lead-ins. ``hyp``/``text`` are the transcripts with the first lead-in."""
@@ -479,7 +481,7 @@ class Transcriber:
         peak = float(np.max(np.abs(x))) if x.size else 0.0
         if peak > 0:
             x = x * (0.9 / peak)
-        leads = tuple(leads_s) or (0.0,)
+        leads = tuple(self.leads_s if leads_s is None else leads_s) or (0.0,)
         errors = ref_n = 0
         hyp_first: list[str] = []
         per_chunk = []

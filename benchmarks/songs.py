@@ -258,6 +258,29 @@ _add(Song(
     unguessable=True, held_out=True, description="4/4 at 126 BPM, eighth-note lines, 44.1 kHz, unguessable lyrics"))
 
 
+# Short held-out songs in the other languages the singer sings (the per-artist table, artists.py).
+_add(Song(
+    "chaise_bleue", "La Chaise Bleue", 44_100, ((0.0, 100.0),), ((1, 4, 4),),
+    ("C", "C", "Am", "F", "G", "C", "C"),
+    (Line("Couplet", "La chai-se bleu-e mange un na-vi-re", "E4:1 G4:.5 A4:.5 G4:1 E4:1 D4:1 E4:.5 F4:.5 E4:1 D4:1"),
+     Line("Couplet", "Le pia-no dort sous la ri-viè-re", "C4:1 E4:.5 G4:.5 A4:1 G4:1 F4:1 E4:1 D4:1 C4:1")),
+    unguessable=True, language="fr", held_out=True, description="French, 4/4 at 100 BPM"))
+
+_add(Song(
+    "gatto_viola", "Il Gatto Viola", 48_000, ((0.0, 96.0),), ((1, 4, 4),),
+    ("F", "F", "Bb", "C", "Dm", "F", "F"),
+    (Line("Strofa", "Il gat-to vio-la cu-ci-na la lu-na", "F4:1 A4:.5 C5:.5 A4:1 G4:1 F4:.5 G4:.5 A4:1 G4:1 F4:1 E4:1"),
+     Line("Strofa", "La se-dia can-ta sot-to il ma-re", "C4:1 F4:.5 G4:.5 A4:1 C5:1 A4:.5 G4:.5 F4:1 E4:1 F4:1")),
+    unguessable=True, language="it", held_out=True, description="Italian, 4/4 at 96 BPM"))
+
+_add(Song(
+    "janela_azul", "Janela Azul", 44_100, ((0.0, 92.0),), ((1, 4, 4),),
+    ("G", "G", "Em", "C", "D", "G", "G"),
+    (Line("Verso", "A ja-ne-la a-zul can-ta pa-ra o pão", "D4:.5 G4:.5 A4:.5 B4:1 D5:.5 B4:1 A4:.5 G4:.5 A4:.5 B4:.5 A4:1 G4:1"),
+     Line("Verso", "O bar-co dor-me no meu cha-péu", "B3:1 D4:.5 G4:.5 A4:1 B4:1 A4:1 G4:1 D4:1 G4:1")),
+    unguessable=True, language="pt-br", held_out=True, description="Brazilian Portuguese, 4/4 at 92 BPM"))
+
+
 # ---------------------------------------------------------------------------------------- MIDI
 def _q(qn: float) -> int:
     return int(round(qn * TPQ))

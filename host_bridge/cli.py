@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from presets import DEFAULT_ARTIST
+from host_bridge.engines import ENGINES, engine_info
 from host_bridge.errors import InputError, ToplineError
+from presets import DEFAULT_ARTIST
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +98,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def _checkpoint_dir(args: argparse.Namespace) -> str:
     if args.checkpoint is None:
-        if args.engine == "autosing":
-            raise InputError("--engine autosing needs --checkpoint DIR",
-                             "point --checkpoint at a folder made by `python -m inference.engines.autosing.train`")
+        if args.engine and engine_info(args.engine).needs_checkpoint:
+            raise InputError(f"--engine {args.engine} needs --checkpoint DIR",
+                             "point --checkpoint at a folder of that engine's weights (autosing: one made by "
+                             "`python -m inference.engines.autosing.train`)")
         return ""
     ck = Path(args.checkpoint)
     if not ck.is_dir():
@@ -145,9 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--tempo", type=_positive_tempo, default=None, help="tempo in BPM, when the MIDI file has none")
     g.add_argument("--seed", type=int, default=0, help="another seed gives another take")
     add_language_argument(g)
-    g.add_argument("--engine", choices=("kokoro", "autosing"), default=None,
+    g.add_argument("--engine", choices=tuple(ENGINES), default=None,
                    help="sing with this engine instead of the artist's own")
-    g.add_argument("--checkpoint", default=None, help="checkpoint folder for --engine autosing")
+    g.add_argument("--checkpoint", default=None, help="checkpoint folder, for engines that load user weights")
     g.add_argument("--channels", type=int, choices=(1, 2), default=1, help="stem channels")
     g.add_argument("--float", action="store_true", help="write 32-bit float WAV instead of 24-bit")
     g.add_argument("--threads", type=int, default=2, help="CPU threads for the models")

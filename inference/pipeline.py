@@ -9,6 +9,7 @@ them while the rest renders.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
 import threading
 import time
@@ -17,7 +18,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from host_bridge.errors import CancelledError, InputError, ModelError, UnknownArtistError
+from host_bridge.engines import DEFAULT_ENGINE, engine_info
+from host_bridge.errors import CancelledError, InputError, UnknownArtistError
 from host_bridge.frozen import is_frozen
 from host_bridge.model import LyricsSheet, Note, Score, Take, TempoMap
 from host_bridge.model.language import DEFAULT_LANGUAGE, check_script, resolve_language
@@ -80,29 +82,20 @@ class Pipeline:
 
     # ------------------------------------------------------------------ models
     def engine(self, name: str, checkpoint: str = "") -> Engine:
-        key = f"{name}:{checkpoint}" if name == "autosing" else name
+        """The warm engine ``name`` (built on first use through the registry, host_bridge.engines)."""
+        info = engine_info(name)
+        key = f"{name}:{checkpoint}" if info.needs_checkpoint else name
         with self._lock:
             if key not in self._engines:
-                if name == "kokoro":
-                    from inference.engines.kokoro import KokoroEngine
-
-                    self._engines[key] = KokoroEngine(threads=self.threads, vocoder=self.vocoder)
-                elif name == "autosing" and is_frozen():  # torch is left out of the standalone build
-                    raise UnknownArtistError("the AutoSing engine is not in the standalone topline-sidecar (it "
+                if is_frozen() and not info.in_standalone:  # torch is left out of the standalone build
+                    raise UnknownArtistError(f"the {name} engine is not in the standalone topline-sidecar (it "
                                              "needs torch, which this CPU build leaves out)",
-                                             "run the sidecar from a Python install: pip install "
-                                             "'topline[sidecar,autosing]', then `topline sidecar`; or pick a "
-                                             "'kokoro' artist (see `topline artists`)")
-                elif name == "autosing":
-                    if not checkpoint:
-                        raise ModelError("the autosing engine needs a checkpoint folder",
-                                         "pass --checkpoint DIR (a folder made by inference.engines.autosing.train)")
-                    from inference.engines.autosing.engine import AutoSingEngine
-
-                    self._engines[key] = AutoSingEngine(checkpoint=checkpoint)
-                else:
-                    raise UnknownArtistError(f"engine {name!r} is not available in this sidecar",
-                                             "pick an artist of the 'kokoro' engine (see `topline artists`)")
+                                             f"run the sidecar from a Python install: pip install "
+                                             f"'topline[sidecar,{name}]', then `topline sidecar`; or pick a "
+                                             f"'{DEFAULT_ENGINE}' artist (see `topline artists`)")
+                module, _, attr = info.factory.partition(":")
+                factory = getattr(importlib.import_module(module), attr)
+                self._engines[key] = factory(threads=self.threads, vocoder=self.vocoder, checkpoint=checkpoint)
             return self._engines[key]
 
     def g2p(self, language: str = DEFAULT_LANGUAGE) -> Any:
@@ -114,7 +107,7 @@ class Pipeline:
                 self._g2p[language] = G2P(language)
             return self._g2p[language]
 
-    def warm_up(self, engines: tuple[str, ...] = ("kokoro",)) -> None:
+    def warm_up(self, engines: tuple[str, ...] = (DEFAULT_ENGINE,)) -> None:
         self.g2p()
         for name in engines:
             self.engine(name).warm_up()
@@ -164,17 +157,18 @@ class Pipeline:
         _validate_request(req)
         artist = get_artist(req.artist)
         engine_name = req.engine or artist.engine
+        info = engine_info(engine_name)
         prog("compose", 0.0)
         with timer.stage("compose"):
-            # AutoSing sings from the lyrics and the instrumental alone: no melody to compose
-            score = self.lyrics_score(req) if engine_name == "autosing" else self.score_for(req)
+            # an engine that sings from the lyrics (and the instrumental) alone: no melody to compose
+            score = self.score_for(req) if info.needs_melody else self.lyrics_score(req)
         prog("compose", 1.0)
         _check_cancel(cancel)
         engine = self.engine(engine_name, req.checkpoint)
         extra: dict[str, Any] = {}
-        if engine_name == "autosing":
+        if info.listens_to_instrumental:
             if req.instrumental is None:
-                raise InputError("the autosing engine sings over the instrumental, and none was sent",
+                raise InputError(f"the {engine_name} engine sings over the instrumental, and none was sent",
                                  "give --instrumental (the engine listens to it)")
             extra = {"instrumental": req.instrumental, "instrumental_sample_rate": req.sample_rate,
                      "instrumental_start_s": req.start_sample / req.sample_rate}

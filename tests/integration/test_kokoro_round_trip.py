@@ -48,4 +48,12 @@ def test_generate_round_trip_with_kokoro_through_the_sidecar(managers: Any, tmp_
     assert (active[0] - 0) / 44100 + 1.0 > 2.2 and (active[-1]) / 44100 + 1.0 < 8.5
     d = TakeFolder(tmp_path / "takes").deliver(take, spec.lyrics_text, "job")
     assert read_time_reference(d.wav) == 44100 and d.midi is not None
+    # the take's JSON says what was done to the register, per phrase, and the language sung
+    import json
+
+    meta = json.loads(d.json.read_text())
+    reg = meta["register"]
+    assert reg["language"] == "en-us" and reg["phrases"]
+    for ph in reg["phrases"]:
+        assert {"octave_shift", "pitch_shift_semitones", "notes_shifted", "render_range"} <= set(ph)
     b.close()

@@ -5,6 +5,13 @@
     for phrase in engine.render(score, artist, seed=0):
         ...  # phrase.audio float32 [1, T] at 24 kHz, phrase.start_s in session seconds
 """
+from typing import Any
+
 from inference.engines.kokoro.engine import KokoroEngine
 
-__all__ = ["KokoroEngine"]
+__all__ = ["KokoroEngine", "build"]
+
+
+def build(threads: int = 2, vocoder: str = "auto", **_: Any) -> KokoroEngine:
+    """The registry's factory (host_bridge.engines)."""
+    return KokoroEngine(threads=threads, vocoder=vocoder)
