@@ -35,7 +35,7 @@ import spec_data as S  # noqa: E402
 
 SPEC = ROOT / "packaging" / "topline.spec"
 BUILD = ROOT / "build" / "pyinstaller"
-SOURCES = ("host_bridge", "inference", "presets", "packaging", "daw_plugin/ardour", "build.py", "pyproject.toml")
+SOURCES = ("host_bridge", "inference", "presets", "packaging", "build.py", "pyproject.toml")
 SKIP_SOURCES = ("inference/engines/autosing",)  # left out of the build (torch); see spec_data.EXCLUDES
 REQUIRED_MODULES = ("PyInstaller", "onnxruntime", "onnx", "phonemizer", "pedalboard", "pyworld", "soxr", "librosa",
                     "numba", "sklearn", "scipy", "numpy", "soundfile", "mido", "zmq", "pythonosc", "platformdirs",

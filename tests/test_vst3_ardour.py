@@ -85,7 +85,7 @@ def run_in_ardour(vst3_path: Path, tmp_path: Path, start_sidecar: Callable[[], A
     start_sidecar()
     runner = R.ArdourRunner(timeout_s=300)
     runner.headless = ROOT / "daw_plugin" / "vst3" / "ardour"
-    full = {"TOPLINE_LUA_LIB": str(ROOT / "daw_plugin" / "ardour" / "headless" / "topline_lib.lua"),
+    full = {"TOPLINE_LUA_LIB": str(R.plugin_dir() / "headless" / "topline_lib.lua"),
             "VST3_PATH": str(vst_dir), "TOPLINE_VST3_DEFAULTS": str(defaults), "TOPLINE_ROUTE": "Instrumental",
             "TOPLINE_OUT_DIR": str(exports), "TOPLINE_PRESET": R.ensure_export_preset(),
             "TOPLINE_TAKE_FILE": str(takes / "take-0001.wav"), "TOPLINE_WAIT_S": "90", **env}

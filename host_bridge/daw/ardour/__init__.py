@@ -1,7 +1,7 @@
 """Ardour 7 adapter: read the session file, export a bus headless, place takes in beat time.
 
-See :mod:`host_bridge.daw.ardour.adapter` for the round trip and ``daw_plugin/ardour/`` for the
-Lua scripts (headless variants and the editor action).
+See :mod:`host_bridge.daw.ardour.adapter` for the round trip and ``data/`` (package data) for the
+Lua scripts (headless variants and the editor action) and the export preset.
 """
 from host_bridge.daw.ardour.adapter import ArdourAdapter, Capture, SingOptions
 from host_bridge.daw.ardour.create import create_session

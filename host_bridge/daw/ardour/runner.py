@@ -3,7 +3,7 @@
 Each run is one ``ardour7-lua`` process on the hidden "None (Dummy)" backend, niced, bounded in
 time, in its own process group (killed with everything it started if it overruns), driven by
 environment variables, and answering with ``TOPLINE<TAB>...`` lines on stdout (see
-``daw_plugin/ardour/headless/topline_lib.lua``).
+``host_bridge/daw/ardour/data/headless/topline_lib.lua``).
 
 A session must not be edited while an Ardour has it open: that Ardour would overwrite the edit on
 its next save. Ardour 7 keeps no lock file, so :func:`session_users` looks for Ardour processes
@@ -12,6 +12,7 @@ for Topline's own lock file (``.topline.lock``, written around every headless ru
 """
 from __future__ import annotations
 
+import importlib.resources
 import logging
 import os
 import shutil
@@ -39,11 +40,17 @@ DEFAULT_TIMEOUT_S = 300.0
 
 
 def plugin_dir() -> Path:
-    """daw_plugin/ardour: the Lua scripts and export preset (TOPLINE_ARDOUR_DIR overrides)."""
+    """The Lua scripts and export preset, package data of this package (``data/``: the editor
+    action ``topline_sing.lua``, ``headless/``, ``export/``); TOPLINE_ARDOUR_DIR overrides.
+    Ardour reads them by path, so they must be files on disk."""
     env = os.environ.get("TOPLINE_ARDOUR_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3] / "daw_plugin" / "ardour"
+    data = importlib.resources.files("host_bridge.daw.ardour") / "data"
+    if not isinstance(data, Path):
+        raise ArdourRunError(f"Topline's Ardour scripts are inside an archive ({data}), where Ardour cannot read them",
+                             "install Topline unpacked (pip install), or set TOPLINE_ARDOUR_DIR to a copy of them")
+    return data
 
 
 def find_ardour_lua() -> str:
@@ -203,7 +210,7 @@ class ArdourRunner:
                   timeout_s: float | None) -> RunResult:
         path = self.headless / script
         if not path.is_file():
-            raise ArdourRunError(f"Topline's Ardour script {path} is missing", "reinstall Topline (daw_plugin/ardour)")
+            raise ArdourRunError(f"Topline's Ardour script {path} is missing", "reinstall Topline (its package data host_bridge/daw/ardour/data)")
         full_env = dict(os.environ)
         full_env.update({"TOPLINE_LUA_LIB": str(self.headless / "topline_lib.lua"),
                          "TOPLINE_SESSION_DIR": str(session_dir), "TOPLINE_SESSION_NAME": session_name})
