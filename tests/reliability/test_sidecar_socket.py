@@ -53,7 +53,7 @@ def test_fuzzed_frames_never_kill_the_sidecar_and_each_is_answered(sidecar: Side
 
 @pytest.mark.skipif(not shm_available(), reason="no /dev/shm")
 def test_hello_naming_a_fifo_as_its_shared_memory_slot_does_not_block_the_server(sidecar: Sidecar) -> None:
-    name = f"topline-{os.getpid() + 400_000}-1"  # a pid no process has
+    name = f"topline-1-{os.getpid()}"  # pid 1 is alive: no sweep of dead processes' slots removes it
     fifo = SHM_DIR / name
     os.mkfifo(fifo, 0o600)
     try:
