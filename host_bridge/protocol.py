@@ -55,6 +55,15 @@ JOB_REQUESTS = frozenset({"generate", "audition"})
 JOB_EVENTS = frozenset({"accepted", "progress", "chunk", "done", "error"})
 AUDIO_DTYPES = frozenset({"float32", "float64", "int16", "int32"})
 
+# The heartbeat, one policy for every client (the bridge's supervisor, the VST3's worker; also in
+# tests/golden/protocol_vectors.json): ping when nothing came from the sidecar for PING_INTERVAL_S;
+# any readable message is a beat; nothing for DEAD_AFTER_S: dead (reconnect or restart, resubmit).
+# Margin: the slowest pong seen under load (2 cores, load average 9-11) took 0.11 s.
+PING_INTERVAL_S = 0.25
+DEAD_AFTER_S = 1.5
+STALL_AFTER_S = 300.0
+"""A pong whose ``stalled_s`` (seconds since the running job last progressed) exceeds this: hung."""
+
 Frame = Union[bytes, bytearray, memoryview]
 
 

@@ -200,7 +200,8 @@ class Heartbeat:
     """Pings every ``interval`` s when the sidecar has been quiet; dead after ``time_to_dead`` s of
     silence. Any readable message counts as a beat (a busy sidecar streaming chunks is alive)."""
 
-    def __init__(self, interval: float = 0.25, time_to_dead: float = 1.5, stall_timeout: float = 300.0) -> None:
+    def __init__(self, interval: float = P.PING_INTERVAL_S, time_to_dead: float = P.DEAD_AFTER_S,
+                 stall_timeout: float = P.STALL_AFTER_S) -> None:
         self.interval = interval
         self.time_to_dead = time_to_dead
         self.stall_timeout = stall_timeout
