@@ -38,6 +38,11 @@ def _tempo(v: str) -> float:
 def _tempo_map(args: argparse.Namespace) -> Any:
     from host_bridge.model import TempoMap
 
+    if getattr(args, "tempo_map", None):
+        if args.tempo is not None or args.meter is not None:
+            raise InputError("--tempo-map was given with --tempo or --meter",
+                             "give the tempo map alone (its tempo and meter are used as they are)")
+        return read_tempo_map(args.tempo_map)
     if args.tempo is None:
         return None
     num, den = args.meter or (4, 4)
@@ -49,11 +54,31 @@ def _tempo_map(args: argparse.Namespace) -> Any:
         raise InputError(f"tempo map cannot be built: {e}", "check --tempo, --meter and --offset") from e
 
 
+def read_tempo_map(path: str | Path) -> Any:
+    """The tempo map (tempo and meter changes) of a Standard MIDI File, e.g. the DAW's export."""
+    from host_bridge.midi import _conductor, _meters_to_bars, _open
+    from host_bridge.model import TempoMap
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"tempo map {p} does not exist", "export the session's tempo map as a MIDI file")
+    mf = _open(p)
+    tempos, meters = _conductor(mf, p)
+    if not tempos:
+        raise TempoError(f"{p.name} has no tempo event", "export the MIDI file with the session's tempo map")
+    try:
+        return TempoMap(tuple(tempos), tuple(_meters_to_bars(meters, mf.ticks_per_beat, p)))
+    except TempoError as e:
+        raise TempoError(f"{p.name}: {e.message}", e.hint) from e
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tempo", type=_tempo, default=None,
                    help="the session tempo in BPM (quarter notes); without it the tempo is estimated")
     p.add_argument("--meter", type=_meter, default=None, help="the session meter, e.g. 4/4, 3/4, 6/8")
     p.add_argument("--offset", type=float, default=0.0, help="where bar 1 starts in the file, seconds (with --tempo)")
+    p.add_argument("--tempo-map", default=None, metavar="MIDI",
+                   help="the session's tempo map as a MIDI file (tempo and meter changes), used exactly")
 
 
 def cmd_compose(args: argparse.Namespace) -> int:
@@ -84,11 +109,29 @@ def cmd_compose(args: argparse.Namespace) -> int:
     print(f"wrote {out}: {len(score.notes)} notes over {len(score.lines)} lines, {an.key.name}, "
           f"{an.grid.bpm:.1f} BPM {an.grid.numerator}/{an.grid.denominator}, pitches {int(lo)}-{int(hi)}, "
           f"seed {args.seed}")
+    for line in describe_plan(rep, sheet):
+        print(f"  {line}")
+    if args.json:
+        from inference.compose.form import plan_dict
+
+        print(json.dumps(plan_dict(an, score, rep.placements, section_names(sheet)), indent=2))
     if args.picture:
         from inference.compose.picture import draw
 
-        print(f"wrote {draw(an, score, args.picture)}")
+        print(f"wrote {draw(an, score, args.picture, placements=rep.placements, names=section_names(sheet))}")
     return 0
+
+
+def section_names(sheet: Any) -> list[str]:
+    from inference.compose.composer import lyric_sections
+
+    return [name for name, _, _ in lyric_sections(sheet)]
+
+
+def describe_plan(rep: Any, sheet: Any) -> list[str]:
+    from inference.compose.form import describe
+
+    return describe(rep.placements, section_names(sheet))
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -99,16 +142,25 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     an = analyze(audio, sr, tempo_map=_tempo_map(args), meter=args.meter)
     score = None
+    placements: list[Any] = []
+    names: list[str] = []
     if args.lyrics:
         from host_bridge.model import LyricsSheet
-        from inference.compose import compose
+        from inference.compose import ComposeReport, compose
         from presets import get_artist
 
         artist = get_artist(args.artist)
-        score = compose(LyricsSheet.load(args.lyrics), an, artist.low, artist.high, seed=args.seed)
+        sheet = LyricsSheet.load(args.lyrics)
+        rep = ComposeReport()
+        score = compose(sheet, an, artist.low, artist.high, seed=args.seed, report=rep)
+        placements, names = rep.placements, section_names(sheet)
     if args.json:
         d = an.summary()
         d["chords_per_bar"] = [[bar, labels] for bar, labels in an.chords_per_bar()]
+        if score is not None:
+            from inference.compose.form import plan_dict
+
+            d["plan"] = plan_dict(an, score, placements, names)
         print(json.dumps(d, indent=2))
     else:
         g = an.grid
@@ -129,7 +181,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.picture:
         from inference.compose.picture import draw
 
-        print(f"wrote {draw(an, score, args.picture)}")
+        print(f"wrote {draw(an, score, args.picture, placements=placements, names=names)}")
     return 0
 
 
@@ -144,7 +196,9 @@ def register(sub: Any) -> None:
     c.add_argument("--seed", type=int, default=0, help="another seed gives another melody")
     add_language_argument(c)
     c.add_argument("--out", required=True, help="the melody to write (.mid, with lyric events)")
-    c.add_argument("--picture", default=None, help="also draw chords, sections and the melody to this PNG")
+    c.add_argument("--picture", default=None,
+                   help="also draw the plan to this PNG: sections, lyric sections on them, melody over the chords")
+    c.add_argument("--json", action="store_true", help="also print the plan (sections, lines placed) as JSON")
     _add_common(c)
     c.set_defaults(func=cmd_compose)
     a = sub.add_parser("analyze", help="tempo, key, chords per bar and sections of an instrumental")

@@ -11,7 +11,7 @@ from host_bridge.model import TempoMap
 from inference.analysis.beats import estimate_grid, grid_from_tempo_map
 from inference.analysis.features import CHROMA_HOP, HOP, Features, extract, sync
 from inference.analysis.harmony import chords_per_beat, estimate_key
-from inference.analysis.result import Analysis, Chord, Key, beat_qn, beats_per_bar
+from inference.analysis.result import Analysis, BeatGrid, Chord, Key, beat_qn, beats_per_bar
 from inference.analysis.sections import find_sections
 
 log = logging.getLogger(__name__)
@@ -47,13 +47,17 @@ def analyze_features(feat: Features, tempo_map: TempoMap | None = None, start_s:
         grid = grid_from_tempo_map(feat, tempo_map, start_s)
         tm = tempo_map
         if not silent and grid.agreement < 0.35 and len(grid.beats_s) > 8:
-            warnings.append(f"only {grid.agreement:.0%} of the instrumental's onsets fall on the tempo map's grid: "
-                            "check the session tempo and where the instrumental starts")
+            warnings.append(_disagreement(feat, grid, meter))
     else:
         grid, tm = estimate_grid(feat, meter)
-        if not silent and grid.confidence < 0.3:
-            warnings.append("no clear beat found in the instrumental: the estimated tempo may be wrong "
-                            "(pass the session's tempo map for a sure grid)")
+        if not silent and grid.confidence == 0.0:
+            warnings.append("no steady beat found in the instrumental (noise, a drone, a pad or free time): "
+                            "using a 120 BPM 4/4 grid from its start; give the tempo (--tempo, --meter) or the "
+                            "session's tempo map")
+        elif not silent and grid.confidence < 0.3:
+            warnings.append(f"the beat is unclear: read as {grid.tactus_bpm:.0f} BPM {grid.numerator}/"
+                            f"{grid.denominator} with confidence {grid.confidence:.2f}; give the tempo (--tempo, "
+                            "--meter) or the session's tempo map for a sure grid")
     prog("analyze", 0.6)
     beats_s = np.asarray(grid.beats_s)
     m = tm.meter_at(grid.beats_qn[0] if grid.beats_qn else 0.0)
@@ -97,6 +101,16 @@ def analyze_features(feat: Features, tempo_map: TempoMap | None = None, start_s:
         log.warning(w)
     prog("analyze", 1.0)
     return Analysis(tm, grid, key, chords, sections, loudness, feat.duration_s, bars, warnings)
+
+
+def _disagreement(feat: Features, grid: BeatGrid, meter: tuple[int, int] | None) -> str:
+    """The warning for a tempo map that does not fit the audio, naming both tempos."""
+    est, _ = estimate_grid(feat, meter)
+    heard = (f"the instrumental sounds like {est.tactus_bpm:.1f} BPM {est.numerator}/{est.denominator}"
+             if est.confidence > 0 else "no steady beat is heard in the instrumental")
+    return (f"the tempo map ({grid.tactus_bpm:.1f} BPM {grid.numerator}/{grid.denominator}) disagrees with the "
+            f"audio: {heard}, and only {grid.agreement:.0%} of its onsets fall on the map's grid; check the "
+            "session tempo and where the instrumental starts")
 
 
 def _tonality(bchroma: np.ndarray) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -19,6 +20,11 @@ from inference.analysis.result import BeatGrid, beat_qn, beats_per_bar
 
 log = logging.getLogger(__name__)
 
+AGREEMENT_WINDOW_S = 0.06
+"""An onset within this of a grid point (beat or subdivision) agrees with the grid."""
+PULSE_MIN_CLARITY = 0.12
+"""Below this share of onset strength on the best grid beyond chance, the audio has no beat to
+follow (measured: noise 0.0-0.06, a drone or a pad below 0; the benchmark songs 0.2 and up)."""
 ONSET_LATENCY_S = 0.018
 """How late the onset envelope peaks after an attack (measured on clicks); taken off estimated beats."""
 
@@ -79,7 +85,7 @@ def _agreement(feat: Features, beats_s: np.ndarray, ternary: bool = False) -> tu
 
     def fit(shift: float) -> float:
         d = np.abs(times[:, None] - (grid[None, :] + shift)).min(axis=1)
-        return float(np.sum(w * (d < 0.06)) / np.sum(w))
+        return float(np.sum(w * (d < AGREEMENT_WINDOW_S)) / np.sum(w))
 
     base = fit(0.0)
     period = float(np.median(np.diff(beats_s))) / 2
@@ -115,7 +121,18 @@ def estimate_grid(feat: Features, meter: tuple[int, int] | None = None) -> tuple
     margin = best.score - max(rivals) if rivals else 1.0
     log.debug("beat hypotheses: %s", [(round(h.tactus_bpm, 1), h.meter, h.subdivision, round(h.score, 3),
                                        {k: round(v, 3) for k, v in h.parts.items()}) for h in hyps[:8]])
-    return _grid_from_hypothesis(feat, best, float(np.clip(0.3 + 2.0 * margin, 0.0, 1.0)))
+    grid, tm = _grid_from_hypothesis(feat, best, float(np.clip(0.3 + 2.0 * margin, 0.0, 1.0)))
+    # onsets at random land within the agreement window of some grid point this often by chance
+    spacing = float(np.median(np.diff(grid.beats_s))) / (3 if beat_qn(*best.meter) == 1.5 else 2)
+    chance = min(0.95, 2 * AGREEMENT_WINDOW_S / spacing)
+    clarity = (grid.agreement - chance) / (1.0 - chance)
+    if clarity < PULSE_MIN_CLARITY:      # noise, a drone, a pad, free time: no steady beat to follow
+        log.info("best beat hypothesis %.1f BPM %s puts %.0f%% of the onsets on its grid (%.0f%% by chance): "
+                 "no pulse", best.tactus_bpm, best.meter, 100 * grid.agreement, 100 * chance)
+        return _fallback(feat)
+    # honest confidence: how clearly the best reading beats its rivals, times how well its grid fits
+    conf = grid.confidence * float(np.clip((clarity - 0.05) / 0.3, 0.0, 1.0))
+    return replace(grid, confidence=conf), tm
 
 
 def _track(feat: Features, env: np.ndarray, cands: list[float]) -> dict[float, np.ndarray]:

@@ -30,6 +30,8 @@ def _norm(x: np.ndarray) -> np.ndarray:
 
 def structure_novelty(bar_chroma: np.ndarray, embed: int = 2) -> np.ndarray:
     """[B] novelty from the change of each bar's structure feature (Serrà et al. 2012)."""
+    from scipy.ndimage import gaussian_filter1d
+
     nb = bar_chroma.shape[1]
     if nb < 4:
         return np.zeros(nb)
@@ -42,9 +44,7 @@ def structure_novelty(bar_chroma: np.ndarray, embed: int = 2) -> np.ndarray:
     thr = -np.sort(-S, axis=1)[:, min(k, nb - 1)][:, None]
     R = ((S >= thr) & (S >= thr.T)).astype(float) * S
     lag = np.stack([np.roll(R[i], -i) for i in range(nb)])          # [bar, lag]
-    g = np.exp(-0.5 * (np.arange(-3, 4) / 1.2) ** 2)
-    g /= g.sum()
-    sm = np.apply_along_axis(lambda v: np.convolve(v, g, mode="same"), 0, lag)
+    sm = gaussian_filter1d(lag, 1.2, axis=0, mode="nearest")       # smoothed over time (bars)
     nov = np.zeros(nb)
     # row i holds bars i..i+embed-1: a change of material at bar b is measured between the last
     # row wholly before it (b-embed) and the first row wholly after it (b)
@@ -52,20 +52,27 @@ def structure_novelty(bar_chroma: np.ndarray, embed: int = 2) -> np.ndarray:
     return _scaled(nov, 1.2)
 
 
-def sound_novelty(bar_sound: np.ndarray, width: int = 2) -> np.ndarray:
-    """[B] novelty of [D, B] per-bar sound features (z-scored): distance between the mean of the
-    ``width`` bars before and after each bar, over the features' spread."""
-    nb = bar_sound.shape[1]
+def sound_novelty(bar_energy_db: np.ndarray, bar_timbre: np.ndarray | None, width: int = 2) -> np.ndarray:
+    """[B] novelty of the sound: how much louder or softer the ``width`` bars after each bar are
+    than those before (3 dB counts 1), plus, at half weight, how much their timbre ([D, B], e.g.
+    MFCC means, scaled by each coefficient's spread) differs."""
+    nb = len(bar_energy_db)
     if nb < 2:
         return np.zeros(nb)
-    med = np.median(bar_sound, axis=1, keepdims=True)
-    spread = np.percentile(bar_sound, 90, axis=1, keepdims=True) - np.percentile(bar_sound, 10, axis=1, keepdims=True)
-    z = (bar_sound - med) / (spread + 1e-6)
+    z = None
+    if bar_timbre is not None and bar_timbre.size:
+        med = np.median(bar_timbre, axis=1, keepdims=True)
+        spread = np.percentile(bar_timbre, 90, axis=1, keepdims=True) - np.percentile(bar_timbre, 10, axis=1,
+                                                                                       keepdims=True)
+        z = (bar_timbre - med) / (spread + 1e-6)
     nov = np.zeros(nb)
     for b in range(1, nb):
-        before = z[:, max(0, b - width):b].mean(axis=1)
-        after = z[:, b:min(nb, b + width)].mean(axis=1)
-        nov[b] = float(np.linalg.norm(after - before)) / np.sqrt(z.shape[0])
+        lo, hi = max(0, b - width), min(nb, b + width)
+        loud = abs(float(bar_energy_db[b:hi].mean() - bar_energy_db[lo:b].mean())) / 3.0
+        tim = 0.0
+        if z is not None:
+            tim = float(np.linalg.norm(z[:, b:hi].mean(axis=1) - z[:, lo:b].mean(axis=1))) / np.sqrt(z.shape[0])
+        nov[b] = min(loud, 1.5) + 0.5 * tim
     return _scaled(nov, 0.6)
 
 
@@ -112,8 +119,7 @@ def find_sections(bar_chroma: np.ndarray, bar_energy_db: np.ndarray, bar_timbre:
     if nb == 0:
         return []
     c = _norm(bar_chroma)
-    sound = np.vstack([bar_energy_db[None, :] / 3.0] + ([bar_timbre] if bar_timbre is not None else []))
-    nov = (structure_novelty(bar_chroma) + 0.8 * sound_novelty(sound)) / 1.8
+    nov = (structure_novelty(bar_chroma) + 0.8 * sound_novelty(bar_energy_db, bar_timbre)) / 1.8
     spans = segment(nov) if nb >= 8 else [(0, nb)]
     labels: list[int] = []
     sims: list[float] = []

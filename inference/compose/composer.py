@@ -62,7 +62,7 @@ def compose(sheet: LyricsSheet, analysis: Analysis, low: int, high: int, seed: i
         raise LyricsError(f"the singer's range {low}-{high} is under a fifth", "choose an artist with a wider range")
     tm = analysis.tempo_map
     rng = np.random.default_rng(seed)
-    sections = _sections(sheet)
+    sections = lyric_sections(sheet)
     phrases = _plan(sheet, syls, analysis, sections, rep)
     rep.phrases = phrases
     key = analysis.key
@@ -137,7 +137,7 @@ def _range_ok(cand: list[tuple[float, float, int]], low: int, high: int) -> bool
     return all(low <= p <= high for _, _, p in cand)
 
 
-def _sections(sheet: LyricsSheet) -> list[tuple[str, int, int]]:
+def lyric_sections(sheet: LyricsSheet) -> list[tuple[str, int, int]]:
     """(name, first line, last line) of each lyric section; a section whose lines are one block
     sung two or more times (``[Chorus]`` written twice in a row) counts as that many sections."""
     heads = sheet.sections

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from host_bridge.errors import LyricsError
-from host_bridge.model import TempoMap
+from host_bridge.model import Score, TempoMap
 from inference.analysis.result import Analysis, Section, beat_qn
 from inference.compose.plan import bars_needed
 
@@ -239,3 +239,34 @@ def describe(pls: Sequence[Placement], names: Sequence[str]) -> list[str]:
     """One line per lyric section: where it is sung."""
     return [f"{names[p.section]}: bars {p.first_bar}-{p.last_bar} over {p.music} "
             f"({', '.join(str(b) for b in p.line_bars)} bars per line)" for p in pls]
+
+
+def plan_dict(an: Analysis, score: Score, placements: Sequence[Placement], names: Sequence[str]) -> dict[str, Any]:
+    """The composer's plan as plain data (``topline compose --json``): the instrumental's sections,
+    where each lyric section and line is sung (bars and seconds), and the notes per line."""
+    tm = an.tempo_map
+
+    def sec(bar: int) -> float:
+        return round(tm.seconds_at(tm.qn_at_bar(bar)), 3)
+
+    lines: dict[int, list[Any]] = {}
+    for n in score.notes:
+        lines.setdefault(n.line, []).append(n)
+    out_lines = []
+    for li, notes in sorted(lines.items()):
+        a, b = notes[0].onset, notes[-1].onset + notes[-1].duration
+        out_lines.append({"line": li, "text": score.lines[li] if li < len(score.lines) else "",
+                          "bar": tm.bar_beat_at(a + 1e-6)[0], "start_s": round(tm.seconds_at(a), 3),
+                          "end_s": round(tm.seconds_at(b), 3), "notes": len(notes),
+                          "syllables_per_s": round(len(notes) / max(1e-3, tm.seconds_at(b) - tm.seconds_at(a)), 2)})
+    return {
+        "tempo_bpm": round(an.grid.bpm, 3), "meter": f"{an.grid.numerator}/{an.grid.denominator}",
+        "key": an.key.name, "bars": an.bars,
+        "sections": [{"label": s.label, "role": s.role, "first_bar": s.first_bar, "last_bar": s.last_bar,
+                      "start_s": sec(s.first_bar)} for s in an.sections],
+        "lyric_sections": [{"name": names[p.section] if p.section < len(names) else "", "first_bar": p.first_bar,
+                            "last_bar": p.last_bar, "bars_per_line": list(p.line_bars), "over": p.music,
+                            "start_s": sec(p.first_bar)} for p in placements],
+        "lines": out_lines,
+        "warnings": list(an.warnings),
+    }
