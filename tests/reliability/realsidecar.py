@@ -122,9 +122,9 @@ def sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sidecar
 
 @pytest.fixture
 def slow_sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sidecar]:
-    """A tone sidecar that renders at half real time (a 12 s take takes ~6 s): long enough to
-    interrupt."""
-    monkeypatch.setenv("TOPLINE_TONE_RTF", "0.5")
+    """A tone sidecar that renders in real time (a 12 s take takes ~12 s): long enough to
+    interrupt, and to tell a cancelled job from one left running."""
+    monkeypatch.setenv("TOPLINE_TONE_RTF", "1.0")
     m = SidecarManager(sidecar_command(["--pipeline", TONE, "-v"]), tmp_path / "slow.json", start_timeout=30.0)
     m.start().close()
     s = Sidecar(m)

@@ -51,7 +51,7 @@ def test_ctrl_c_cancels_the_job_on_the_sidecar(slow_sidecar: Sidecar, tmp_path: 
     _, err = proc.communicate(timeout=15)
     assert proc.returncode == 130 and "cancelled" in err and "Traceback" not in err
     while probe.ping().body["busy"]:  # the worker drops the job at its next phrase, not after the take
-        assert time.monotonic() - t0 < 4.0, "the sidecar kept rendering the interrupted job"
+        assert time.monotonic() - t0 < 5.0, "the sidecar kept rendering the interrupted job"
         time.sleep(0.1)
     assert not (tmp_path / "take.wav").exists() and not list(tmp_path.glob("*.part"))
 
