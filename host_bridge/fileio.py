@@ -2,17 +2,18 @@
 
 The content goes to a temporary file in the target folder, is flushed to disk, then renamed
 over the target, so a reader sees the old file or the new one, never half of one; a failure
-leaves nothing behind.
+leaves nothing behind. :func:`read_json_object` reads such a file back.
 """
 from __future__ import annotations
 
 import errno
+import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from host_bridge.errors import InputError
+from host_bridge.errors import InputError, ToplineError
 
 
 def umask_mode(base: int = 0o666) -> int:
@@ -58,6 +59,18 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, mode: int | None = None
             f.write(data)
 
     return atomic_write(path, fill, mode=mode)
+
+
+def read_json_object(path: Path, error: type[ToplineError], hint: str) -> dict[str, Any]:
+    """The JSON object in ``path``. A file that cannot be read, is not JSON or holds another JSON
+    value raises ``error`` (naming the file) with ``hint``."""
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise error(f"{path} cannot be read: {e}", hint) from e
+    if not isinstance(d, dict):
+        raise error(f"{path} is not a JSON object", hint)
+    return d
 
 
 def folder_write_error(folder: Path, e: OSError) -> InputError:

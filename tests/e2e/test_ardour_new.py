@@ -158,6 +158,28 @@ def test_new_at_another_rate_resamples_the_instrumental(session_120: ArdourAdapt
     assert [round(t.bpm, 6) for t in s.tempo_map.tempos] == [120.0]
 
 
+def test_a_failing_session_edit_restores_the_file_and_removes_the_new_sources(session_120: ArdourAdapter) -> None:
+    """Placing audio is all or nothing: an edit that fails after the sources were written leaves
+    the session file byte-identical and no source file behind (one rollback serves place_audio
+    and the placing of a new take)."""
+    ad = session_120
+    before = ad.session.file.read_bytes()
+    files_before = sorted(p for p in ad.session.dir.rglob("*") if p.is_file())
+    written: list[Path] = []
+
+    def edit_then_fail(w: Any, files: tuple[Path, ...]) -> Any:
+        written.extend(files)
+        assert files and all(f.is_file() for f in files)
+        w.save()  # the session file is rewritten, then the edit fails
+        raise OSError("the disk went away mid-edit")
+
+    with pytest.raises(OSError, match="mid-edit"):
+        ad._edit_with_sources(np.zeros((1, 4410), np.float32), "doomed", edit_then_fail)
+    assert written and not any(f.exists() for f in written)
+    assert ad.session.file.read_bytes() == before
+    assert sorted(p for p in ad.session.dir.rglob("*") if p.is_file()) == files_before
+
+
 def test_a_72_bpm_guide_is_refused_on_a_120_bpm_session_and_sung_on_its_map_with_the_flag(
         session_120: ArdourAdapter, song: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     ad = session_120

@@ -20,10 +20,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -148,21 +149,28 @@ class ArdourAdapter:
                            ) -> tuple[tuple[Path, ...], PlacedAudio]:
         """Write ``audio`` as session sources, let ``edit`` change the session with them, save:
         all or nothing (on any failure the session file is restored and the sources removed)."""
+        with self._all_or_nothing() as made, R.session_lock(self.session.dir):
+            files = write_sources(self.session, audio, name)
+            made.extend(files)
+            w = SessionWriter(self.session)
+            placed = edit(w, files)
+            w.save()
+        return files, placed
+
+    @contextmanager
+    def _all_or_nothing(self) -> Iterator[list[Path]]:
+        """Session edits inside are all or nothing: on any failure the session file is restored
+        and the files added to the yielded list (the new sources) are removed."""
         before = self.session.file.read_bytes()
-        files: tuple[Path, ...] = ()
+        made: list[Path] = []
         try:
-            with R.session_lock(self.session.dir):
-                files = write_sources(self.session, audio, name)
-                w = SessionWriter(self.session)
-                placed = edit(w, files)
-                w.save()
+            yield made
         except BaseException:
             self.session.file.write_bytes(before)
             self.session.reload()
-            for f in files:
+            for f in made:
                 f.unlink(missing_ok=True)
             raise
-        return files, placed
 
     def set_tempo_map(self, tempo_map: TempoMap) -> None:
         """Replace the session's tempo and meter points at the positions ``tempo_map`` has (headless Ardour)."""
@@ -297,9 +305,7 @@ class ArdourAdapter:
     def _place_new(self, rec: TakeRecord, take: Take, digest: str, lyrics_text: str) -> None:
         t0 = time.monotonic()
         self._guard_unchanged(digest)
-        before = self.session.file.read_bytes()
-        files: tuple[Path, ...] = ()
-        try:
+        with self._all_or_nothing() as made:
             with R.session_lock(self.session.dir):
                 res = self.runner.run("add_tracks.lua", self.session.dir, self.session.snapshot,
                                       {"TOPLINE_TRACKS": f"{rec.track}\t{take.audio.shape[0]}"})
@@ -307,6 +313,7 @@ class ArdourAdapter:
                     raise ArdourRunError(f"Ardour did not add track {rec.track!r}", "run with -v and check the log")
                 self.session.reload()
                 files = write_sources(self.session, take.audio, f"topline-{rec.take_id}")
+                made.extend(files)
                 w = SessionWriter(self.session)
                 qn = self.session.tempo_map.qn_at_bar(rec.bars[0])
                 placed = w.place(rec.track, files, take.audio.shape[1], qn, rec.track)
@@ -315,12 +322,6 @@ class ArdourAdapter:
             rec.sources = [f.name for f in files]
             rec.timings["place"] = time.monotonic() - t0
             self._save_take_files(rec, take, lyrics_text)
-        except BaseException:
-            self.session.file.write_bytes(before)
-            self.session.reload()
-            for f in files:
-                f.unlink(missing_ok=True)
-            raise
 
     def _save_take_files(self, rec: TakeRecord, take: Take, lyrics_text: str = "") -> None:
         """Deliver the take (``Topline Takes/<take_id>-NNNN.wav`` with its BWF time reference,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from host_bridge.daw.ardour.errors import TakeRecordError
-from host_bridge.fileio import atomic_write_bytes
+from host_bridge.fileio import atomic_write_bytes, read_json_object
 
 SETTINGS_NAME = "session.json"
 TAKES_DIR = "takes"
@@ -29,13 +29,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise TakeRecordError(f"{path} cannot be read: {e}", "fix or delete the file") from e
-    if not isinstance(d, dict):
-        raise TakeRecordError(f"{path} is not a JSON object", "fix or delete the file")
-    return d
+    return read_json_object(path, TakeRecordError, "fix or delete the file")
 
 
 @dataclass

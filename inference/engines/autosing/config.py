@@ -41,6 +41,21 @@ class PatternSpec:
                 raise ValueError(f"stride {s} and group {self.group} do not nest")
 
 
+def _config_fields(cls: type, d: dict[str, Any], kind: str, not_kind: str) -> dict[str, Any]:
+    """A ``to_dict`` dict -> the keyword arguments of ``cls``: its ``kind`` must be ``kind`` (else
+    ValueError ``not_kind``), unknown keys are refused, ``pattern`` becomes a PatternSpec."""
+    d = dict(d)
+    if d.pop("kind", None) != kind:
+        raise ValueError(not_kind)
+    unknown = set(d) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)}")
+    if "pattern" in d:
+        p = d["pattern"]
+        d["pattern"] = PatternSpec(tuple(p["strides"]), int(p["group"]), tuple(p["delays"]))
+    return d
+
+
 @dataclass(frozen=True)
 class LMConfig:
     """One AutoSing stage. Stage 1: lyrics bytes + masked instrumental codes -> semantic tokens.
@@ -79,23 +94,12 @@ class LMConfig:
             raise ValueError(f"infer_layout {self.infer_layout!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["kind"] = "autosing_lm"
-        return d
+        return {**asdict(self), "kind": "autosing_lm"}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "LMConfig":
-        d = dict(d)
-        if d.pop("kind", None) != "autosing_lm":
-            raise ValueError("config.json is not an AutoSing LM config (kind != 'autosing_lm')")
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown keys {sorted(unknown)}")
-        if "pattern" in d:
-            p = d["pattern"]
-            d["pattern"] = PatternSpec(tuple(p["strides"]), int(p["group"]), tuple(p["delays"]))
-        return cls(**d)
+        return cls(**_config_fields(cls, d, "autosing_lm",
+                                    "config.json is not an AutoSing LM config (kind != 'autosing_lm')"))
 
 
 @dataclass(frozen=True)
@@ -114,22 +118,12 @@ class EmbedderConfig:
     class_weight: float = 0.3
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["kind"] = "autosing_embedder"
-        return d
+        return {**asdict(self), "kind": "autosing_embedder"}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "EmbedderConfig":
-        d = dict(d)
-        if d.pop("kind", None) != "autosing_embedder":
-            raise ValueError("config.json is not an AutoSing artist-embedder config")
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown keys {sorted(unknown)}")
-        if "pattern" in d:
-            p = d["pattern"]
-            d["pattern"] = PatternSpec(tuple(p["strides"]), int(p["group"]), tuple(p["delays"]))
-        return cls(**d)
+        return cls(**_config_fields(cls, d, "autosing_embedder",
+                                    "config.json is not an AutoSing artist-embedder config"))
 
 
 def debug_lm(stage: int, codebook_size: int = SNAC_DEBUG["codebook_size"], semantic_vocab: int = 32,

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from host_bridge.errors import ModelError
+from host_bridge.fileio import read_json_object
 from inference.engines.autosing.builders import build_embedder, build_lm
 from inference.engines.autosing.config import EmbedderConfig, LMConfig
 from inference.engines.autosing.models.embedder import ArtistEmbedder
@@ -50,13 +51,7 @@ def read_config(folder: Path | str) -> dict[str, Any]:
     path = folder / CONFIG
     if not path.is_file():
         raise ModelError(f"{path} is missing", f"a checkpoint folder needs {CONFIG} next to {WEIGHTS}")
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ModelError(f"{path} cannot be read: {e}", "restore the file from the training output") from e
-    if not isinstance(d, dict):
-        raise ModelError(f"{path} is not a JSON object", "restore the file from the training output")
-    return d
+    return read_json_object(path, ModelError, "restore the file from the training output")
 
 
 def _state_dict(folder: Path) -> dict[str, torch.Tensor]:
