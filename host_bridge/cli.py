@@ -79,7 +79,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from host_bridge.jobfiles import spec_from_files
 
     spec = spec_from_files(args.instrumental, args.lyrics, args.melody, artist=args.artist, seed=args.seed,
-                           tempo=args.tempo, channels=args.channels, engine=args.engine or "",
+                           tempo=args.tempo, meter=args.meter, channels=args.channels, engine=args.engine or "",
                            checkpoint=_checkpoint_dir(args), language=args.language)
     bar = ProgressBar()
     t0 = time.perf_counter()
@@ -145,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="guide melody, a Standard MIDI File (without it a melody is composed over the instrumental)")
     g.add_argument("--artist", default=DEFAULT_ARTIST, help="who sings (see `topline artists`)")
     g.add_argument("--tempo", type=_positive_tempo, default=None, help="tempo in BPM, when the MIDI file has none")
+    from host_bridge.cli_compose import _meter
+
+    g.add_argument("--meter", type=_meter, default=None,
+                   help="meter with --tempo when no melody is given, e.g. 3/4 or 6/8 (default 4/4)")
     g.add_argument("--seed", type=int, default=0, help="another seed gives another take")
     add_language_argument(g)
     g.add_argument("--engine", choices=tuple(ENGINES), default=None,

@@ -99,7 +99,10 @@ def cmd_audition(args: argparse.Namespace) -> int:
     sheet = LyricsSheet.load(args.lyrics)
     language = check_language_option(args.language)
     take_language(language, sheet.language, cast[0].language, sheet.text(), str(args.lyrics))
-    tempo_map = TempoMap.constant(args.tempo) if args.tempo is not None else None
+    if args.meter is not None and (args.tempo is None or args.melody is not None):
+        raise InputError("--meter was given without --tempo, or with a guide melody",
+                         "give --meter together with --tempo when no guide melody is given")
+    tempo_map = TempoMap.constant(args.tempo, *(args.meter or (4, 4))) if args.tempo is not None else None
     melody_bytes = None
     if args.melody is not None:
         mp = Path(args.melody)
@@ -216,6 +219,10 @@ def register(sub: Any) -> None:
     au.add_argument("--bars", required=True, type=bars_arg, help="the section to audition, e.g. 9-16")
     au.add_argument("--artists", required=True, type=artists_arg, help="comma-separated, e.g. alpha,dusk,kumo")
     au.add_argument("--tempo", type=float, default=None, help="tempo in BPM, when the MIDI file has none")
+    from host_bridge.cli_compose import _meter
+
+    au.add_argument("--meter", type=_meter, default=None,
+                    help="meter with --tempo when no melody is given, e.g. 3/4 or 6/8 (default 4/4)")
     au.add_argument("--seed", type=int, default=0)
     add_language_argument(au)
     au.add_argument("--threads", type=int, default=2, help="CPU threads per render")

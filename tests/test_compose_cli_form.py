@@ -67,3 +67,14 @@ def test_a_tempo_map_and_a_tempo_together_are_refused(files, capsys) -> None:
     rc = main(["analyze", str(files["wav"]), "--tempo-map", str(files["map"]), "--tempo", "120"])
     assert rc == 2
     assert "--tempo-map was given with --tempo" in capsys.readouterr().err
+
+
+def test_generate_without_a_melody_takes_tempo_and_meter(files) -> None:
+    from host_bridge.errors import InputError
+    from host_bridge.jobfiles import spec_from_files
+
+    spec = spec_from_files(files["wav"], files["lyrics"], None, tempo=BPM, meter=(3, 4))
+    assert spec.tempo_map is not None and spec.tempo_map.tempos[0].bpm == BPM
+    assert (spec.tempo_map.meters[0].numerator, spec.tempo_map.meters[0].denominator) == (3, 4)
+    with pytest.raises(InputError, match="--meter was given without --tempo"):
+        spec_from_files(files["wav"], files["lyrics"], None, meter=(3, 4))

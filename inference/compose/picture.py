@@ -42,6 +42,8 @@ def draw(analysis: Analysis, score: Score | None, path: str | Path, max_bars: in
         ax.axvline(a, color="#333333", lw=1.4, zorder=2)
         ax.text(a + 0.1, hi + 2.4, f"{s.label} {s.role}", fontsize=9, va="bottom", weight="bold")
     for p in placements:
+        if p.first_bar > bars:
+            continue
         a, b = tm.qn_at_bar(p.first_bar), tm.qn_at_bar(min(p.last_bar, bars) + 1)
         ax.plot([a, b], [lo - 0.3, lo - 0.3], color="#c0392b", lw=4, solid_capstyle="butt", zorder=3)
         name = names[p.section] if p.section < len(names) else f"section {p.section + 1}"
@@ -66,8 +68,8 @@ def draw(analysis: Analysis, score: Score | None, path: str | Path, max_bars: in
     ax.set_ylabel("MIDI pitch")
     g = analysis.grid
     src = "tempo map" if g.source == "tempo_map" else f"estimated, confidence {g.confidence:.2f}"
-    ax.set_title(f"{analysis.key.name}, {g.bpm:.1f} BPM {g.numerator}/{g.denominator} ({src}); "
-                 "grey: left free (intro, outro); red bars: where each lyric section is sung", fontsize=10)
+    ax.set_title(f"{analysis.key.name}, {g.bpm:.1f} BPM {g.numerator}/{g.denominator} ({src})\n"
+                 "grey: left free (intro, outro); red: where each lyric section is sung", fontsize=9, loc="left")
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out, format="png")
