@@ -208,6 +208,21 @@ def test_built_bridge_refuses_a_sidecar_of_another_protocol(bundle: tuple[Path, 
     assert json.loads(cf.read_text())["port"], "the other sidecar's connection file is left alone"
 
 
+def test_built_topline_installs_the_ardour_action_from_its_bundle(bundle: tuple[Path, dict], tmp_path: Path) -> None:
+    """The Lua scripts and export preset are package data the bundle carries (importlib.resources
+    finds them inside _internal/); the action is shown running the program itself."""
+    folder, _ = bundle
+    r = run_isolated(f"$ENV '{folder}/topline' ardour install --config-dir cfg", tmp_path, 60, net=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = ROOT / "host_bridge" / "daw" / "ardour" / "data"
+    for got, want in ((tmp_path / "cfg" / "scripts" / "topline_sing.lua", data / "topline_sing.lua"),
+                      (tmp_path / "cfg" / "export" / "topline-float.preset", data / "export" / "topline-float.preset"),
+                      (tmp_path / "cfg" / "export" / "topline-float.format", data / "export" / "topline-float.format")):
+        assert got.read_bytes() == want.read_bytes(), got
+    assert (folder / "_internal" / "host_bridge" / "daw" / "ardour" / "data" / "headless" / "topline_lib.lua").is_file()
+    assert f"The action runs: {folder}/topline\n" in r.stdout, r.stdout
+
+
 # ------------------------------------------------------------------------------------ refusals
 def test_build_refuses_the_system_python(tmp_path: Path) -> None:
     py = shutil.which("python3", path="/usr/bin:/bin")

@@ -317,7 +317,10 @@ def cmd_install(args: argparse.Namespace) -> int:
     export.mkdir(parents=True, exist_ok=True)
     for name in ("topline-float.preset", "topline-float.format"):
         shutil.copyfile(R.plugin_dir() / "export" / name, export / name)
-    topline = shutil.which("topline") or f"{sys.executable} -m host_bridge.cli"
+    from host_bridge.frozen import is_frozen
+
+    # a standalone build is the program itself (regression: it printed "<program> -m host_bridge.cli")
+    topline = shutil.which("topline") or (sys.executable if is_frozen() else f"{sys.executable} -m host_bridge.cli")
     print(f"installed {scripts / src.name} and the export preset in {export}\n"
           f"In Ardour: Edit > Lua Scripts > Script Manager > Action Scripts: pick an empty slot, add "
           f"'Topline: sing the selection', then bind it to a key (Window > Keyboard Shortcuts).\n"
