@@ -44,7 +44,7 @@ class Generator:
         self.model = model.eval()
         self._decode: Callable[..., torch.Tensor] = model.step
         if compile:
-            self._decode = torch.compile(model.step, dynamic=False, mode=compile_mode)  # type: ignore[assignment]
+            self._decode = torch.compile(model.step, dynamic=False, mode=compile_mode)
         self._cache_shape: tuple[int, int] | None = None
 
     @property

@@ -18,7 +18,7 @@ import logging
 import math
 import random
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -67,6 +67,8 @@ class Example:
     """[artist_dim] embedding of the singer (stage 2 conditioning)."""
     label: int = 0
     """Artist class (embedder)."""
+    vocal_audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), repr=False)
+    """The vocal, mono float32 [T] at the codec rate (what the semantic tokenizer is fitted on)."""
 
 
 def lyrics_bytes(text: str) -> torch.Tensor:
@@ -240,7 +242,7 @@ def prepare_example(vocal: np.ndarray, instrumental: np.ndarray, sample_rate: in
     vc = [c[:, :n // s] for c, s in zip(vc, codec.strides)]
     ic = [c[:, :n // s] for c, s in zip(ic, codec.strides)]
     ex = Example(lyrics_bytes(lyrics), ic, vc, torch.zeros(0, dtype=torch.long), None, label)
-    ex._audio = codec.to_codec_audio(vocal, sample_rate)[:n * codec.hop]  # type: ignore[attr-defined]
+    ex.vocal_audio = codec.to_codec_audio(vocal, sample_rate)[:n * codec.hop]
     if semantic is not None:
         ex.semantic = _semantic_tokens(semantic, ex, n, codec.hop)
     return ex
@@ -248,13 +250,13 @@ def prepare_example(vocal: np.ndarray, instrumental: np.ndarray, sample_rate: in
 
 def _semantic_tokens(semantic: SemanticTokenizer, ex: Example, n_fine: int, hop: int) -> torch.Tensor:
     audio = np.zeros(n_fine * hop, np.float32)
-    a = ex._audio  # type: ignore[attr-defined]
+    a = ex.vocal_audio
     audio[:a.size] = a
     return semantic.tokenize(torch.from_numpy(audio))
 
 
 def fit_semantic(semantic: SemanticTokenizer, examples: list[Example], hop: int, seed: int = 0) -> None:
-    feats = [semantic.features(torch.from_numpy(ex._audio)) for ex in examples]  # type: ignore[attr-defined]
+    feats = [semantic.features(torch.from_numpy(ex.vocal_audio)) for ex in examples]
     semantic.fit(feats, seed=seed)
     for ex in examples:
         ex.semantic = _semantic_tokens(semantic, ex, ex.vocal[-1].shape[-1], hop)
