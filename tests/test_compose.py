@@ -82,7 +82,7 @@ def check_invariants(score: Score, an: Analysis, syls, rep: ComposeReport) -> No
     for ph in rep.phrases:
         assert abs(ph.start_qn - tm.qn_at_bar(ph.first_bar)) < 1e-9                  # on a bar boundary
         line = lines[ph.line]
-        assert line[0].onset >= ph.start_qn - 1e-9
+        assert line[0].onset >= ph.start_qn - ph.pickup_qn - 1e-9                   # an upbeat at most
         assert line[-1].end <= tm.qn_at_bar(ph.first_bar + ph.bars) + 1e-9           # inside its bars
         assert line[-1].end <= ph.end_qn + 1e-9                                      # leaves the breath
 

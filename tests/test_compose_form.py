@@ -145,3 +145,22 @@ def test_a_tempo_that_disagrees_with_the_audio_is_named_with_the_audios() -> Non
     an = analyze_features(feat, tempo_map=TempoMap.constant(87.0))
     msg = [w for w in an.warnings if "disagrees" in w]
     assert msg and "87.0 BPM 4/4" in msg[0] and "sounds like 120.0 BPM 4/4" in msg[0]
+
+
+def test_phrasing_holds_line_ends_varies_the_rhythm_and_takes_upbeats() -> None:
+    an = _three_minutes()
+    sheet = LyricsSheet.parse(SONG)
+    syls = syllables_for(sheet)
+    upbeats = 0
+    for seed in range(4):
+        rep = ComposeReport()
+        score = compose(sheet, an, LOW, HIGH, seed=seed, syllables=syls, report=rep)
+        for ph in rep.phrases:
+            notes = [n for n in score.notes if n.line == ph.line]
+            assert notes[-1].duration >= 1.0 and notes[-1].duration >= np.median([n.duration for n in notes])
+            gaps = {round(b.onset - a.onset, 3) for a, b in zip(notes, notes[1:])}
+            assert len(gaps) >= 2, f"line {ph.line}: every syllable {gaps} apart"
+            upbeats += notes[0].onset < ph.start_qn - 1e-9
+            rate = len(notes) / (an.tempo_map.seconds_at(notes[-1].end) - an.tempo_map.seconds_at(notes[0].onset))
+            assert 1.0 <= rate <= 5.0
+    assert upbeats >= 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -20,7 +20,7 @@ from host_bridge.model import LyricsSheet, Note, Score
 from inference.analysis.result import Analysis
 from inference.compose.melody import Contour, NoteSlot, phrase_pitches
 from inference.compose.form import Placement, line_starts, lyric_kinds, place_sections
-from inference.compose.plan import Phrase, SylIn, make_phrase, rhythm, slot_strength
+from inference.compose.plan import MOTIFS, Phrase, SylIn, make_phrase, rhythm, slot_strength
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,11 @@ def compose(sheet: LyricsSheet, analysis: Analysis, low: int, high: int, seed: i
         centre = low + span * (0.5 if chorus else 0.38)
         sec_rng = np.random.default_rng([seed, _stable_hash(texts)])
         remembered = memory.get(texts)
+        motif = MOTIFS[int(sec_rng.integers(len(MOTIFS)))]
         made: list[list[tuple[float, float, int]]] = []
         for li in range(first, last + 1):
+            if li > first and len(syls[li]) >= 4 and sec_rng.random() < PICKUP_SHARE:
+                phrases[li] = replace(phrases[li], pickup_qn=phrases[li].unit_qn)   # an upbeat into the bar
             ph = phrases[li]
             line_syls = syls[li]
             cadence = "final" if li == last else "open"
@@ -89,7 +92,7 @@ def compose(sheet: LyricsSheet, analysis: Analysis, low: int, high: int, seed: i
                     rep.reused.append(li)
                     prev_pitch = cand[-1][2]
                     continue
-            timing = rhythm(tm, ph, line_syls, sec_rng)
+            timing = rhythm(tm, ph, line_syls, sec_rng, motif)
             slots = [NoteSlot(on, du, slot_strength(tm, on), analysis.chord_at(on).pitch_classes, s.stress)
                      for (on, du), s in zip(timing, line_syls)]
             contour = Contour(centre=centre + sec_rng.uniform(-1.5, 1.5),
@@ -117,6 +120,8 @@ def _stable_hash(texts: tuple[str, ...]) -> int:
     return int.from_bytes(hashlib.sha256("\n".join(texts).encode()).digest()[:4], "little")
 
 
+PICKUP_SHARE = 0.5
+"""Share of lines (past a section's first) that may start with an upbeat, when they open unstressed."""
 REUSE_CHORD_TONES = 0.8
 """A remembered line is sung again unchanged when at least this share of its strong-beat notes
 are tones of the chords now under them."""

@@ -47,6 +47,8 @@ class Phrase:
     """Grid slots usable for onsets (the breath left out)."""
     end_qn: float
     """Where the last note must end (the breath starts)."""
+    pickup_qn: float = 0.0
+    """How far before ``start_qn`` the first syllable may come (an upbeat into the bar)."""
 
 
 def slot_strength(tm: TempoMap, qn: float) -> int:
@@ -109,20 +111,41 @@ def make_phrase(tm: TempoMap, line: int, first_bar: int, bars: int, n_syl: int) 
     return Phrase(line, first_bar, bars, unit, start, slots, end)
 
 
-def rhythm(tm: TempoMap, ph: Phrase, syls: Sequence[SylIn], rng: np.random.Generator) -> list[tuple[float, float]]:
-    """(onset, duration) in qn for each syllable of the phrase."""
+MOTIFS: tuple[tuple[int, ...], ...] = ((1, 1), (2, 1, 1), (1, 1, 2), (3, 1), (1, 2, 1), (2, 2, 1, 1), (1, 3))
+"""Relative gaps between syllables a section's rhythm leans towards (even, dactyl, anapaest,
+dotted...): one per lyric section, chosen by the seed."""
+
+
+def _target_end(strength: np.ndarray, n: int, S: int, first: int, shift: int, hold: int) -> int:
+    """Where the last syllable should land: ``shift`` slots after a strong position (one beat
+    after it when the line ends on an unstressed syllable, so its stress falls on the strong beat),
+    about two thirds into the phrase, leaving the syllables at least ~1.3 grid steps apart and the
+    last note ``hold`` slots to ring; the latest such position when the line needs the room."""
+    cands = [i + shift for i in range(first, S) if strength[i] >= 3 and i + shift + hold <= S]
+    ok = [c for c in cands if c - first >= 1.3 * (n - 1) and c - first >= 0.45 * (S - first)]
+    if ok:
+        return min(ok, key=lambda c: abs((c - first) - 0.68 * (S - first)))
+    late = [c for c in cands if c - first >= n - 1]
+    if late:
+        return late[-1]
+    return max(first + n - 1, S - hold) if S - hold >= first + n - 1 else S - 1
+
+
+def rhythm(tm: TempoMap, ph: Phrase, syls: Sequence[SylIn], rng: np.random.Generator,
+           motif: Sequence[int] = (1, 1)) -> list[tuple[float, float]]:
+    """(onset, duration) in qn for each syllable of the phrase. ``motif``: relative gaps the
+    rhythm leans towards (see :data:`MOTIFS`); a phrase with ``pickup_qn`` may start that early."""
     n = len(syls)
-    S = ph.slots
+    pick = int(round(ph.pickup_qn / ph.unit_qn)) if syls and syls[0].stress == 0 else 0
+    S = ph.slots + pick
+    origin = ph.start_qn - pick * ph.unit_qn
     if n > S:
         raise ValueError(f"{n} syllables cannot fit {S} slots")
-    strength = np.array([slot_strength(tm, ph.start_qn + i * ph.unit_qn) for i in range(S)], dtype=float)
+    strength = np.array([slot_strength(tm, origin + i * ph.unit_qn) for i in range(S)], dtype=float)
     noise = rng.uniform(0.0, 0.35, size=S)
     beat_slots = max(1.0, beat_qn(*_meter(tm, ph.first_bar)) / ph.unit_qn)
-    # where the last syllable should land: the last strong position that leaves it room
-    strong_idx = [i for i in range(S) if strength[i] >= 3]
-    target_end = strong_idx[-1] if strong_idx else S - 1
-    if target_end < n - 1:
-        target_end = S - 1
+    feminine = n >= 2 and syls[-1].stress == 0 and syls[-2].stress >= 1
+    target_end = _target_end(strength, n, S, pick, int(round(beat_slots)) if feminine else 0, int(round(beat_slots)))
 
     def place_cost(i: int, s: int) -> float:
         st = syls[i].stress
@@ -137,11 +160,13 @@ def rhythm(tm: TempoMap, ph: Phrase, syls: Sequence[SylIn], rng: np.random.Gener
 
     INF = 1e9
     max_gap = int(max(2, round(2 * beat_slots)))
-    ideal_gap = max(1.0, min(2.0 * beat_slots / 2, (target_end + 1) / max(n, 1)))
+    mean_gap = max(1.0, min(beat_slots, (target_end - pick + 1) / max(n, 1)))
+    m = np.asarray(motif, dtype=float)
+    ideal = [max(1.0, mean_gap * m[i % len(m)] / m.mean()) for i in range(n)]
     cost = np.full((n, S), INF)
     back = np.zeros((n, S), dtype=int)
     for s in range(S - n + 1):
-        cost[0, s] = place_cost(0, s) + 0.9 * s / beat_slots
+        cost[0, s] = place_cost(0, s) + 0.9 * abs(s - pick) / beat_slots + (0.3 if s < pick else 0.0)
     for i in range(1, n):
         for s in range(i, S - (n - 1 - i)):
             best, arg = INF, -1
@@ -149,13 +174,13 @@ def rhythm(tm: TempoMap, ph: Phrase, syls: Sequence[SylIn], rng: np.random.Gener
                 prev = cost[i - 1, s - g]
                 if prev >= INF:
                     continue
-                v = prev + 0.25 * (g - ideal_gap) ** 2
+                v = prev + 0.25 * (g - ideal[i - 1]) ** 2
                 if v < best:
                     best, arg = v, s - g
             if arg >= 0:
                 cost[i, s] = best + place_cost(i, s)
                 back[i, s] = arg
-    last = cost[n - 1] + 0.6 * np.abs(np.arange(S) - target_end) / beat_slots
+    last = cost[n - 1] + 1.2 * np.abs(np.arange(S) - target_end) / beat_slots
     s = int(np.argmin(last))
     if last[s] >= INF:   # the gap limit was too tight: spread evenly
         pos = np.linspace(0, S - 1, n).round().astype(int)
@@ -164,7 +189,7 @@ def rhythm(tm: TempoMap, ph: Phrase, syls: Sequence[SylIn], rng: np.random.Gener
         for i in range(n - 1, -1, -1):
             pos[i] = s
             s = back[i, s]
-    onsets = [ph.start_qn + p * ph.unit_qn for p in pos]
+    onsets = [origin + p * ph.unit_qn for p in pos]
     out = []
     for i, on in enumerate(onsets):
         nxt = onsets[i + 1] if i + 1 < n else ph.end_qn
