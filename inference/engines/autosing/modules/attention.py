@@ -7,6 +7,8 @@ cross-attention with rotary positions on both sides sees relative time.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -47,6 +49,8 @@ class KVCache(nn.Module):
 
 
 class Attention(nn.Module):
+    inv_freq: torch.Tensor  # buffer: rotary frequencies [head_dim / 2], kept float32 (see _apply)
+
     def __init__(self, dim: int, n_heads: int, rope_base: float = 10000.0, use_rope: bool = True) -> None:
         super().__init__()
         self.n_heads, self.head_dim = n_heads, dim // n_heads
@@ -59,7 +63,7 @@ class Attention(nn.Module):
         self.cache: KVCache | None = None
         self.mem_kv: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None
 
-    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> "Attention":
         """Keep the rotary frequencies in float32 when the module is cast to bf16/fp16."""
         inv = self.inv_freq
         out = super()._apply(fn, recurse)
