@@ -29,6 +29,8 @@ def test_the_vectors_file_is_what_the_encoder_writes_today() -> None:
 
 
 def test_every_message_type_has_a_vector() -> None:
+    assert (set(DOC["requests"]), set(DOC["replies"]), set(DOC["audio_dtypes"])) == \
+        (P.REQUESTS, P.REPLIES, P.AUDIO_DTYPES)
     types = {v["message"]["type"] for v in DOC["vectors"]}
     assert types == P.REQUESTS | P.REPLIES, sorted((P.REQUESTS | P.REPLIES) ^ types)
     dtypes = {b["dtype"] for v in DOC["vectors"] for b in v["message"]["buffers"] if "dtype" in b}

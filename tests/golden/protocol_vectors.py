@@ -204,6 +204,9 @@ def build() -> dict[str, Any]:
                  "from host_bridge/protocol.py. A peer decodes each vector's frames (hex) to its message and "
                  "encodes the message back to the same frames, byte for byte; it refuses every invalid one.",
         "protocol_version": P.PROTOCOL_VERSION,
+        "requests": sorted(P.REQUESTS),
+        "replies": sorted(P.REPLIES),
+        "audio_dtypes": sorted(P.AUDIO_DTYPES),
         "heartbeat": {
             "ping_interval_s": P.PING_INTERVAL_S, "dead_after_s": P.DEAD_AFTER_S, "stall_after_s": P.STALL_AFTER_S,
             "rule": "A client waiting on the sidecar sends ping when nothing came from it for ping_interval_s; "
