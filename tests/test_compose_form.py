@@ -164,3 +164,13 @@ def test_phrasing_holds_line_ends_varies_the_rhythm_and_takes_upbeats() -> None:
             rate = len(notes) / (an.tempo_map.seconds_at(notes[-1].end) - an.tempo_map.seconds_at(notes[0].onset))
             assert 1.0 <= rate <= 5.0
     assert upbeats >= 2
+
+
+def test_a_sheet_with_more_sections_than_the_song_says_so_before_rendering() -> None:
+    an = analysis_for(VERSE, Key(0, "major", 0.9), bpm=100.0, bars=40)
+    form = [(1, 4, "A", "intro"), (5, 12, "B", "verse"), (13, 20, "C", "chorus"), (21, 40, "D", "outro")]
+    an.sections = [Section(a, b, lab, role, -20.0, 0.9) for a, b, lab, role in form]
+    sheet = LyricsSheet.parse(SONG)                  # 4 sections of 4 lines for 2 sung sections
+    rep = ComposeReport()
+    compose(sheet, an, LOW, HIGH, report=rep)
+    assert any("more" in w and "sung over the" in w or "share one section" in w for w in rep.warnings)

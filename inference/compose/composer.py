@@ -19,7 +19,7 @@ from host_bridge.errors import LyricsError
 from host_bridge.model import LyricsSheet, Note, Score
 from inference.analysis.result import Analysis
 from inference.compose.melody import Contour, NoteSlot, phrase_pitches
-from inference.compose.form import Placement, line_starts, lyric_kinds, place_sections
+from inference.compose.form import Placement, crowding_warnings, line_starts, lyric_kinds, place_sections
 from inference.compose.plan import MOTIFS, Phrase, SylIn, make_phrase, rhythm, slot_strength
 
 log = logging.getLogger(__name__)
@@ -167,6 +167,7 @@ def _plan(sheet: LyricsSheet, syls: list[list[SylIn]], analysis: Analysis,
     kinds = lyric_kinds([n for n, _, _ in sections], texts)
     placements = place_sections(sections, syls, analysis, kinds)
     rep.placements = placements
+    rep.warnings.extend(crowding_warnings(placements, [n for n, _, _ in sections], analysis))
     phrases: list[Phrase] = []
     for pl in placements:
         _, first, _ = sections[pl.section]

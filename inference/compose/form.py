@@ -241,6 +241,26 @@ def describe(pls: Sequence[Placement], names: Sequence[str]) -> list[str]:
             f"({', '.join(str(b) for b in p.line_bars)} bars per line)" for p in pls]
 
 
+def crowding_warnings(pls: Sequence[Placement], names: Sequence[str], an: Analysis) -> list[str]:
+    """What a musician should hear before the take renders when the sheet has more sections than
+    the instrumental has room for: lyric sections sung over the intro or the outro, or sharing one
+    section of the music."""
+    out = []
+    free = [s for s in an.sections if s.role in ("intro", "outro")]
+    for p in pls:
+        hit = [s for s in free if s.first_bar <= p.last_bar and p.first_bar <= s.last_bar]
+        if hit:
+            out.append(f"the sheet has more to sing than the instrumental's verses and choruses hold: "
+                       f"{names[p.section]} is sung over the {hit[0].role} (bars {p.first_bar}-{p.last_bar})")
+    starts = {s.first_bar: s for s in an.sections}
+    for a, b in zip(pls, pls[1:]):
+        if an.sections and b.first_bar not in starts and b.first_bar == a.last_bar + 1:
+            out.append(f"{names[a.section]} and {names[b.section]} share one section of the instrumental "
+                       f"(bars {a.first_bar}-{b.last_bar}): the sheet has more sections than the song; "
+                       "shorten it or give a longer instrumental")
+    return out
+
+
 def plan_dict(an: Analysis, score: Score, placements: Sequence[Placement], names: Sequence[str]) -> dict[str, Any]:
     """The composer's plan as plain data (``topline compose --json``): the instrumental's sections,
     where each lyric section and line is sung (bars and seconds), and the notes per line."""
