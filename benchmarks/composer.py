@@ -84,13 +84,13 @@ def measure(song: FormSong, an: Analysis, score: Score, ref_rate: float, ref_bar
     chords = song.chords()
     scale = {(song.tonic + s) % 12 for s in ((0, 2, 4, 5, 7, 9, 11) if song.mode == "major" else (0, 2, 3, 5, 7, 8, 10))}
     sung: set[int] = set()
-    lines: dict[int, list[tuple[float, float]]] = {}
+    lines: dict[int, list[tuple[float, float, int]]] = {}
     strong = tones = 0
     key_t = tot_t = 0.0
     for n in score.notes:
         a, b = atm.seconds_at(n.onset), atm.seconds_at(n.onset + n.duration)
         sung.update(range(_truth_bar(tm, a), _truth_bar(tm, b - 1e-3) + 1))
-        lines.setdefault(n.line, []).append((a, b))
+        lines.setdefault(n.line, []).append((a, b, int(not n.is_melisma)))
         tot_t += b - a
         key_t += (b - a) * (int(n.pitch) % 12 in scale)
         if is_strong(atm, n.onset):
@@ -98,7 +98,7 @@ def measure(song: FormSong, an: Analysis, score: Score, ref_rate: float, ref_bar
             root, q = chords[min(max(bar, 1), len(chords)) - 1][1]
             strong += 1
             tones += int(int(n.pitch) % 12 in {(root + i) % 12 for i in CHORD_INTERVALS[q]})
-    spans = [(v[0][0], v[-1][1], len(v)) for v in lines.values()]
+    spans = [(v[0][0], v[-1][1], sum(s for _, _, s in v)) for v in lines.values()]
     secs = song.sections
     intro = secs[0] if secs[0][0] == "intro" and secs[0][2] - secs[0][1] + 1 >= 2 else None
     outro = secs[-1] if secs[-1][0] == "outro" else None

@@ -17,8 +17,8 @@ import numpy as np
 
 from host_bridge.errors import LyricsError
 from host_bridge.model import LyricsSheet, Note, Score
-from inference.analysis.result import Analysis
-from inference.compose.melody import Contour, NoteSlot, phrase_pitches
+from inference.analysis.result import Analysis, beat_qn
+from inference.compose.melody import Contour, NoteSlot, melisma, phrase_pitches
 from inference.compose.form import Placement, crowding_warnings, line_starts, lyric_kinds, place_sections
 from inference.compose.plan import MOTIFS, Phrase, SylIn, make_phrase, rhythm, slot_strength
 
@@ -106,12 +106,25 @@ def compose(sheet: LyricsSheet, analysis: Analysis, low: int, high: int, seed: i
             memory[texts] = [[(on - phrases[li].start_qn, du, p) for on, du, p in line_notes]
                              for li, line_notes in zip(range(first, last + 1), made)]
         for li, line_notes in zip(range(first, last + 1), made):
-            for (on, du, p), s in zip(line_notes, syls[li]):
-                notes.append(Note(float(on), float(du), float(p), s.text, s.phonemes,
-                                  s.word, li, 100 if s.stress >= 2 else 84))
+            for k, ((on, du, p), s) in enumerate(zip(line_notes, syls[li])):
+                parts = [(on, du, p)]
+                if k == len(line_notes) - 1 and len(line_notes) <= MELISMA_MAX_SYLLABLES:
+                    mrng = np.random.default_rng([seed, _stable_hash((sheet.lines[li].text.lower(),))])
+                    if mrng.random() < MELISMA_SHARE:   # few syllables: the held end moves on one vowel
+                        beat = beat_qn(*_meter_at(tm, on))
+                        parts = melisma(on, du, p, key, analysis.chord_at(on + du / 2).pitch_classes, beat,
+                                        low, high, mrng)
+                for j, (o2, d2, p2) in enumerate(parts):
+                    notes.append(Note(float(o2), float(d2), float(p2), s.text if j == 0 else "",
+                                      s.phonemes if j == 0 else None, s.word, li, 100 if s.stress >= 2 else 84))
     for w in rep.warnings:
         log.warning(w)
     return Score(tuple(notes), tm, tuple(ln.text for ln in sheet.lines), tuple(sheet.sections))
+
+
+def _meter_at(tm: Any, qn: float) -> tuple[int, int]:
+    m = tm.meter_at(qn)
+    return m.numerator, m.denominator
 
 
 def _stable_hash(texts: tuple[str, ...]) -> int:
@@ -120,6 +133,10 @@ def _stable_hash(texts: tuple[str, ...]) -> int:
     return int.from_bytes(hashlib.sha256("\n".join(texts).encode()).digest()[:4], "little")
 
 
+MELISMA_MAX_SYLLABLES = 6
+MELISMA_SHARE = 0.6
+"""A line of at most MELISMA_MAX_SYLLABLES syllables ends on a two-note melisma this often (when
+its last note is held two beats or more)."""
 PICKUP_SHARE = 0.5
 """Share of lines (past a section's first) that may start with an upbeat, when they open unstressed."""
 REUSE_CHORD_TONES = 0.8

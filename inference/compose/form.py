@@ -275,10 +275,11 @@ def plan_dict(an: Analysis, score: Score, placements: Sequence[Placement], names
     out_lines = []
     for li, notes in sorted(lines.items()):
         a, b = notes[0].onset, notes[-1].onset + notes[-1].duration
+        syl = sum(not n.is_melisma for n in notes)
         out_lines.append({"line": li, "text": score.lines[li] if li < len(score.lines) else "",
                           "bar": tm.bar_beat_at(a + 1e-6)[0], "start_s": round(tm.seconds_at(a), 3),
-                          "end_s": round(tm.seconds_at(b), 3), "notes": len(notes),
-                          "syllables_per_s": round(len(notes) / max(1e-3, tm.seconds_at(b) - tm.seconds_at(a)), 2)})
+                          "end_s": round(tm.seconds_at(b), 3), "notes": len(notes), "syllables": syl,
+                          "syllables_per_s": round(syl / max(1e-3, tm.seconds_at(b) - tm.seconds_at(a)), 2)})
     return {
         "tempo_bpm": round(an.grid.bpm, 3), "meter": f"{an.grid.numerator}/{an.grid.denominator}",
         "key": an.key.name, "bars": an.bars,

@@ -116,3 +116,20 @@ def phrase_pitches(slots: Sequence[NoteSlot], key: Key, low: int, high: int, con
         j, k = i, j
     path.reverse()
     return [int(P[i]) for i in path]
+
+
+def melisma(onset: float, duration: float, pitch: int, key: Key, chord: Sequence[int], beat: float, low: int,
+            high: int, rng: np.random.Generator) -> list[tuple[float, float, int]]:
+    """A held note turned into two on one vowel: the pitch, then on the next beat past its middle a
+    step to a neighbouring tone (a chord tone when one is near; falling more often than rising).
+    Returns [(onset, duration, pitch)], one note when the note is too short to split."""
+    if duration < 2 * beat - 1e-9:
+        return [(onset, duration, pitch)]
+    split = max(beat, float(np.floor(duration / 2 / beat + 1e-9)) * beat)
+    near = [p for p in range(max(low, pitch - 4), min(high, pitch + 4) + 1) if p != pitch and p % 12 in key.scale]
+    if not near:
+        return [(onset, duration, pitch)]
+    tones = [p for p in near if p % 12 in chord] or near
+    fall = rng.random() < 0.65
+    pick = min(tones, key=lambda p: (abs(p - pitch) + (0.5 if (p < pitch) != fall else 0.0), p))
+    return [(onset, split, pitch), (onset + split, duration - split, int(pick))]
