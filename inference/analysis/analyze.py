@@ -43,21 +43,7 @@ def analyze_features(feat: Features, tempo_map: TempoMap | None = None, start_s:
     if silent:
         warnings.append(f"the instrumental is silent (peak level {peak_db:.0f} dBFS): using the tempo map "
                         "or 120 BPM 4/4, and the default key C major")
-    if tempo_map is not None:
-        grid = grid_from_tempo_map(feat, tempo_map, start_s)
-        tm = tempo_map
-        if not silent and grid.agreement < 0.35 and len(grid.beats_s) > 8:
-            warnings.append(_disagreement(feat, grid, meter))
-    else:
-        grid, tm = estimate_grid(feat, meter)
-        if not silent and grid.confidence == 0.0:
-            warnings.append("no steady beat found in the instrumental (noise, a drone, a pad or free time): "
-                            "using a 120 BPM 4/4 grid from its start; give the tempo (--tempo, --meter) or the "
-                            "session's tempo map")
-        elif not silent and grid.confidence < 0.3:
-            warnings.append(f"the beat is unclear: read as {grid.tactus_bpm:.0f} BPM {grid.numerator}/"
-                            f"{grid.denominator} with confidence {grid.confidence:.2f}; give the tempo (--tempo, "
-                            "--meter) or the session's tempo map for a sure grid")
+    grid, tm = _grid(feat, tempo_map, start_s, meter, silent, warnings)
     prog("analyze", 0.6)
     beats_s = np.asarray(grid.beats_s)
     m = tm.meter_at(grid.beats_qn[0] if grid.beats_qn else 0.0)
@@ -101,6 +87,26 @@ def analyze_features(feat: Features, tempo_map: TempoMap | None = None, start_s:
         log.warning(w)
     prog("analyze", 1.0)
     return Analysis(tm, grid, key, chords, sections, loudness, feat.duration_s, bars, warnings)
+
+
+def _grid(feat: Features, tempo_map: TempoMap | None, start_s: float, meter: tuple[int, int] | None,
+          silent: bool, warnings: list[str]) -> tuple[BeatGrid, TempoMap]:
+    """The beat grid: the tempo map's (checked against the audio) or estimated; warnings appended."""
+    if tempo_map is not None:
+        grid = grid_from_tempo_map(feat, tempo_map, start_s)
+        if not silent and grid.agreement < 0.35 and len(grid.beats_s) > 8:
+            warnings.append(_disagreement(feat, grid, meter))
+        return grid, tempo_map
+    grid, tm = estimate_grid(feat, meter)
+    if not silent and grid.confidence == 0.0:
+        warnings.append("no steady beat found in the instrumental (noise, a drone, a pad or free time): "
+                        "using a 120 BPM 4/4 grid from its start; give the tempo (--tempo, --meter) or the "
+                        "session's tempo map")
+    elif not silent and grid.confidence < 0.3:
+        warnings.append(f"the beat is unclear: read as {grid.tactus_bpm:.0f} BPM {grid.numerator}/"
+                        f"{grid.denominator} with confidence {grid.confidence:.2f}; give the tempo (--tempo, "
+                        "--meter) or the session's tempo map for a sure grid")
+    return grid, tm
 
 
 def _disagreement(feat: Features, grid: BeatGrid, meter: tuple[int, int] | None) -> str:

@@ -106,20 +106,28 @@ def compose(sheet: LyricsSheet, analysis: Analysis, low: int, high: int, seed: i
             memory[texts] = [[(on - phrases[li].start_qn, du, p) for on, du, p in line_notes]
                              for li, line_notes in zip(range(first, last + 1), made)]
         for li, line_notes in zip(range(first, last + 1), made):
-            for k, ((on, du, p), s) in enumerate(zip(line_notes, syls[li])):
-                parts = [(on, du, p)]
-                if k == len(line_notes) - 1 and len(line_notes) <= MELISMA_MAX_SYLLABLES:
-                    mrng = np.random.default_rng([seed, _stable_hash((sheet.lines[li].text.lower(),))])
-                    if mrng.random() < MELISMA_SHARE:   # few syllables: the held end moves on one vowel
-                        beat = beat_qn(*_meter_at(tm, on))
-                        parts = melisma(on, du, p, key, analysis.chord_at(on + du / 2).pitch_classes, beat,
-                                        low, high, mrng)
-                for j, (o2, d2, p2) in enumerate(parts):
-                    notes.append(Note(float(o2), float(d2), float(p2), s.text if j == 0 else "",
-                                      s.phonemes if j == 0 else None, s.word, li, 100 if s.stress >= 2 else 84))
+            notes.extend(_line_notes(line_notes, syls[li], li, analysis, low, high,
+                                     np.random.default_rng([seed, _stable_hash((sheet.lines[li].text.lower(),))])))
     for w in rep.warnings:
         log.warning(w)
     return Score(tuple(notes), tm, tuple(ln.text for ln in sheet.lines), tuple(sheet.sections))
+
+
+def _line_notes(line: list[tuple[float, float, int]], syls: Sequence[SylIn], li: int, analysis: Analysis,
+                low: int, high: int, rng: np.random.Generator) -> list[Note]:
+    """The Notes of one line: a syllable per (onset, duration, pitch); a line of few syllables may
+    end on a melisma (``rng`` is seeded by the line's words, so a repeated line does the same)."""
+    out: list[Note] = []
+    for k, ((on, du, p), s) in enumerate(zip(line, syls)):
+        parts = [(on, du, p)]
+        if k == len(line) - 1 and len(line) <= MELISMA_MAX_SYLLABLES and rng.random() < MELISMA_SHARE:
+            beat = beat_qn(*_meter_at(analysis.tempo_map, on))
+            parts = melisma(on, du, p, analysis.key, analysis.chord_at(on + du / 2).pitch_classes, beat, low, high,
+                            rng)
+        for j, (o2, d2, p2) in enumerate(parts):
+            out.append(Note(float(o2), float(d2), float(p2), s.text if j == 0 else "", s.phonemes if j == 0 else None,
+                            s.word, li, 100 if s.stress >= 2 else 84))
+    return out
 
 
 def _meter_at(tm: Any, qn: float) -> tuple[int, int]:

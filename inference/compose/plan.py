@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -158,6 +158,22 @@ def rhythm(tm: TempoMap, ph: Phrase, syls: Sequence[SylIn], rng: np.random.Gener
             c = {4: 0.5, 3: 0.4, 1: 0.0, 0: -0.1, -1: 0.2}[int(g)]
         return c + noise[s]
 
+    pos = _positions(n, S, pick, target_end, beat_slots, place_cost, motif)
+    onsets = [origin + p * ph.unit_qn for p in pos]
+    out = []
+    for i, on in enumerate(onsets):
+        nxt = onsets[i + 1] if i + 1 < n else ph.end_qn
+        dur = nxt - on
+        if i + 1 < n and dur > 1.5 * beat_slots * ph.unit_qn:        # a long gap: hold, then breathe
+            dur = max(ph.unit_qn, dur - 0.5 * beat_slots * ph.unit_qn)
+        out.append((on, max(dur, ph.unit_qn * 0.5)))
+    return out
+
+
+def _positions(n: int, S: int, pick: int, target_end: int, beat_slots: float,
+               place_cost: Callable[[int, int], float], motif: Sequence[int]) -> np.ndarray:
+    """Grid slot of each syllable: a dynamic programme over placement costs, gaps near the
+    motif's and the last syllable near ``target_end``."""
     INF = 1e9
     max_gap = int(max(2, round(2 * beat_slots)))
     mean_gap = max(1.0, min(beat_slots, (target_end - pick + 1) / max(n, 1)))
@@ -189,15 +205,7 @@ def rhythm(tm: TempoMap, ph: Phrase, syls: Sequence[SylIn], rng: np.random.Gener
         for i in range(n - 1, -1, -1):
             pos[i] = s
             s = back[i, s]
-    onsets = [origin + p * ph.unit_qn for p in pos]
-    out = []
-    for i, on in enumerate(onsets):
-        nxt = onsets[i + 1] if i + 1 < n else ph.end_qn
-        dur = nxt - on
-        if i + 1 < n and dur > 1.5 * beat_slots * ph.unit_qn:        # a long gap: hold, then breathe
-            dur = max(ph.unit_qn, dur - 0.5 * beat_slots * ph.unit_qn)
-        out.append((on, max(dur, ph.unit_qn * 0.5)))
-    return out
+    return pos
 
 
 def _meter(tm: TempoMap, bar: int) -> tuple[int, int]:
