@@ -177,3 +177,19 @@ def test_a_sheet_with_more_sections_than_the_song_says_so_before_rendering() -> 
     rep = ComposeReport()
     compose(sheet, an, LOW, HIGH, report=rep)
     assert any("more" in w and "sung over the" in w or "share one section" in w for w in rep.warnings)
+
+
+def test_a_guide_melody_still_wins_over_the_composer() -> None:
+    from host_bridge.midi import score_midi_bytes
+    from host_bridge.model import Note
+    from inference.pipeline import GenerateRequest, Pipeline
+
+    tm = TempoMap.constant(120.0)
+    guide = Score(tuple(Note(4.0 + i, 1.0, float(p)) for i, p in enumerate((60, 62, 64, 65, 67))), tm)
+    audio = render(POP * 4, bpm=120.0, sr=SR)
+    req = GenerateRequest(lyrics_text="[Verse]\nhello there my friend\n", sample_rate=SR,
+                          length_samples=audio.shape[1], tempo_map=tm, instrumental=audio,
+                          melody_midi=score_midi_bytes(guide), seed=5)
+    score = Pipeline().score_for(req)
+    assert [(n.onset, n.pitch) for n in score.notes] == [(n.onset, n.pitch) for n in guide.notes]
+    assert [n.syllable for n in score.notes][:2] == ["hel", "lo"]
