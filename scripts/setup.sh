@@ -9,7 +9,7 @@ WANT_DEV=0
 for a in "$@"; do [ "$a" = "--dev" ] && WANT_DEV=1; done
 
 APT_PACKAGES="espeak-ng libsndfile1"
-APT_DEV_PACKAGES="fluidsynth fluid-soundfont-gm ardour cmake g++ pkg-config juce-modules-source libzmq3-dev cppzmq-dev"
+APT_DEV_PACKAGES="fluidsynth fluid-soundfont-gm ardour cmake g++ pkg-config juce-modules-source libzmq3-dev cppzmq-dev xvfb xdotool jackd2 libjack-jackd2-dev"
 
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 need_apt=""

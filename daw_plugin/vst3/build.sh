@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the Topline VST3 into build/vst3 (repo root), reusing the build folder so a second run
-# only recompiles changed sources. Prints the path of the .vst3 bundle on the last line.
+# Build the Topline VST3 and the Standalone app (same processor and editor) into build/vst3 (repo
+# root), reusing the build folder so a second run only recompiles changed sources. Prints the path
+# of the .vst3 bundle on the last line; the app is build/vst3/Topline_artefacts/Release/Standalone/Topline.
 #   bash daw_plugin/vst3/build.sh            # Release
 #   JOBS=1 bash daw_plugin/vst3/build.sh     # fewer parallel compilers (default 2)
 # Needs: cmake, g++, pkg-config, juce-modules-source, libzmq3-dev, cppzmq-dev
@@ -16,4 +17,6 @@ fi
 nice -n 10 cmake --build "$BUILD" -j"$JOBS" >&2
 BUNDLE="$BUILD/Topline_artefacts/Release/VST3/Topline.vst3"
 [ -d "$BUNDLE" ] || { echo "build finished but $BUNDLE is missing" >&2; exit 1; }
+APP="$BUILD/Topline_artefacts/Release/Standalone/Topline"
+[ -x "$APP" ] || { echo "build finished but the Standalone app $APP is missing" >&2; exit 1; }
 echo "$BUNDLE"

@@ -46,8 +46,10 @@ ToplineProcessor::~ToplineProcessor()
     worker->stopThread (4000);
     worker.reset();
     delete pending.exchange (nullptr);
+    delete pendingInput.exchange (nullptr);
     collectRetiredTakes();
     delete current;
+    delete inputSource;
 }
 
 void ToplineProcessor::parameterValueChanged (int index, float value)
@@ -239,15 +241,51 @@ void ToplineProcessor::swapInPendingTake() noexcept
     if (p == nullptr)
         return;
     if (current != nullptr)
-    {
-        int s1, n1, s2, n2;
-        retireFifo.prepareToWrite (1, s1, n1, s2, n2);
-        retireSlots[n1 > 0 ? s1 : s2] = current;
-        retireFifo.finishedWrite (1);
-    }
+        retire (current);
     current = p;
     playSynced = false;
     takeActive.store (current->audio.getNumSamples() > 0);
+}
+
+void ToplineProcessor::retire (PlayableTake* p) noexcept
+{
+    int s1, n1, s2, n2;
+    retireFifo.prepareToWrite (1, s1, n1, s2, n2);
+    retireSlots[n1 > 0 ? s1 : s2] = p;
+    retireFifo.finishedWrite (1);
+}
+
+void ToplineProcessor::swapInPendingInput() noexcept
+{
+    if (pendingInput.load (std::memory_order_relaxed) == nullptr || retireFifo.getFreeSpace() < 1)
+        return;
+    auto* p = pendingInput.exchange (nullptr, std::memory_order_acq_rel);
+    if (p == nullptr)
+        return;
+    if (inputSource != nullptr)
+        retire (inputSource);
+    inputSource = p->audio.getNumSamples() > 0 && p->sampleRate == sampleRate ? p : nullptr;
+    if (inputSource == nullptr)
+        retire (p);
+    inputPos = 0;
+    inputActive.store (inputSource != nullptr);
+}
+
+void ToplineProcessor::fillFromInputFile (juce::AudioBuffer<float>& buffer, int numSamples) noexcept
+{
+    // Standalone: the input WAV replaces the (absent or muted) device input, looped
+    const auto& a = inputSource->audio;
+    const juce::int64 len = a.getNumSamples();
+    const int inCh = juce::jmin (getMainBusNumInputChannels(), buffer.getNumChannels());
+    for (int c = 0; c < inCh; ++c)
+    {
+        const float* src = a.getReadPointer (juce::jmin (c, a.getNumChannels() - 1));
+        float* dst = buffer.getWritePointer (c);
+        juce::int64 k = inputPos;
+        for (int i = 0; i < numSamples; ++i, ++k)
+            dst[i] = src[k % len];
+    }
+    inputPos = (inputPos + numSamples) % len;
 }
 
 juce::int64 ToplineProcessor::takeIndexFor (const Position& pos) noexcept
@@ -306,6 +344,9 @@ void ToplineProcessor::processBlock (juce::AudioBuffer<float>& buffer, juce::Mid
         return;
 
     const auto pos = readPosition();
+    swapInPendingInput();
+    if (inputSource != nullptr)
+        fillFromInputFile (buffer, n);
     captureBlock (buffer, n, pos);
     swapInPendingTake();
 
@@ -440,6 +481,12 @@ void ToplineProcessor::publishTake (std::unique_ptr<PlayableTake> take)
     collectRetiredTakes();
 }
 
+void ToplineProcessor::publishInput (std::unique_ptr<PlayableTake> input)
+{
+    delete pendingInput.exchange (input.release(), std::memory_order_acq_rel);
+    collectRetiredTakes();
+}
+
 void ToplineProcessor::collectRetiredTakes()
 {
     int s1, n1, s2, n2;
@@ -504,6 +551,10 @@ juce::var ToplineProcessor::diagnostics() const
     d->setProperty ("sidecar_reachable", st.sidecarReachable);
     d->setProperty ("artists", st.artists);
     d->setProperty ("latency_samples", getLatencySamples());
+    d->setProperty ("sidecar_state", st.sidecarState);
+    d->setProperty ("phrases_done", st.phrasesDone);
+    d->setProperty ("standalone", isStandalone());
+    d->setProperty ("input_file_playing", inputActive.load());
     return juce::var (d);
 }
 
@@ -518,6 +569,7 @@ void ToplineProcessor::getStateInformation (juce::MemoryBlock& dest)
     o->setProperty ("lyrics", s.lyrics);
     o->setProperty ("artist", s.artist);
     o->setProperty ("language", s.language);
+    o->setProperty ("input_wav", s.inputWav);
     o->setProperty ("melody_path", s.melodyPath);
     o->setProperty ("takes_dir", s.takesDir);
     o->setProperty ("connection_file", s.connectionFile);
@@ -550,6 +602,7 @@ void ToplineProcessor::setStateInformation (const void* data, int size)
         s.lyrics = v["lyrics"].toString();
         s.artist = v.getProperty ("artist", "alpha").toString();
         s.language = v.getProperty ("language", "").toString().substring (0, 32);
+        s.inputWav = v["input_wav"].toString();
         s.melodyPath = v["melody_path"].toString();
         s.takesDir = v.getProperty ("takes_dir", takes::defaultFolder().getFullPathName()).toString();
         s.connectionFile = v["connection_file"].toString();

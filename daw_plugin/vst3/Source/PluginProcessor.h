@@ -36,6 +36,7 @@ struct Settings
 {
     juce::String lyrics, artist { "alpha" }, melodyPath, takesDir, connectionFile;
     juce::String language;          // "" = the lyrics' [Language: xx] line, else the artist's own
+    juce::String inputWav;          // Standalone only: a WAV played as the input (looped)
     int seed = 0;
     juce::String clock { "host" };  // "host": the host's transport; "free": a clock of our own,
                                     // always playing from prepareToPlay/reset (offline hosts such as
@@ -52,6 +53,12 @@ struct Status
     juce::String text { "Idle" }, stage, error, hint;
     double progress = 0;            // 0..1 of the running job, -1 when none
     juce::StringArray artists, artistNames;
+    juce::var artistInfo;           // the sidecar's artists reply: [{name, description, language, range, ...}]
+    bool artistsKnown = false;      // a reply came (an empty list is a real answer)
+    juce::String sidecarState { "unknown" };  // "connected" | "starting" | "not found" | "unknown"
+    juce::String sidecarDetail;     // why (the connection file, the url) for the editor's banner
+    int phrasesDone = 0;            // chunk events of the running job (phrases rendered)
+    int phrasesReused = -1;         // from the take's metadata when the sidecar reports it
     bool sidecarReachable = false;
     bool jobRunning = false;
 };
@@ -118,6 +125,11 @@ public:
     void publishTake (std::unique_ptr<PlayableTake> take);
     void collectRetiredTakes();
     double currentSampleRate() const noexcept { return sampleRateNow.load(); }
+    double hostBpm() const noexcept { return lastBpm.load(); }
+    double hostPpq() const noexcept { return lastPpq.load(); }
+    bool isStandalone() const noexcept { return wrapperType == wrapperType_Standalone; }
+    /** Standalone: the WAV to play as the input, at the session rate (worker/message thread). */
+    void publishInput (std::unique_ptr<PlayableTake> input);
 
     std::atomic<juce::uint32> generateRequests { 0 }, cancelRequests { 0 }, artistRequests { 0 };
     std::atomic<juce::uint32> takeReloadRequests { 0 };   // settings.take changed (state restored)
@@ -150,6 +162,9 @@ private:
     Position readPosition() noexcept;
     void captureBlock (const juce::AudioBuffer<float>& in, int numSamples, const Position& pos) noexcept;
     void swapInPendingTake() noexcept;
+    void swapInPendingInput() noexcept;
+    void fillFromInputFile (juce::AudioBuffer<float>& buffer, int numSamples) noexcept;
+    void retire (PlayableTake* p) noexcept;
     void renderVocal (int offset, int numSamples, juce::int64 takeIndex, float gain) noexcept;
     juce::int64 takeIndexFor (const Position& pos) noexcept;
     wire::TempoMap tempoMapFromRecords (int count, juce::int64 startSample, double sampleRate, bool& truncated) const;
@@ -165,6 +180,8 @@ private:
     bool wasArmed = false, startNewCapture = false;
     juce::int64 captureNextSample = 0;
     PlayableTake* current = nullptr;
+    PlayableTake* inputSource = nullptr;     // Standalone: the input WAV (looped)
+    juce::int64 inputPos = 0;
 
     // ---- capture storage: written by the audio thread, read by the worker while closed
     std::mutex captureAllocMutex;            // prepareToPlay vs worker snapshot (never the audio thread)
@@ -179,7 +196,8 @@ private:
     std::atomic<double> capSampleRate { 0 };
 
     // ---- take handoff
-    std::atomic<PlayableTake*> pending { nullptr };
+    std::atomic<PlayableTake*> pending { nullptr }, pendingInput { nullptr };
+    std::atomic<bool> inputActive { false };
     static constexpr int kRetireSlots = 16;
     juce::AbstractFifo retireFifo { kRetireSlots };
     PlayableTake* retireSlots[kRetireSlots] = {};

@@ -25,6 +25,27 @@ static juce::File connectionFile (const juce::String& configured)
     return juce::File ("/tmp/runtime-" + juce::String ((int) getuid())).getChildFile ("topline/sidecar.json");
 }
 
+/** The sidecar's artists reply into the status: names, display names and the whole entries
+    (description, language, range) for the editor. */
+static void storeArtists (const juce::var& body, Status& s)
+{
+    s.artists.clear();
+    s.artistNames.clear();
+    if (auto* arr = body["artists"].getArray())
+        for (auto& a : *arr)
+        {
+            s.artists.add (a["name"].toString());
+            s.artistNames.add (a.getProperty ("display_name", a["name"]).toString());
+        }
+    s.artistInfo = body["artists"];
+    s.artistsKnown = true;
+}
+
+static bool looksLikeMidi (const juce::MemoryBlock& b)
+{
+    return b.getSize() >= 14 && std::memcmp (b.getData(), "MThd", 4) == 0;
+}
+
 SidecarWorker::SidecarWorker (ToplineProcessor& p) : juce::Thread ("Topline sidecar worker"), proc (p) {}
 
 SidecarWorker::~SidecarWorker()
@@ -51,10 +72,14 @@ void SidecarWorker::run()
     {
         pollControls();
         reloadTakeIfAsked();
+        loadInputIfChanged();
         proc.collectRetiredTakes();
+        // idle: keep the sidecar state and the artist list fresh (every 2 s until it answers,
+        // then every 10 s: an artist that vanished, a sidecar that stopped, are seen)
+        const bool answered = proc.getStatus().sidecarState == "connected";
         if (job)
             serviceJob();
-        else if (artistsWanted && now() - artistsAt > 5.0)
+        else if (artistsWanted || now() - artistsAt > (answered ? 10.0 : 2.0))
             fetchArtists();
         if (! job)
             wait (20);
@@ -93,19 +118,19 @@ void SidecarWorker::pollControls()
 //======================================================================================== job
 void SidecarWorker::startJob()
 {
+    const auto settings = proc.getSettings();
+    if (settings.lyrics.trim().isEmpty())
+    {   // checked before the capture is closed: typing the lyrics and pressing Generate again works
+        proc.updateStatus ([] (Status& s) { s.error = "No lyrics"; s.hint = "type or load the lyrics first, then Generate"; });
+        status ("No lyrics: type or load them first");
+        return;
+    }
     ToplineProcessor::CaptureSnapshot snap;
     juce::String why;
     if (! proc.takeCaptureSnapshot (snap, why))
     {
         proc.updateStatus ([&] (Status& s) { s.error = why; s.hint = ""; });
         status (why);
-        return;
-    }
-    const auto settings = proc.getSettings();
-    if (settings.lyrics.trim().isEmpty())
-    {
-        proc.updateStatus ([] (Status& s) { s.error = "No lyrics"; s.hint = "type or load the lyrics first"; });
-        status ("No lyrics: type or load them first");
         return;
     }
     Job j;
@@ -129,6 +154,13 @@ void SidecarWorker::startJob()
             proc.updateStatus ([&] (Status& s) { s.error = "Cannot read the guide melody " + f.getFullPathName();
                                                  s.hint = "choose the MIDI file again, or clear it"; });
             status ("Cannot read the guide melody");
+            return;
+        }
+        if (! looksLikeMidi (j.midi))
+        {
+            proc.updateStatus ([&] (Status& s) { s.error = f.getFileName() + " is not a MIDI file (no MThd header)";
+                                                 s.hint = "choose a Standard MIDI File (.mid), or Compose for me"; });
+            status ("The guide melody is not a MIDI file");
             return;
         }
         specs.push_back (wire::bytesSpec ("melody_midi", j.midi.getSize()));
@@ -158,7 +190,7 @@ void SidecarWorker::startJob()
     cap->setProperty ("overflowed", snap.overflowed);
     cap->setProperty ("tempo_truncated", snap.tempoTruncated);
     proc.updateSettings ([&] (Settings& s) { s.capture = juce::var (cap); });
-    proc.updateStatus ([] (Status& s) { s.error = ""; s.hint = ""; s.progress = 0; s.stage = ""; });
+    proc.updateStatus ([] (Status& s) { s.error = ""; s.hint = ""; s.progress = 0; s.stage = ""; s.phrasesDone = 0; s.phrasesReused = -1; });
     job = std::move (j);
     status ("Sending the capture to the sidecar", 0.0);
 }
@@ -177,9 +209,10 @@ void SidecarWorker::serviceJob()
         juce::String why;
         if (! ensureConnected (why))
         {
+            sidecarState ("not found", why);
             j.nextTry = t + kRetryEvery;
             proc.updateStatus ([&] (Status& s) { s.hint = "start it with `topline sidecar`"; });
-            status ("Waiting for the sidecar: " + why);
+            status ("Waiting for the sidecar (start it with `topline sidecar`): " + why);
             return;
         }
         std::vector<const juce::MemoryBlock*> frames;
@@ -208,6 +241,7 @@ void SidecarWorker::serviceJob()
         if (wire::decode (views, m, err))
         {
             job->lastHeard = now();
+            sidecarState ("connected", connectedUrl);
             handle (m);
         }
         else
@@ -243,7 +277,8 @@ void SidecarWorker::serviceJob()
         }
         j.state = Job::State::waitingForSidecar;
         j.resubmits++;
-        status ("The sidecar stopped answering: reconnecting");
+        sidecarState ("not found", "it stopped answering during the job (killed or crashed?)");
+        status ("The sidecar stopped answering: reconnecting (start it again with `topline sidecar`)");
     }
 }
 
@@ -254,14 +289,7 @@ void SidecarWorker::handle (const wire::Message& m)
         return;
     if (m.type == "artists_reply")
     {
-        juce::StringArray names, display;
-        if (auto* arr = m.body["artists"].getArray())
-            for (auto& a : *arr)
-            {
-                names.add (a["name"].toString());
-                display.add (a.getProperty ("display_name", a["name"]).toString());
-            }
-        proc.updateStatus ([&] (Status& s) { s.artists = names; s.artistNames = display; });
+        proc.updateStatus ([&] (Status& s) { storeArtists (m.body, s); });
         artistsWanted = false;
         return;
     }
@@ -282,8 +310,9 @@ void SidecarWorker::handle (const wire::Message& m)
         status ("Generating: " + stage + " " + juce::String (juce::roundToInt (frac * 100)) + "%", frac);
     }
     else if (m.type == "chunk")
-    {
-        // a phrase streamed early; the take arrives whole with "done"
+    {   // a phrase streamed early (the take arrives whole with "done"): counted for the editor
+        const int index = (int) m.body.getProperty ("index", 0);
+        proc.updateStatus ([&] (Status& s) { s.phrasesDone = juce::jmax (s.phrasesDone, index + 1); });
     }
     else if (m.type == "cancel_reply")
     {
@@ -359,6 +388,9 @@ void SidecarWorker::finishWithTake (const wire::Message& m)
     t->setProperty ("artist", md["artist"]);
     t->setProperty ("engine", md["engine"]);
     t->setProperty ("job", job->id);
+    t->setProperty ("seed", md.getProperty ("seed", settings.seed));
+    if (md.hasProperty ("phrases_reused"))
+        proc.updateStatus ([&] (Status& s) { s.phrasesReused = (int) md["phrases_reused"]; });
     proc.updateSettings ([&] (Settings& s) { s.take = juce::var (t); });
 
     takeAudio = audio;
@@ -570,12 +602,21 @@ bool SidecarWorker::receive (int timeoutMs, std::vector<zmq::message_t>& parts)
     }
 }
 
+void SidecarWorker::sidecarState (const juce::String& state, const juce::String& detail)
+{
+    proc.updateStatus ([&] (Status& s) { s.sidecarState = state; s.sidecarDetail = detail; });
+}
+
 void SidecarWorker::fetchArtists()
 {
     artistsAt = now();
+    artistsWanted = false;
     juce::String why;
     if (! ensureConnected (why))
+    {
+        sidecarState ("not found", why);
         return;
+    }
     const auto id = wire::newId();
     if (! send (wire::encodeHeader ("artists", id, {}, {}), {}))
         return;
@@ -598,18 +639,42 @@ void SidecarWorker::fetchArtists()
         juce::String err;
         if (wire::decode (views, m, err) && m.type == "artists_reply" && m.re == id)
         {
-            juce::StringArray names, display;
-            if (auto* arr = m.body["artists"].getArray())
-                for (auto& a : *arr)
-                {
-                    names.add (a["name"].toString());
-                    display.add (a.getProperty ("display_name", a["name"]).toString());
-                }
-            proc.updateStatus ([&] (Status& s) { s.artists = names; s.artistNames = display; });
-            artistsWanted = false;
+            proc.updateStatus ([&] (Status& s) { storeArtists (m.body, s); });
+            sidecarState ("connected", connectedUrl);
             return;
         }
     }
-    dropConnection(); // no answer: maybe a stale socket; connect afresh next time
+    // the process is there (its pid is alive) but does not answer: still loading its models,
+    // or stuck; connect afresh next time
+    sidecarState ("starting", "no answer yet from " + connectedUrl);
+    dropConnection();
+}
+
+void SidecarWorker::loadInputIfChanged()
+{
+    if (! proc.isStandalone())
+        return;
+    const auto path = proc.getSettings().inputWav;
+    const double rate = proc.currentSampleRate();
+    if (rate <= 0 || (path == inputPath && rate == inputRate))
+        return;
+    inputPath = path;
+    inputRate = rate;
+    auto in = std::make_unique<PlayableTake>();
+    if (path.isNotEmpty())
+    {
+        juce::AudioBuffer<float> audio;
+        double sr = 0;
+        juce::String err;
+        if (! takes::read (juce::File (path), audio, sr, err))
+        {
+            proc.updateStatus ([&] (Status& s) { s.error = "Cannot play the input " + path;
+                                                 s.hint = "choose a WAV file (Input WAV...)"; });
+            return;
+        }
+        in->audio = sr != rate ? takes::resample (audio, sr, rate) : audio;
+    }
+    in->sampleRate = rate;
+    proc.publishInput (std::move (in));
 }
 } // namespace topline

@@ -53,6 +53,8 @@ private:
     void finishWithTake (const wire::Message& m);
     void failJob (const juce::String& error, const juce::String& hint);
     void fetchArtists();
+    void sidecarState (const juce::String& state, const juce::String& detail);
+    void loadInputIfChanged();
     void reloadTakeIfAsked();
     void status (const juce::String& text, double progress = -2.0);
 
@@ -64,7 +66,9 @@ private:
     bool lastGenerate = false, lastCancel = false;
     juce::uint32 seenGenerate = 0, seenCancel = 0, seenArtists = 0, seenReload = 0;
     double artistsAt = -1e9;
-    bool artistsWanted = false;   // asked for by the editor
+    bool artistsWanted = false;   // asked for by the editor: refresh now
+    juce::String inputPath;       // Standalone input WAV as loaded, and the rate it was loaded for
+    double inputRate = 0;
     // the take as delivered (its own rate), kept to resample when the session rate changes
     std::shared_ptr<const juce::AudioBuffer<float>> takeAudio;
     juce::String takePath;
