@@ -163,7 +163,9 @@ ROSTER_SONGS = {"en-us": "glass_bananas", "en-gb": "glass_bananas", "de": "apfel
 ROSTER_BEGIN, ROSTER_END = "<!-- roster table: benchmarks/artists.py --parts roster -->", "<!-- end roster table -->"
 
 
-def part_roster(pipe: Pipeline, artists: dict[str, Artist], leads: int = 2) -> dict[str, Any]:
+def part_roster(pipe: Pipeline, artists: dict[str, Artist], leads: int = 2,
+                on_artist: Any = None) -> dict[str, Any]:
+    """Each artist on a song in its own language; ``on_artist(figures so far)`` after each."""
     from benchmarks import quality
     from benchmarks.songs import SONGS
     import tempfile
@@ -186,6 +188,8 @@ def part_roster(pipe: Pipeline, artists: dict[str, Artist], leads: int = 2) -> d
                   f"{meters.fmt(o['speech_wer'])} %), |c| {meters.fmt(o['median_abs_cents'])}, notes in 50c "
                   f"{meters.fmt(o['pct_notes_within_50c'])} %, voiced {meters.fmt(o['pct_note_time_voiced'])} %, "
                   f"octave {o['octave']:+d}", flush=True)
+            if on_artist is not None:
+                on_artist(out)
     return out
 
 
@@ -231,6 +235,7 @@ def main() -> int:
                     help="create: tell the search what the reference sings (content-matched comparison)")
     ap.add_argument("--max-renders", type=int, default=None,
                     help="create: search budget per held-out artist (default: create's own)")
+    ap.add_argument("--leads", type=int, default=2, help="roster: silence lead-ins per WER chunk (1-5)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -267,8 +272,7 @@ def main() -> int:
                   f"closest shipped: {c['closest_shipped']} ({c['renders']} renders, {c['seconds']} s)\n    {c['compared_on']}")
     if "roster" in parts:
         print("roster: each artist on a song in its own language (WER sung / spoken by the same voice)")
-        report["roster"] = part_roster(pipe, artists)
-        write_roster(report["roster"])
+        report["roster"] = part_roster(pipe, artists, leads=args.leads, on_artist=write_roster)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=float))
     return 0

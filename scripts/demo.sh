@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/topline generate --instrumental demo/instrumental.ogg --lyrics demo/lyrics.txt \
-  --melody demo/melody.mid --artist gongitsune --out demo_take.wav
+  --melody demo/melody.mid --out demo_take.wav

@@ -2,9 +2,12 @@
 
 Every Kokoro voice has a hard wall about an octave above its speaking pitch (FINDINGS): above
 it, it drops an octave and unvoices. So a melody is (1) placed per take in the octave that fits
-the artist's range best (a whole-octave move keeps the tune), and (2) any note still outside
-``[low, high]`` is *rendered* clamped into the range and pulled to its true pitch afterwards by
-the WORLD pass (spectral envelope kept), see :mod:`.world`.
+the artist's sung range best (a whole-octave move keeps the tune: a male voice sings a treble
+line an octave down, a female voice sings it as written), and (2) a phrase that still goes
+above the voice's wall is *rendered* transposed down by as much as it goes over (its contour
+kept) and moved back to its written pitch by the WORLD pass (spectral envelope kept), see
+:mod:`.world`. That loses fewer words than clamping only the notes above the wall to it, or
+rendering the whole phrase an octave down (Whisper on a benchmark line up to MIDI 76).
 """
 from __future__ import annotations
 
@@ -38,5 +41,9 @@ def choose_octave(pitches: Sequence[float], low: float, high: float, durations: 
 
 
 def render_pitches(pitches: Sequence[float], low: float, high: float) -> np.ndarray:
-    """The pitches asked of Kokoro: the sung pitches clamped into the comfortable range."""
-    return np.clip(np.asarray(pitches, np.float64), low, high)
+    """The pitches asked of Kokoro for one phrase: the sung pitches transposed down by as much
+    as the phrase goes above ``high`` (its contour kept), then clamped into ``[low, high]``."""
+    p = np.asarray(pitches, np.float64)
+    if p.size == 0:
+        return p
+    return np.clip(p - max(0.0, float(p.max()) - high), low, high)
