@@ -152,24 +152,11 @@ class LyricsSheet:
 
     @classmethod
     def load(cls, path: str | Path) -> "LyricsSheet":
-        p = Path(path)
-        try:
-            data = p.read_bytes()
-        except OSError as e:
-            raise LyricsError(f"cannot read lyrics file {p}: {e.strerror}", "check the path to the lyrics file") from e
-        if not data.strip():
-            raise LyricsError(f"lyrics file {p} is empty", "write the lyrics in it, one line per sung phrase")
-        if b"\x00" in data[:4096]:
-            raise LyricsError(f"{p} looks like a binary file, not lyrics",
-                              "give a plain-text (UTF-8) file with one lyric line per line")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            try:
-                text = data.decode("cp1252")
-            except UnicodeDecodeError as e:
-                raise LyricsError(f"{p} is not UTF-8 text", "save the lyrics as UTF-8 plain text") from e
-        return cls.parse(text, source=str(p))
+        """A lyrics file: a regular file of at most 1 MB (never a FIFO or a device), in UTF-8,
+        UTF-16 or Windows-1252 (see :func:`host_bridge.inputs.read_lyrics`)."""
+        from host_bridge.inputs import read_lyrics
+
+        return read_lyrics(path)
 
 
 def _language_code(code: str, source: str, line: int) -> str:
