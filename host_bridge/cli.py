@@ -79,7 +79,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from host_bridge.jobfiles import spec_from_files
 
     spec = spec_from_files(args.instrumental, args.lyrics, args.melody, artist=args.artist, seed=args.seed,
-                           tempo=args.tempo, meter=args.meter, channels=args.channels, engine=args.engine or "",
+                           tempo=args.tempo, meter=args.meter, tempo_map_midi=args.tempo_map,
+                           channels=args.channels, engine=args.engine or "",
                            checkpoint=_checkpoint_dir(args), language=args.language)
     bar = ProgressBar()
     t0 = time.perf_counter()
@@ -149,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     g.add_argument("--meter", type=_meter, default=None,
                    help="meter with --tempo when no melody is given, e.g. 3/4 or 6/8 (default 4/4)")
+    g.add_argument("--tempo-map", default=None, metavar="MIDI",
+                   help="the session's tempo map as a MIDI file, used exactly (when no melody is given)")
     g.add_argument("--seed", type=int, default=0, help="another seed gives another take")
     add_language_argument(g)
     g.add_argument("--engine", choices=tuple(ENGINES), default=None,

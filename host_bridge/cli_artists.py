@@ -103,6 +103,13 @@ def cmd_audition(args: argparse.Namespace) -> int:
         raise InputError("--meter was given without --tempo, or with a guide melody",
                          "give --meter together with --tempo when no guide melody is given")
     tempo_map = TempoMap.constant(args.tempo, *(args.meter or (4, 4))) if args.tempo is not None else None
+    if args.tempo_map is not None:
+        if args.tempo is not None or args.meter is not None or args.melody is not None:
+            raise InputError("--tempo-map was given with --tempo, --meter or a guide melody",
+                             "give the session's tempo map alone")
+        from host_bridge.cli_compose import read_tempo_map
+
+        tempo_map = read_tempo_map(args.tempo_map)
     melody_bytes = None
     if args.melody is not None:
         mp = Path(args.melody)
@@ -223,6 +230,8 @@ def register(sub: Any) -> None:
 
     au.add_argument("--meter", type=_meter, default=None,
                     help="meter with --tempo when no melody is given, e.g. 3/4 or 6/8 (default 4/4)")
+    au.add_argument("--tempo-map", default=None, metavar="MIDI",
+                    help="the session's tempo map as a MIDI file, used exactly (when no melody is given)")
     au.add_argument("--seed", type=int, default=0)
     add_language_argument(au)
     au.add_argument("--threads", type=int, default=2, help="CPU threads per render")

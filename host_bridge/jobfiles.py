@@ -26,7 +26,8 @@ def midi_has_tempo(path: Path) -> bool:
 def spec_from_files(instrumental: str | Path, lyrics: str | Path, melody: str | Path | None, *,
                     artist: str = DEFAULT_ARTIST, seed: int = 0, tempo: float | None = None, channels: int = 1,
                     start_sample: int = 0, bars: tuple[int, int] | None = None, engine: str = "",
-                    checkpoint: str = "", language: str = "", meter: tuple[int, int] | None = None) -> JobSpec:
+                    checkpoint: str = "", language: str = "", meter: tuple[int, int] | None = None,
+                    tempo_map_midi: str | Path | None = None) -> JobSpec:
     """Validate the files and settings of a job and pack them into a JobSpec. ``melody`` None
     lets the sidecar's composer write the melody over the instrumental."""
     from host_bridge.audio import read_audio
@@ -46,12 +47,19 @@ def spec_from_files(instrumental: str | Path, lyrics: str | Path, melody: str | 
     tempo_map = None
     melody_bytes: bytes | None = None
     melody_path = Path(melody) if melody is not None else Path("composed")
+    if tempo_map_midi is not None and (tempo is not None or meter is not None or melody is not None):
+        raise InputError("--tempo-map was given with --tempo, --meter or a guide melody",
+                         "give the session's tempo map alone (a guide melody's MIDI file carries its own)")
     if meter is not None and (tempo is None or melody is not None):
         raise InputError("--meter was given without --tempo, or with a guide melody",
                          "give --meter together with --tempo when no guide melody is given (a melody's MIDI "
                          "file carries its own meter)")
     if melody is None:
-        if tempo is not None:
+        if tempo_map_midi is not None:
+            from host_bridge.cli_compose import read_tempo_map
+
+            tempo_map = read_tempo_map(tempo_map_midi)
+        elif tempo is not None:
             tempo_map = TempoMap.constant(tempo, *(meter or (4, 4)))
     else:
         check_regular(melody_path, "melody file", MidiError)

@@ -78,3 +78,14 @@ def test_generate_without_a_melody_takes_tempo_and_meter(files) -> None:
     assert (spec.tempo_map.meters[0].numerator, spec.tempo_map.meters[0].denominator) == (3, 4)
     with pytest.raises(InputError, match="--meter was given without --tempo"):
         spec_from_files(files["wav"], files["lyrics"], None, meter=(3, 4))
+
+
+def test_generate_without_a_melody_takes_the_sessions_tempo_map(files) -> None:
+    from host_bridge.errors import InputError
+    from host_bridge.jobfiles import spec_from_files
+
+    spec = spec_from_files(files["wav"], files["lyrics"], None, tempo_map_midi=files["map"])
+    assert spec.tempo_map is not None and spec.tempo_map.tempos[0].bpm == pytest.approx(BPM, abs=1e-3)
+    assert spec.tempo_map.meters[0].numerator == 3
+    with pytest.raises(InputError, match="--tempo-map was given with --tempo"):
+        spec_from_files(files["wav"], files["lyrics"], None, tempo=120.0, tempo_map_midi=files["map"])
