@@ -15,6 +15,10 @@
 
 namespace topline
 {
+/** The sidecar's artists reply into the status: names, display names and the whole entries
+    (description, language, range) for the editor (SidecarLink.cpp). */
+void storeArtists (const juce::var& body, Status& s);
+
 class SidecarWorker final : public juce::Thread
 {
 public:

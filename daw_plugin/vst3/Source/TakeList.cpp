@@ -120,7 +120,7 @@ void TakeList::paintListBoxItem (int row, juce::Graphics& g, int width, int heig
     if (t.stale)
     {
         g.setColour (ui::warn);
-        g.drawText ("stale: tempo changed", r, juce::Justification::centredRight);
+        g.drawText ("stale (tempo)", r, juce::Justification::centredRight);
     }
 }
 
