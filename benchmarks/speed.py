@@ -12,8 +12,9 @@ Figures (all on this machine, ``--threads`` onnxruntime threads):
   plus RTF of the whole ``generate`` over the stem length and time to the first phrase;
 - the same warm runs with the engine's lanes off (every phrase on all threads, one at a time,
   as before 2026-11-23), interleaved with the others: the ratio is what the lanes gain;
-- the same warm runs with the shipped int8 onnxruntime vocoder instead of the torch generator
-  (``vocoder="onnx"``, as before 2026-12-05), interleaved too: the ratio is what torch gains;
+- the same warm runs with the other vocoder (the int8 onnxruntime graph when the engine picked
+  the torch generator, and the reverse), interleaved too: the ratio says whether the engine's
+  pick (``vocoder="auto"``: torch where the CPU has native bf16) is the faster path here;
 - baseline: the unedited Kokoro-82M speaking the same lyrics (benchmarks/baseline.py), median
   RTF over the same number of runs, and the ratio singing / speech.
 
@@ -85,13 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-baseline", action="store_true")
-    ap.add_argument("--no-onnx", action="store_true", help="skip the runs with the onnxruntime vocoder")
+    ap.add_argument("--no-onnx", action="store_true", help="skip the runs with the other vocoder")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     names = [s for s in args.songs.split(",") if s]
     songs = [SONGS[n] for n in names]
-    print(f"# speed benchmark: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
+    from benchmarks.results import machine_line
+
+    print(f"# speed benchmark: {machine_line()}, "
           f"{args.threads} threads, load {os.getloadavg()[0]:.1f}", flush=True)
 
     # ---------------------------------------------------------------- cold
@@ -119,11 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     engine = pipe.engine("kokoro")
     lanes = getattr(engine, "lanes", False) and args.threads >= 2  # phrases side by side after the first
     onnx_pipe = None
-    if not args.no_onnx and getattr(engine, "vocoder", "onnx") != "onnx":
-        onnx_pipe = Pipeline(threads=args.threads, vocoder="onnx")
+    from importlib.util import find_spec
+
+    other = "onnx" if getattr(engine, "vocoder", "onnx") == "torch" else "torch"
+    if not args.no_onnx and (other == "onnx" or find_spec("torch") is not None):
+        onnx_pipe = Pipeline(threads=args.threads, vocoder=other)
         onnx_pipe.warm_up()
+    other_name = getattr(onnx_pipe.engine("kokoro"), "vocoder_precision", other) if onnx_pipe else other
     all_onnx: list[float] = []
-    print(f"vocoder: {getattr(engine, 'vocoder_precision', '?')}", flush=True)
+    out["vocoder"] = getattr(engine, "vocoder_precision", "?")
+    print(f"vocoder: {out['vocoder']}", flush=True)
     for s, req in zip(songs, reqs):
         timed_generate(pipe, req)  # warm-up run for this song
         if onnx_pipe is not None:
@@ -158,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
               f"machine would give at best); load {r['load']:.1f}",
               flush=True)
         if onnx:
-            print(f"{'':14s} same runs with the int8 onnxruntime vocoder: RTF render {med(onnx):.3f}; "
-                  f"torch / onnx = {r['rtf_render'] / med(onnx):.2f}x", flush=True)
+            print(f"{'':14s} same runs with the {other_name} vocoder: RTF render {med(onnx):.3f}; "
+                  f"{out['vocoder']} / {other_name} = {r['rtf_render'] / med(onnx):.2f}x", flush=True)
         if serial:
             print(f"{'':14s} same runs with every phrase on both threads, one at a time (no lanes): RTF render "
                   f"{med(serial):.3f}; lanes / one at a time = {r['rtf_render'] / med(serial):.2f}x "
@@ -169,9 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     rtf_sing = med(all_rtf)
     out["rtf_render_median"] = rtf_sing
     if all_onnx:
-        out["rtf_render_onnx_vocoder_median"] = med(all_onnx)
-        print(f"all songs: RTF render {rtf_sing:.3f} with the torch generator, {med(all_onnx):.3f} with the int8 "
-              f"onnxruntime vocoder (median of runs; {rtf_sing / med(all_onnx):.2f}x)", flush=True)
+        out["rtf_render_other_vocoder_median"] = med(all_onnx)
+        out["other_vocoder"] = other_name
+        print(f"all songs: RTF render {rtf_sing:.3f} with the {out['vocoder']} vocoder, {med(all_onnx):.3f} with the "
+              f"{other_name} vocoder (median of runs; {rtf_sing / med(all_onnx):.2f}x)", flush=True)
     if all_serial:
         out["rtf_render_one_at_a_time_median"] = med(all_serial)
         print(f"all songs: RTF render {rtf_sing:.3f} with lanes, {med(all_serial):.3f} one phrase at a time "
@@ -205,6 +214,21 @@ def main(argv: list[str] | None = None) -> int:
           f"(target <= {TARGET_RTF})")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1, default=str))
+    from benchmarks.results import record
+
+    lines = [f"`speed.py --songs {args.songs} --runs {args.runs}`, load {os.getloadavg()[0]:.1f} at the end", "",
+             f"- render RTF (warm, median of runs): {rtf_sing:.3f} with the {out.get('vocoder', '?')} vocoder"]
+    if all_onnx:
+        lines.append(f"- same runs, the {out['other_vocoder']} vocoder: {med(all_onnx):.3f} "
+                     f"(the engine's pick / it: {rtf_sing / med(all_onnx):.2f}x)")
+    if all_serial:
+        lines.append(f"- same runs, one phrase at a time: {med(all_serial):.3f} ({rtf_sing / med(all_serial):.2f}x)")
+    if "baseline" in out:
+        lines.append(f"- unedited Kokoro speech of the same lyrics: {out['baseline']['rtf']:.3f} "
+                     f"(singing / speech {rtf_sing / out['baseline']['rtf']:.2f}x)")
+    lines.append(f"- cold start to the first phrase: {out.get('cold', {}).get('first_phrase_s', float('nan')):.2f} s; "
+                 f"peak RSS {peak_mb:.0f} MB")
+    record("speed.py", "\n".join(lines))
     return 0 if ok else 1
 
 

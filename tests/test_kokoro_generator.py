@@ -91,8 +91,14 @@ def test_generator_matches_the_shipped_int8_decoder(files: km.ModelFiles, decode
 
 def test_the_generator_gives_the_same_bits_on_one_thread_or_two(files: km.ModelFiles, decoder_inputs) -> None:
     """The engine renders the first piece on both threads and later phrases on one thread each:
-    its samples must not depend on that (the instance norms sum in a fixed order)."""
+    its samples must not depend on that (the instance norms sum in a fixed order). That holds for
+    the bf16 path the engine picks where the CPU has native bf16; float32 oneDNN convolutions sum
+    in a thread-dependent order, so there the engine renders with the int8 graph (or, forced to
+    torch, one phrase at a time): see test_an_avx2_cpu_sings_with_the_int8_graph_and_lanes_stay_exact."""
     import onnxruntime as ort
+
+    if not kg.bf16_native():
+        pytest.skip("no native bf16 on this CPU: the engine does not run the torch generator in lanes here")
 
     x, har = ort.InferenceSession(str(files.dfront)).run(None, decoder_inputs)
     gen = kg.load_generator(files.generator)
@@ -191,3 +197,20 @@ def test_bf16_sings_the_spectrum_of_float32(cache_dir) -> None:
     for lo, hi in ((0, 1000), (1000, 4000), (4000, 12000)):
         band = (f >= lo) & (f < hi)
         assert float(np.mean(np.abs(b[active][:, band] - a[active][:, band]))) < 1.0, (lo, hi)
+
+
+def test_an_avx2_cpu_sings_with_the_int8_graph_and_lanes_stay_exact() -> None:
+    """Regression: on a CPU without native bf16 the float32 torch generator's sums depended on the
+    thread count, so phrases side by side were not the phrases one at a time. 'auto' picks the int8
+    graph there; a forced float32 torch vocoder renders one phrase at a time."""
+    from inference.engines.kokoro.sessions import cpu_bf16_native
+
+    e = KokoroEngine(threads=2)
+    native = cpu_bf16_native()
+    if native is None:
+        pytest.skip("the CPU flags cannot be read here")
+    assert e.vocoder == ("torch" if native else "onnx")
+    forced = KokoroEngine(threads=2, vocoder="torch")
+    forced.load()
+    fp32 = forced.vocoder_precision.endswith("float32")
+    assert forced._side_by_side is not fp32  # noqa: SLF001 - the switch this regression is about

@@ -194,3 +194,56 @@ def test_a_male_artist_sings_a_treble_line_an_octave_down() -> None:
     assert choose_octave(treble, male.low, male.high) == -12
     assert choose_octave(treble, female.low, female.high) == 0
     assert choose_octave([55, 60, 64, 67, 72, 77], female.low, female.high) == 0
+
+
+def test_generate_refuses_a_script_the_language_cannot_read_before_rendering(tmp_path: Path, capsys) -> None:
+    """Regression (issue 22): a Hebrew or CJK line used to reach the aligner and come back as
+    'N syllables, add notes'; it is refused up front, naming the line and the languages sung."""
+    import soundfile as sf
+
+    from host_bridge.cli import main
+
+    wav = tmp_path / "song.wav"
+    sf.write(str(wav), np.zeros((48000, 1), np.float32), 48000)
+    for text in ("la la la\nשלום עולם\n", "[Language: de]\n你好世界 la la\n"):
+        lyr = tmp_path / "lyrics.txt"
+        lyr.write_text(text, encoding="utf-8")
+        out = tmp_path / "take.wav"
+        assert main(["generate", "--instrumental", str(wav), "--lyrics", str(lyr), "--tempo", "100",
+                     "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "script" in err and "line" in err and "es (Spanish)" in err
+        assert not out.exists() and not out.with_suffix(".mid").exists()
+
+
+def test_generate_refuses_an_unknown_language_code(tmp_path: Path, capsys) -> None:
+    import soundfile as sf
+
+    from host_bridge.cli import main
+
+    wav = tmp_path / "song.wav"
+    sf.write(str(wav), np.zeros((48000, 1), np.float32), 48000)
+    lyr = tmp_path / "lyrics.txt"
+    lyr.write_text("la la la\n", encoding="utf-8")
+    out = tmp_path / "take.wav"
+    assert main(["generate", "--instrumental", str(wav), "--lyrics", str(lyr), "--language", "xx-klingon",
+                 "--out", str(out)]) == 2
+    assert "xx-klingon" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_preset_naming_a_voice_no_pack_has_is_refused(tmp_path: Path) -> None:
+    import json
+
+    from presets import PresetError, load_preset
+
+    d = json.loads((Path(__file__).resolve().parents[1] / "presets" / "heart.json").read_text())
+    d["voice"] = {"af_nobody": 1.0}
+    p = tmp_path / "x.json"
+    p.write_text(json.dumps(d))
+    with pytest.raises(PresetError, match="voice.af_nobody"):
+        load_preset(p)
+    d["voice"] = {"af_heart": 1.0}
+    d["language"] = "tlh"
+    p.write_text(json.dumps(d))
+    with pytest.raises(PresetError, match="language"):
+        load_preset(p)

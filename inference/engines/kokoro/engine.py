@@ -23,7 +23,7 @@ from . import model as km
 from .lanes import Task, side_by_side
 from .phrase import VOWEL_EDGE_S, VOWEL_RENDER_FRAMES, Voice, render_phrase, voiced_tokens, warp_breakpoints
 from .register import choose_octave
-from .sessions import Sessions, check_cancel, open_sessions
+from .sessions import Sessions, check_cancel, cpu_bf16_native, open_sessions
 from .voice_tables import voice_bank
 from .voices import VoiceBank
 
@@ -89,6 +89,10 @@ class KokoroEngine:
             log.info("Kokoro sessions loaded in %.2f s", time.perf_counter() - t0)
 
     def _pick_vocoder(self, want: str) -> str:
+        """"auto": the torch generator where the CPU has native bf16 (AVX512-BF16 or AMX: about
+        twice the int8 graph there), else the int8 onnxruntime graph (on an AVX2-only CPU, float32
+        torch convolutions are slower than the int8 graph, and their sums depend on the thread
+        count, so phrases rendered side by side would not be bit-identical)."""
         if want == "onnx" or (want == "auto" and self.providers[0] != "CPUExecutionProvider"):
             return "onnx"
         from importlib.util import find_spec
@@ -96,6 +100,8 @@ class KokoroEngine:
         if find_spec("torch") is None:  # found, not imported: torch's import waits for load()
             if want == "torch":
                 raise ImportError("the torch vocoder needs torch: pip install 'topline[sidecar]'")
+            return "onnx"
+        if want == "auto" and cpu_bf16_native() is False:
             return "onnx"
         return "torch"
 
@@ -107,7 +113,10 @@ class KokoroEngine:
 
     @property
     def _side_by_side(self) -> bool:
-        return self.lanes and self.threads >= 2 and self.providers[0] == "CPUExecutionProvider"
+        """Phrases side by side after the first piece: on the CPU with 2+ threads, and not with
+        float32 torch convolutions (their sums change with the thread count: not the same bits)."""
+        fp32_torch = self._gen is not None and str(self._gen.dtype).endswith("float32")
+        return self.lanes and self.threads >= 2 and self.providers[0] == "CPUExecutionProvider" and not fp32_torch
 
     def _sessions(self, threads: int) -> Sessions:
         assert self._files is not None

@@ -75,6 +75,21 @@ def open_sessions(files: km.ModelFiles, threads: int, providers: list[str], torc
                     session(files.istft) if torch_vocoder else None, threads)
 
 
+def cpu_bf16_native() -> bool | None:
+    """Whether the CPU computes bfloat16 natively (AVX512-BF16 or AMX), read from the kernel's
+    CPU flags without importing torch; None where they cannot be read (not Linux)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+            break
+    return bool(flags & {"avx512_bf16", "amx_bf16"}) if flags else None
+
+
 def check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise CancelledError("rendering was cancelled", "start a new take when ready")
