@@ -61,8 +61,8 @@ def record(script: str, body: str, path: Path = RESULTS) -> None:
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     section = (f"## {script}\n\n{stamp}, commit {commit()}, machine: {machine_line()}\n\n"
                f"{body.strip()}\n")
-    text = path.read_text(encoding="utf-8") if path.is_file() else HEADER
-    head, _, rest = text.partition("\n## ")
-    sections = [("## " + s).rstrip() + "\n" for s in ("\n## " + rest).split("\n## ")[1:]] if rest else []
-    kept = [s for s in sections if not s.startswith(f"## {script}\n")]
-    path.write_text(head.rstrip() + "\n\n" + "\n".join([section, *kept]), encoding="utf-8")
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    starts = [m.start() for m in re.finditer(r"^## ", text, re.MULTILINE)]
+    sections = [text[a:b].rstrip() + "\n" for a, b in zip(starts, starts[1:] + [len(text)])]
+    kept = [x for x in sections if not x.startswith(f"## {script}\n")]
+    path.write_text(HEADER + "\n" + "\n".join([section, *kept]), encoding="utf-8")
