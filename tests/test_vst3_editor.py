@@ -273,7 +273,14 @@ def test_bad_input_in_the_editor_says_what_to_do(
     s = a.wait(lambda s: s["sidecar_state"] == "connected" and s["diagnostics"]["captured_samples"] > 0, 60.0,
                "the sidecar and a capture")
     assert "ghost" in s["message"] and "pick another" in s["message"], s
-    a.key("ctrl+Return")
+    # keyboard only: Tab walks the controls in reading order; Return on Generate presses it
+    a.xdotool("key", "--clearmodifiers", "Tab")
+    a.wait(lambda s: s.get("focus") == "Artist", 5.0, "Tab to the artist menu")
+    a.xdotool("key", "--clearmodifiers", *["Tab"] * 4)
+    a.wait(lambda s: s.get("focus") == "Load lyrics...", 5.0, "Tab through the lyrics to Load lyrics")
+    a.xdotool("key", "--clearmodifiers", *["Tab"] * 10)
+    a.wait(lambda s: s.get("focus") == "Generate", 5.0, "Tab to Generate")
+    a.xdotool("key", "--clearmodifiers", *["Tab"] * 10, "Return")
     s = a.wait(lambda s: "No lyrics" in s["message"], 10.0, "the empty-lyrics message")
     assert "type or load the lyrics" in s["message"] and not s["diagnostics"]["job_running"], s
     a.xdotool("type", "--delay", "20", "la la la la", click_at=(200, 250))   # into the lyrics

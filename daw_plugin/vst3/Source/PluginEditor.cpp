@@ -343,6 +343,8 @@ void ToplineEditor::writeStateFile (const Status& st, const Settings& s)
     o->setProperty ("piano_roll_notes", pianoRoll.numNotes());
     o->setProperty ("size", juce::Array<juce::var> { getWidth(), getHeight() });
     o->setProperty ("scale", juce::Component::getApproximateScaleFactorForComponent (this));
+    if (auto* f = juce::Component::getCurrentlyFocusedComponent(); f != nullptr && isParentOf (f))
+        o->setProperty ("focus", f->getTitle().isNotEmpty() ? f->getTitle() : f->getName());
     o->setProperty ("host_bpm", proc.hostBpm());
     o->setProperty ("diagnostics", proc.diagnostics());   // changes every block: rewritten at 10 Hz while playing
     auto json = juce::JSON::toString (juce::var (o), true);
