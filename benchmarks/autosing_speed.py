@@ -170,4 +170,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from benchmarks.results import recorded
+
+    with recorded("autosing_speed.py"):
+        rc = main()
+    sys.exit(rc)

@@ -214,4 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from benchmarks.results import recorded
+
+    with recorded("composer.py"):
+        rc = main()
+    sys.exit(rc)

@@ -66,3 +66,40 @@ def record(script: str, body: str, path: Path = RESULTS) -> None:
     sections = [text[a:b].rstrip() + "\n" for a, b in zip(starts, starts[1:] + [len(text)])]
     kept = [x for x in sections if not x.startswith(f"## {script}\n")]
     path.write_text(HEADER + "\n" + "\n".join([section, *kept]), encoding="utf-8")
+
+
+class recorded:
+    """``with recorded("transport.py"): main()``: what the script prints goes to the terminal as
+    usual and, at the end, its last ``keep`` lines to RESULTS.md as the script's section."""
+
+    def __init__(self, script: str, keep: int = 80) -> None:
+        self.script, self.keep = script, keep
+        self.lines: list[str] = []
+
+    def __enter__(self) -> "recorded":
+        import sys
+
+        self._stdout = sys.stdout
+        outer = self
+
+        class _Tee:
+            def write(self, s: str) -> int:
+                outer.lines.append(s)
+                return outer._stdout.write(s)
+
+            def flush(self) -> None:
+                outer._stdout.flush()
+
+            def __getattr__(self, name: str) -> object:
+                return getattr(outer._stdout, name)
+
+        sys.stdout = _Tee()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import sys
+
+        sys.stdout = self._stdout
+        text = "".join(self.lines).rstrip().splitlines()[-self.keep:]
+        if text:
+            record(self.script, "```\n" + "\n".join(text) + "\n```")

@@ -237,4 +237,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from benchmarks.results import recorded
+
+    with recorded("soak_faults.py"):
+        rc = main()
+    sys.exit(rc)

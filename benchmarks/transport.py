@@ -225,4 +225,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from benchmarks.results import recorded
+
+    with recorded("transport.py"):
+        rc = main()
+    sys.exit(rc)
