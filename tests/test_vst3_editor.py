@@ -99,6 +99,11 @@ class App:
     def __init__(self, app: Path, display: Display, home: Path, settings: dict[str, Any], jack: str,
                  scale: float = 1.0) -> None:
         home.mkdir(parents=True, exist_ok=True)
+        # JUCE's Standalone settings: the device input unmuted (the input WAV replaces it; muted,
+        # the window shows a feedback warning bar)
+        (home / ".config").mkdir(exist_ok=True)
+        (home / ".config" / "Topline.settings").write_text(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<PROPERTIES>\n  <VALUE name="shouldMuteInput" val="0"/>\n</PROPERTIES>\n')
         defaults = home / "defaults.json"
         defaults.write_text(json.dumps({"format": "topline-vst3", "version": 1, **settings}))
         self.state_file = home / "editor-state.json"
@@ -166,6 +171,7 @@ def shot(display: Display, tmp_path: Path, name: str) -> Path:
     """A PNG of the display that is not blank: many colours, text-like contrast."""
     from PIL import Image
 
+    time.sleep(0.4)  # the editor writes its state, then repaints on the next message-loop turns
     path = display.grab(tmp_path / f"{name}.png")
     img = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32)
     colours = len(np.unique(img.reshape(-1, 3).astype(np.uint8), axis=0))

@@ -85,6 +85,8 @@ void ToplineEditor::setUpControls (const Settings& s)
     message.setFont (juce::Font (15.0f, juce::Font::bold));
     phrase.setColour (juce::Label::textColourId, ui::dim);
     melodyLabel.setColour (juce::Label::textColourId, ui::dim);
+    progressBar.setColour (juce::ProgressBar::foregroundColourId, ui::accent);
+    progressBar.setColour (juce::ProgressBar::backgroundColourId, ui::panel);
     takeList.onSelect = [this] (const TakeInfo& t) {
         pianoRoll.setScore (t.score, "Take #" + juce::String (t.number) + ": " + t.artist + ", seed " + juce::String (t.seed));
     };

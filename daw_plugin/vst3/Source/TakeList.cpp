@@ -39,6 +39,8 @@ void TakeList::refresh (const juce::File& folder, double hostBpm, double hostQn)
     std::vector<TakeInfo> next;
     if (rescan)
     {
+        if (folder.getFullPathName() != folderPath)
+            repaint(); // the "no takes yet in <folder>" line
         folderPath = folder.getFullPathName();
         lastScan = now;
         for (auto& f : folder.findChildFiles (juce::File::findFiles, false, "take-*.json"))
