@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from test_vst3 import LYRICS, _melody, tone_sidecar, vst3_path  # noqa: F401 (fixtures)
+from test_vst3 import LYRICS, _bext_time_reference, _melody, tone_sidecar, vst3_path  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("xdotool") is None,
                                 reason="needs Xvfb and xdotool (apt-get install xvfb xdotool; scripts/setup.sh --dev)")
@@ -231,6 +231,10 @@ def test_the_standalone_editor_through_its_states_on_a_virtual_display(
     s = a.wait(lambda s: s["status"].startswith("Take ready") and s["piano_roll_notes"] > 0, 60.0, "the take")
     assert [t["number"] for t in s["takes"]] == [1] and s["takes"][0]["artist"] == "alpha"
     assert s["takes"][0]["seed"] == 5 and s["takes"][0]["stale"] is False and s["selected_take"] == 0
+    # what a drag out of the take list or the take tile hands over: the WAV, placed by its BWF
+    # time reference (the capture started at session sample 0 on the app's clock)
+    wav = Path(s["takes"][0]["wav"])
+    assert wav.is_file() and _bext_time_reference(wav) == s["diagnostics"]["capture_start_sample"] == 0
     assert s["diagnostics"]["audio_thread_allocations"] == 0 and s["diagnostics"]["audio_thread_locks"] == 0
     shot(screen, tmp_path, "4-take")
 
