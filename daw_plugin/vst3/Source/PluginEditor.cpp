@@ -66,6 +66,11 @@ void ToplineEditor::setUpControls (const Settings& s)
     language.onChange = [this] {
         proc.updateSettings ([l = kLanguages[juce::jmax (0, language.getSelectedItemIndex())]] (Settings& st) { st.language = l; });
     };
+    setUpActions();
+}
+
+void ToplineEditor::setUpActions()
+{
     generateButton.onClick = [this] { localMessage = {}; proc.requestGenerate(); };
     cancelButton.onClick = [this] { proc.requestCancel(); };
     resing.onClick = [this] {

@@ -40,6 +40,7 @@ private:
     };
 
     void setUpControls (const Settings&);
+    void setUpActions();
     void setUpFocusOrder();
     void timerCallback() override;
     void showArtists (const Status&, const Settings&);
