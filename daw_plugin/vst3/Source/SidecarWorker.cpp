@@ -226,8 +226,8 @@ void SidecarWorker::serviceJob()
         status ("The sidecar did not accept the job: retrying");
         return;
     }
-    if (t2 - j.lastPing > kPingEvery)
-    {
+    if (t2 - std::max (j.lastHeard, j.lastPing) > kPingEvery)
+    {   // silence for kPingEvery (and no ping sent in it): ask
         j.lastPing = t2;
         send (wire::encodeHeader ("ping", wire::newId(), {}, {}), {});
     }

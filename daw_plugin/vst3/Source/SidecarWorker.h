@@ -26,9 +26,12 @@ public:
     ~SidecarWorker() override;
     void run() override;
 
-    // Timings (seconds); a sidecar that says nothing for deadAfter while a job runs is treated
-    // as gone: the worker reconnects (maybe to a restarted sidecar) and resubmits.
-    static constexpr double kAcceptTimeout = 5.0, kPingEvery = 1.0, kDeadAfter = 6.0, kRetryEvery = 1.0;
+    // Timings (seconds). The heartbeat is the protocol's one policy (Wire.h, from host_bridge/protocol.py;
+    // the wire test checks it against tests/golden/protocol_vectors.json): ping when nothing came from
+    // the sidecar for kPingEvery; nothing for kDeadAfter while a job runs: gone, the worker reconnects
+    // (maybe to a restarted sidecar) and resubmits.
+    static constexpr double kPingEvery = wire::kPingIntervalS, kDeadAfter = wire::kDeadAfterS;
+    static constexpr double kAcceptTimeout = 5.0, kRetryEvery = 1.0;
 
 private:
     struct Job

@@ -5,6 +5,15 @@
 
 namespace topline::wire
 {
+bool isKnownType (const juce::String& type)
+{
+    for (auto* t : kRequests)
+        if (type == t) return true;
+    for (auto* t : kReplies)
+        if (type == t) return true;
+    return false;
+}
+
 juce::String newId()
 {
     return juce::Uuid().toString(); // 32 lowercase hex digits, like uuid4().hex
@@ -64,7 +73,7 @@ juce::String encodeHeader (const juce::String& type, const juce::String& id, con
         }
         h->setProperty ("buffers", list);
     }
-    return juce::JSON::toString (juce::var (h), true);
+    return juce::String::fromUTF8 (canonicalJson (juce::var (h)).c_str());
 }
 
 static std::size_t itemSize (const juce::String& dtype)
@@ -77,26 +86,40 @@ static std::size_t itemSize (const juce::String& dtype)
 
 static bool isInt (const juce::var& v) { return v.isInt() || v.isInt64(); }
 
-bool decode (const std::vector<FrameView>& frames, Message& out, juce::String& error)
+bool decode (const std::vector<FrameView>& frames, Message& out, juce::String& error, juce::String* code)
 {
+    if (code != nullptr)
+        *code = "bad_message";
     if (frames.empty()) { error = "empty message"; return false; }
     if (frames[0].size > kMaxHeaderBytes) { error = "header over the size limit"; return false; }
-    auto text = juce::String::fromUTF8 (static_cast<const char*> (frames[0].data), (int) frames[0].size);
     juce::var header;
-    auto parsed = juce::JSON::parse (text, header);
-    if (parsed.failed() || ! header.isObject()) { error = "header is not a JSON object"; return false; }
+    if (! parseJson (static_cast<const char*> (frames[0].data), frames[0].size, header)
+        || header.getDynamicObject() == nullptr) // (a JSON array is a juce "object" too)
+    {
+        error = "header is not a JSON object";
+        return false;
+    }
     if (! isInt (header["v"]) || (int) header["v"] != kProtocolVersion)
     {
         error = "protocol version " + header["v"].toString() + " is not spoken here (update the plugin and the sidecar together)";
+        if (code != nullptr)
+            *code = "unsupported_version";
         return false;
     }
     if (! header["id"].isString() || header["id"].toString().isEmpty()) { error = "message id is missing"; return false; }
     if (! header["type"].isString()) { error = "message type is missing"; return false; }
+    if (! isKnownType (header["type"].toString()))
+    {
+        error = "unknown message type " + header["type"].toString().quoted() + " (update the plugin and the sidecar together)";
+        if (code != nullptr)
+            *code = "unknown_type";
+        return false;
+    }
     out = {};
     out.id = header["id"].toString();
     out.type = header["type"].toString();
     out.re = header["re"].isString() ? header["re"].toString() : juce::String();
-    out.body = header["body"].isObject() ? header["body"] : juce::var (new juce::DynamicObject());
+    out.body = header["body"].getDynamicObject() != nullptr ? header["body"] : juce::var (new juce::DynamicObject());
     auto specs = header["buffers"];
     const int n = specs.isArray() ? specs.size() : 0;
     if (n != (int) frames.size() - 1)

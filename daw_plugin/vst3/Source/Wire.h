@@ -7,12 +7,26 @@
 #include <juce_core/juce_core.h>
 #include <juce_audio_basics/juce_audio_basics.h>
 
+#include <string>
 #include <vector>
 
 namespace topline::wire
 {
 constexpr int kProtocolVersion = 1;
 constexpr std::size_t kMaxHeaderBytes = 1u << 20;
+
+/** The message types a peer may send (host_bridge/protocol.py REQUESTS / REPLIES; the golden
+    vectors file tests/golden/protocol_vectors.json lists the same, and the wire test checks it). */
+inline constexpr const char* kRequests[] = { "artists", "audition", "cancel", "generate", "hello",
+                                             "ping", "release", "shutdown", "status" };
+inline constexpr const char* kReplies[] = { "accepted", "artists_reply", "cancel_reply", "chunk", "done", "error",
+                                            "hello_reply", "pong", "progress", "shutdown_reply", "status_reply" };
+bool isKnownType (const juce::String& type);
+
+/** The heartbeat, stated once (host_bridge/protocol.py PING_INTERVAL_S, DEAD_AFTER_S, STALL_AFTER_S):
+    ping when nothing came from the sidecar for kPingIntervalS; any readable message is a beat;
+    nothing for kDeadAfterS: the sidecar is gone; a pong whose stalled_s exceeds kStallAfterS: hung. */
+constexpr double kPingIntervalS = 0.25, kDeadAfterS = 1.5, kStallAfterS = 300.0;
 
 /** A read-only view of one received frame (valid while the frame lives). */
 struct FrameView
@@ -41,6 +55,16 @@ struct Message
 
 juce::String newId();
 
+/** ``v`` as canonical JSON, the bytes Python's json.dumps(v, separators=(",", ":"), sort_keys=True,
+    ensure_ascii=False) writes: keys sorted by code point, no spaces, only '"', '\\' and U+0000-U+001F
+    escaped, ints as ints, doubles as Python's repr (shortest round-trip digits). A NaN or infinity
+    (which Python refuses) is written as null. */
+std::string canonicalJson (const juce::var& v);
+
+/** JSON text -> var as Python's json.loads reads it: doubles correctly rounded (juce::JSON::parse
+    is not), integers as int or int64, strings as UTF-8; false when the text is not one JSON value. */
+bool parseJson (const char* text, std::size_t size, juce::var& out);
+
 /** Header frame of a message whose buffers are described by ``specs`` (sent as frames 1..n). */
 juce::String encodeHeader (const juce::String& type, const juce::String& id, const juce::var& body,
                            const std::vector<BufferSpec>& specs, const juce::String& re = {});
@@ -48,8 +72,9 @@ juce::String encodeHeader (const juce::String& type, const juce::String& id, con
 BufferSpec audioSpec (const juce::String& name, int channels, juce::int64 samples, int sampleRate);
 BufferSpec bytesSpec (const juce::String& name, std::size_t nbytes);
 
-/** Frames -> Message; returns false and sets ``error`` when the message breaks a rule. */
-bool decode (const std::vector<FrameView>& frames, Message& out, juce::String& error);
+/** Frames -> Message; returns false and sets ``error`` when the message breaks a rule (and, if given,
+    ``code`` to the error code the Python side answers: bad_message, unsupported_version, unknown_type). */
+bool decode (const std::vector<FrameView>& frames, Message& out, juce::String& error, juce::String* code = nullptr);
 
 /** An audio buffer of a decoded message as float [C][T]; false if it is not audio or malformed. */
 bool audioBuffer (const Message& m, const juce::String& name, juce::AudioBuffer<float>& out, int& sampleRate,
