@@ -86,6 +86,38 @@ static std::size_t itemSize (const juce::String& dtype)
 
 static bool isInt (const juce::var& v) { return v.isInt() || v.isInt64(); }
 
+/** One buffer spec of a header, checked against the size of its frame. */
+static bool decodeSpec (const juce::var& sv, std::size_t frameSize, BufferSpec& s, juce::String& error)
+{
+    s.name = sv["name"].toString();
+    s.nbytes = frameSize;
+    if (! sv.hasProperty ("dtype"))
+    {
+        if (isInt (sv["nbytes"]) && (std::size_t) (juce::int64) sv["nbytes"] == s.nbytes)
+            return true;
+        error = s.name + ": nbytes does not match its frame";
+        return false;
+    }
+    s.isAudio = true;
+    s.dtype = sv["dtype"].toString();
+    s.sampleRate = (int) sv["sample_rate"];
+    auto shape = sv["shape"];
+    std::size_t count = 1;
+    if (! shape.isArray() || shape.size() < 1 || shape.size() > 2) { error = s.name + ": bad shape"; return false; }
+    for (int d = 0; d < shape.size(); ++d)
+    {
+        if (! isInt (shape[d]) || (juce::int64) shape[d] < 0) { error = s.name + ": bad shape"; return false; }
+        s.shape.push_back ((juce::int64) shape[d]);
+        count *= (std::size_t) s.shape.back();
+    }
+    if (itemSize (s.dtype) == 0 || count * itemSize (s.dtype) != s.nbytes || s.sampleRate <= 0)
+    {
+        error = s.name + ": dtype/shape/sample rate do not match its frame";
+        return false;
+    }
+    return true;
+}
+
 bool decode (const std::vector<FrameView>& frames, Message& out, juce::String& error, juce::String* code)
 {
     if (code != nullptr)
@@ -129,35 +161,9 @@ bool decode (const std::vector<FrameView>& frames, Message& out, juce::String& e
     }
     for (int i = 0; i < n; ++i)
     {
-        const auto& sv = specs[i];
         BufferSpec s;
-        s.name = sv["name"].toString();
-        s.nbytes = frames[(size_t) i + 1].size;
-        if (sv.hasProperty ("dtype"))
-        {
-            s.isAudio = true;
-            s.dtype = sv["dtype"].toString();
-            s.sampleRate = (int) sv["sample_rate"];
-            auto shape = sv["shape"];
-            std::size_t count = 1;
-            if (! shape.isArray() || shape.size() < 1 || shape.size() > 2) { error = s.name + ": bad shape"; return false; }
-            for (int d = 0; d < shape.size(); ++d)
-            {
-                if (! isInt (shape[d]) || (juce::int64) shape[d] < 0) { error = s.name + ": bad shape"; return false; }
-                s.shape.push_back ((juce::int64) shape[d]);
-                count *= (std::size_t) s.shape.back();
-            }
-            if (itemSize (s.dtype) == 0 || count * itemSize (s.dtype) != s.nbytes || s.sampleRate <= 0)
-            {
-                error = s.name + ": dtype/shape/sample rate do not match its frame";
-                return false;
-            }
-        }
-        else if (! isInt (sv["nbytes"]) || (std::size_t) (juce::int64) sv["nbytes"] != s.nbytes)
-        {
-            error = s.name + ": nbytes does not match its frame";
+        if (! decodeSpec (specs[i], frames[(size_t) i + 1].size, s, error))
             return false;
-        }
         out.specs.push_back (s);
         out.frames.push_back (frames[(size_t) i + 1]);
     }
