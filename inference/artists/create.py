@@ -294,7 +294,8 @@ def create_artist(pipeline: Pipeline, audio: np.ndarray, sample_rate: int, name:
         if progress:
             progress("transcribe", 0.0)
         content = reference_content(pipeline.g2p(language), x, sample_rate, low, high, lyrics=lyrics,
-                                    transcriber=transcriber or WordTranscriber(language=language), source=f"lyrics for {Path(source).name}", track=track)
+                                    transcriber=transcriber or WordTranscriber(language=language),
+                                    source=f"lyrics for {Path(source).name}", track=track)
         if progress:
             progress("transcribe", 1.0)
         log.info("%s", content.describe())
