@@ -90,6 +90,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise explain(e, args.lyrics, args.melody) from None
     bar.close()
     write_take_files(take, out, mid, "FLOAT" if args.float else "PCM_24")
+    for w in take.register.get("warnings", []):
+        print(f"topline: warning: {w}", file=sys.stderr)
     dur = take.duration_s
     el = time.perf_counter() - t0
     print(f"wrote {out} ({dur:.2f} s, {take.sample_rate} Hz, {take.audio.shape[0]} ch) and {mid}; "

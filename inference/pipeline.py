@@ -116,6 +116,12 @@ class Pipeline:
     def score_for(self, req: GenerateRequest) -> Score:
         """compose stage: lyrics + guide melody -> Score (phonemes on every note, in the take's
         language: the request's, else the sheet's ``[Language: xx]``, else the artist's)."""
+        return self.score_and_warnings(req)[0]
+
+    def score_and_warnings(self, req: GenerateRequest) -> tuple[Score, list[str]]:
+        """:meth:`score_for`, and what the composer warns about (a sheet with more sections than
+        the song, a tempo that disagrees with the audio...), for the musician to read."""
+        warnings: list[str] = []
         from inference.frontend.align import align
 
         sheet = LyricsSheet.parse(req.lyrics_text, source=req.lyrics_source)
@@ -126,9 +132,10 @@ class Pipeline:
         if req.melody_midi is None:  # no guide melody: compose one over the instrumental
             from inference.compose.stage import compose_over
 
-            score, _, _ = compose_over(sheet, req.instrumental, req.sample_rate, artist.low, artist.high,
-                                       tempo_map=req.tempo_map, start_s=req.start_sample / req.sample_rate,
-                                       seed=req.seed, g2p=g2p)
+            score, _, rep = compose_over(sheet, req.instrumental, req.sample_rate, artist.low, artist.high,
+                                         tempo_map=req.tempo_map, start_s=req.start_sample / req.sample_rate,
+                                         seed=req.seed, g2p=g2p)
+            warnings = list(rep.warnings)
         else:
             melody = _read_melody(req.melody_midi, req.melody_source, req.tempo_map)
             score = align(sheet, melody, g2p)
@@ -141,7 +148,7 @@ class Pipeline:
                 raise InputError(f"bars {req.bars[0]}-{req.bars[1]} hold no notes of the melody",
                                  "choose bars where the melody sings")
             score = dataclasses.replace(score, notes=notes)
-        return score
+        return score, warnings
 
     def lyrics_score(self, req: GenerateRequest) -> Score:
         """A Score with the lyric lines and no notes (for engines that sing without a melody)."""
@@ -161,7 +168,7 @@ class Pipeline:
         prog("compose", 0.0)
         with timer.stage("compose"):
             # an engine that sings from the lyrics (and the instrumental) alone: no melody to compose
-            score = self.score_for(req) if info.needs_melody else self.lyrics_score(req)
+            score, warnings = self.score_and_warnings(req) if info.needs_melody else (self.lyrics_score(req), [])
         prog("compose", 1.0)
         _check_cancel(cancel)
         engine = self.engine(engine_name, req.checkpoint)
@@ -203,7 +210,8 @@ class Pipeline:
         sung = dataclasses.replace(score, notes=tuple(sung_notes) or score.notes)
         return Take(audio=audio, sample_rate=req.sample_rate, start_sample=req.start_sample, score=sung,
                     artist=artist.name, engine=engine.name, seed=req.seed, timings=timer.timings,
-                    register={"phrases": register, "language": score.language or DEFAULT_LANGUAGE},
+                    register={"phrases": register, "language": score.language or DEFAULT_LANGUAGE,
+                              **({"warnings": warnings} if warnings else {})},
                     wet=producer.wet)
 
 
