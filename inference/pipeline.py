@@ -118,14 +118,15 @@ class Pipeline:
         language: the request's, else the sheet's ``[Language: xx]``, else the artist's)."""
         return self.score_and_warnings(req)[0]
 
-    def score_and_warnings(self, req: GenerateRequest) -> tuple[Score, list[str]]:
+    def score_and_warnings(self, req: GenerateRequest, artist: Artist | None = None) -> tuple[Score, list[str]]:
         """:meth:`score_for`, and what the composer warns about (a sheet with more sections than
-        the song, a tempo that disagrees with the audio...), for the musician to read."""
+        the song, a tempo that disagrees with the audio...), for the musician to read.
+        ``artist``: the request's, when the caller has it already (else read from the presets)."""
         warnings: list[str] = []
         from inference.frontend.align import align
 
         sheet = LyricsSheet.parse(req.lyrics_text, source=req.lyrics_source)
-        artist = get_artist(req.artist)
+        artist = artist or get_artist(req.artist)
         lang = resolve_language(req.language, sheet.language, artist.language)
         check_script(sheet.text(), lang, req.lyrics_source)
         g2p = self.g2p(lang.code)
@@ -168,7 +169,7 @@ class Pipeline:
         prog("compose", 0.0)
         with timer.stage("compose"):
             # an engine that sings from the lyrics (and the instrumental) alone: no melody to compose
-            score, warnings = self.score_and_warnings(req) if info.needs_melody else (self.lyrics_score(req), [])
+            score, warnings = self.score_and_warnings(req, artist) if info.needs_melody else (self.lyrics_score(req), [])
         prog("compose", 1.0)
         _check_cancel(cancel)
         engine = self.engine(engine_name, req.checkpoint)

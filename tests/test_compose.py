@@ -181,20 +181,15 @@ def test_pipeline_composes_when_no_guide_melody_is_given() -> None:
 def test_generate_without_a_guide_melody_sings_the_composed_score() -> None:
     """The whole pipeline (produce stage included) with a sine engine: the take is sung from the
     composed score, on the session grid."""
-    from inference.pipeline import GenerateRequest, Pipeline
-    from tests.integration.tone import ToneEngine
+    from inference.pipeline import GenerateRequest
     from tests.synth_music import POP as POP_CHORDS, render
-
-    class SinePipeline(Pipeline):
-        def engine(self, name: str, checkpoint: str = ""):  # type: ignore[override]
-            return ToneEngine(0.0)
 
     sr = 22050
     audio = render(POP_CHORDS * 4, bpm=120.0, sr=sr)
     req = GenerateRequest(lyrics_text="[Verse]\nhello there my friend\nsing along with me\n", sample_rate=sr,
                           length_samples=audio.shape[1], tempo_map=TempoMap.constant(120.0), instrumental=audio,
                           seed=1)
-    take = SinePipeline().generate(req)
+    take = _sine_pipeline().generate(req)
     assert take.audio.shape[1] == audio.shape[1]
     assert len([n for n in take.score.notes if not n.is_melisma]) == 10 and np.abs(take.audio).max() > 0.01
     first = take.score.notes[0]
@@ -204,20 +199,26 @@ def test_generate_without_a_guide_melody_sings_the_composed_score() -> None:
 def test_composer_warnings_reach_the_take_not_only_the_sidecar_log() -> None:
     """Regression (issue 17): a tempo map that disagrees with the audio was only logged by the
     sidecar; the take carries the warning (register.warnings) and `topline generate` prints it."""
-    from inference.pipeline import GenerateRequest, Pipeline
-    from tests.integration.tone import ToneEngine
+    from inference.pipeline import GenerateRequest
     from tests.synth_music import POP as POP_CHORDS, render
-
-    class SinePipeline(Pipeline):
-        def engine(self, name: str, checkpoint: str = ""):  # type: ignore[override]
-            return ToneEngine(0.0)
 
     sr = 22050
     audio = render(POP_CHORDS * 4, bpm=120.0, sr=sr)
     req = GenerateRequest(lyrics_text="[Verse]\nhello there my friend\nsing along with me\n", sample_rate=sr,
                           length_samples=audio.shape[1], tempo_map=TempoMap.constant(84.0), instrumental=audio,
                           seed=1)
-    take = SinePipeline().generate(req)
+    take = _sine_pipeline().generate(req)
     warnings = take.register.get("warnings", [])
     assert any("84" in w and "120" in w for w in warnings), warnings
     assert take.metadata()["register"]["warnings"] == warnings
+
+
+def _sine_pipeline():  # noqa: ANN202 - a Pipeline whose engine is the tests' sine tone
+    from inference.pipeline import Pipeline
+    from tests.integration.tone import ToneEngine
+
+    class SinePipeline(Pipeline):
+        def engine(self, name: str, checkpoint: str = ""):  # type: ignore[override]
+            return ToneEngine(0.0)
+
+    return SinePipeline()
