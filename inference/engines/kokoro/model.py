@@ -286,7 +286,7 @@ def cache_ok(path: Path) -> bool:
         return False
     ok = _sha256_file(path) == want
     if not ok:
-        log.warning("cached model %s is damaged (checksum mismatch); rebuilding it", path)
+        log.warning("cached file %s is damaged (checksum mismatch)", path)
     return ok
 
 
