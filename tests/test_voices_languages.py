@@ -133,6 +133,19 @@ def test_german_and_spanish_lines_are_phonemized_and_syllabified_by_their_own_ru
     assert syllabify(G2P("it").words(["pasta"])[0], language="it")[1].onset == ("s", "t")
 
 
+def test_french_mute_e_written_as_a_sung_syllable_is_a_schwa_not_the_vowel_held_again() -> None:
+    # regression: "chai-se" sang ʃɛ | ɛz (the spoken vowel twice, the z at the very end) and
+    # "ri-viè-re" vjɛ | ɛʁ; a French singer sings ʃɛ | zə and vjɛ | ʁə
+    fr = G2P("fr").words(["chaise", "rivière", "bleue", "porte"])
+    assert [(s.onset, s.nucleus, s.coda) for s in syllabify(fr[0], 2, "fr")] == [(("ʃ",), ("ɛ",), ()), (("z",), ("ə",), ())]
+    assert syllabify(fr[1], 3, "fr")[-1].onset == ("ʁ",) and syllabify(fr[1], 3, "fr")[-1].nucleus == ("ə",)
+    assert syllabify(fr[2], 2, "fr")[-1] == Phonemes((), ("ə",), (), 0)
+    assert [s.coda for s in syllabify(fr[3], 2, "fr")] == [("ʁ",), ()]  # por-te: ʁt is no onset, t is
+    # English keeps holding the vowel, the coda at the end ("lo-ve" sung on two notes)
+    en = syllabify(G2P("en-us").words(["love"])[0], 2, "en-us")
+    assert en[1].nucleus == en[0].nucleus and en[1].coda == ("v",)
+
+
 def test_german_and_spanish_lines_sing_in_tune(engine: KokoroEngine) -> None:
     art = get_artist("heart")
     for text, lang in (("Die Wolken tragen Sand", "de"), ("La luna come pan", "es")):

@@ -90,11 +90,20 @@ def syllabify(phones: Sequence[str], n_syllables: int | None = None, language: s
         s, e = bounds[k], bounds[k + 1]
         st = max(stress[s:e])
         out.append(Phonemes(tuple(bare[s:v]), (bare[v],), tuple(bare[v + 1:e]), st))
-    while len(out) < n:  # still short of vowels: hold the last one again, the coda moves to the end
-        last = out[-1]
-        out[-1] = Phonemes(last.onset, last.nucleus, (), last.stress)
-        out.append(Phonemes((), last.nucleus, last.coda, 0))
+    while len(out) < n:
+        out[-1:] = _extra_syllable(out[-1], language, onsets)
     return out
+
+
+def _extra_syllable(last: Phonemes, language: str, onsets: frozenset[str]) -> list[Phonemes]:
+    """One more sung syllable than the word has vowels. French sings its mute e: the coda's legal
+    onset starts a schwa syllable (``chai-se`` ʃɛz -> ʃɛ | zə, ``bleu-e`` -> blø | ə). Elsewhere the
+    last vowel is held again and the coda moves to the end (``fi-re``)."""
+    if language.startswith("fr"):
+        k = len(last.coda) - _onset_len(last.coda, onsets)
+        return [Phonemes(last.onset, last.nucleus, last.coda[:k], last.stress),
+                Phonemes(last.coda[k:], ("ə",), (), 0)]
+    return [Phonemes(last.onset, last.nucleus, (), last.stress), Phonemes((), last.nucleus, last.coda, 0)]
 
 
 def _strip_marks(phones: Sequence[str]) -> tuple[list[str], list[int]]:
