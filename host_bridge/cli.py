@@ -129,6 +129,8 @@ from host_bridge.cli_compose import register as _compose_commands  # noqa: E402 
 EXTRA_COMMANDS.append(_compose_commands)  # `topline compose`, `topline analyze`
 from host_bridge.cli_artists import register as _artist_commands  # noqa: E402 (argparse only)
 EXTRA_COMMANDS.append(_artist_commands)  # `topline audition`, `topline artist create`, `artists` options
+from host_bridge.cli_cluster import register as _cluster_commands  # noqa: E402 (argparse only)
+EXTRA_COMMANDS.append(_cluster_commands)  # `topline cluster up | status | down`
 
 
 def build_parser() -> argparse.ArgumentParser:

