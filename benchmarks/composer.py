@@ -11,6 +11,8 @@ sings (>= 80 %), intro (of >= 2 bars) and outro left free, syllables per second 
 reference melody's (0.67-1.5x on >= 85 % of songs), strong-beat notes that are tones of the
 chord really sounding (>= 80 %), sung time in the key (>= 95 %), largest interval. Everything
 is measured against the truth of the render, in seconds, whatever grid the analysis chose.
+``--wer``: the Whisper-base WER of the sung takes, composed against the reference melody
+(benchmarks/composer_wer.py).
 """
 from __future__ import annotations
 
@@ -25,17 +27,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.form_songs import HELD_OUT, TUNING, FormSong, reference_melody, render_song  # noqa: E402
+from benchmarks.form_songs import HELD_OUT, TUNING, FormSong, Reference, reference_melody, render_song  # noqa: E402
 from host_bridge.errors import LyricsError  # noqa: E402
-from host_bridge.model import Score, TempoMap  # noqa: E402
+from host_bridge.model import LyricsSheet, Score, TempoMap  # noqa: E402
 from inference.analysis import Analysis  # noqa: E402
 from inference.analysis.analyze import analyze_features  # noqa: E402
 from inference.analysis.features import Features, extract  # noqa: E402
 from inference.analysis.result import CHORD_INTERVALS  # noqa: E402
-from inference.compose import ComposeReport, compose, is_strong, syllables_for  # noqa: E402
+from inference.compose import ComposeReport, SylIn, compose, is_strong, syllables_for  # noqa: E402
 
 SR = 22050
 LOW, HIGH = 55, 74
+CONDITIONS = ("no tempo", "tempo map")
 
 
 @dataclass
@@ -130,11 +133,22 @@ def features_for(song: FormSong) -> Features:
     return feat
 
 
-def run_song(song: FormSong, g2p: object) -> list[Row]:
-    feat = features_for(song)
+def song_inputs(song: FormSong, g2p: object) -> tuple[LyricsSheet, list[list[SylIn]], Reference]:
+    """The song's lyrics sheet, its syllables (from the text front end) and its reference melody."""
     sheet = song.sheet()
     syls = syllables_for(sheet, g2p)
-    ref = reference_melody(song, [len(s) for s in syls])
+    return sheet, syls, reference_melody(song, [len(s) for s in syls])
+
+
+def composed(song: FormSong, cond: str, sheet: LyricsSheet, syls: list[list[SylIn]]) -> tuple[Analysis, Score]:
+    """The analysis (the song's tempo map given when ``cond`` is "tempo map") and the score composed
+    over it from the lyrics alone. Raises LyricsError when the composer refuses the sheet."""
+    an = analyze_features(features_for(song), tempo_map=song.tempo_map if cond == "tempo map" else None)
+    return an, compose(sheet, an, LOW, HIGH, seed=0, syllables=syls, report=ComposeReport())
+
+
+def run_song(song: FormSong, g2p: object) -> list[Row]:
+    sheet, syls, ref = song_inputs(song, g2p)
     tm = song.tempo_map
     by_line: dict[int, list] = {}
     for n in ref.notes:
@@ -143,11 +157,11 @@ def run_song(song: FormSong, g2p: object) -> list[Row]:
                            for v in by_line.values()])
     ref_bars = ref.sung_bars(tm)
     rows = []
-    for cond, given in (("no tempo", None), ("tempo map", tm)):
-        an = analyze_features(feat, tempo_map=given)
+    for cond in CONDITIONS:
         try:
-            score = compose(sheet, an, LOW, HIGH, seed=0, syllables=syls, report=ComposeReport())
+            an, score = composed(song, cond, sheet, syls)
         except LyricsError as e:
+            an = analyze_features(features_for(song), tempo_map=song.tempo_map if cond == "tempo map" else None)
             rows.append(Row(song.name, cond, abs(an.grid.tactus_bpm / song.tactus_bpm - 1) <= 0.04,
                             (an.grid.numerator, an.grid.denominator) == song.meter, an.grid.tactus_bpm,
                             f"{an.grid.numerator}/{an.grid.denominator}", _boundary_f(song, an), 0.0, None, None,
@@ -191,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--set", choices=("held-out", "tuning", "all"), default="held-out")
     ap.add_argument("--songs", default="", help="comma-separated name prefixes to run (default: the whole set)")
+    ap.add_argument("--wer", action="store_true",
+                    help="instead: sing the composed and the reference melody and compare Whisper WER "
+                         "(benchmarks/composer_wer.py)")
+    ap.add_argument("--lines", type=int, default=8, help="--wer: the first N sung lines of each song")
+    ap.add_argument("--cond", choices=CONDITIONS, action="append", help="--wer: condition(s) (default: tempo map)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     from inference.frontend.g2p import G2P
@@ -198,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     songs = {"held-out": HELD_OUT, "tuning": TUNING, "all": TUNING + HELD_OUT}[args.set]
     if args.songs:
         songs = tuple(s for s in songs if any(s.name.startswith(p) for p in args.songs.split(",")))
+    if args.wer:
+        from benchmarks.composer_wer import run
+
+        return run(songs, args.cond or ["tempo map"], args.lines, args.set)
     g2p = G2P()
     rows: list[Row] = []
     t0 = time.perf_counter()
@@ -216,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     from benchmarks.results import recorded
 
-    with recorded("composer.py"):
+    if "--wer" in sys.argv:  # composer_wer records its own table
         rc = main()
+    else:
+        with recorded("composer.py"):
+            rc = main()
     sys.exit(rc)
