@@ -33,6 +33,7 @@ def add_up_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--curve-keys", type=Path, default=None, help="folder with server.key_secret (and clients/)")
     p.add_argument("--pipeline", default="inference.pipeline:Pipeline", help="the replicas' pipeline, module:callable")
     p.add_argument("--no-warm", action="store_true", help="replicas load models on their first job")
+    p.add_argument("--max-message-mb", type=float, default=None, help="largest request accepted (MiB)")
     p.add_argument("--max-jobs", type=int, default=256, help="jobs that may wait at the gateway")
     p.add_argument("--max-queue-mb", type=float, default=2048, help="audio that may wait at the gateway (MiB)")
 
@@ -59,6 +60,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     server = ServerConfig(ip=args.ip, port=args.port, connection_file=args.connection_file, curve_keys=args.curve_keys,
                           pipeline=args.pipeline, warm=not args.no_warm, max_jobs=args.max_jobs,
                           max_queue_bytes=int(args.max_queue_mb * (1 << 20)))
+    if args.max_message_mb is not None:
+        server.max_message_bytes = int(args.max_message_mb * (1 << 20))
     cluster = ClusterConfig(replicas=args.replicas, cpus_per_replica=args.cpus_per_replica,
                             gpus_per_replica=args.gpus_per_replica, address=args.address, num_cpus=args.num_cpus,
                             autoscale_max=args.autoscale_max, max_per_user=args.max_per_user)
