@@ -197,8 +197,9 @@ def worst(rows: Sequence[WerRow]) -> list[str]:
 
 
 def run(songs: Sequence[FormSong], conds: Sequence[str], n_lines: int, set_name: str, threads: int = 2) -> int:
-    """Sing, transcribe and print every song; record the table in benchmarks/RESULTS.md."""
-    from benchmarks.results import machine_line, record
+    """Sing, transcribe and print every song; the table goes to benchmarks/RESULTS.md after each
+    song (a run stopped part way leaves the songs it finished, said so)."""
+    from benchmarks.results import machine_line
     from inference.frontend.g2p import G2P
     from presets import DEFAULT_ARTIST, get_artist
 
@@ -212,23 +213,28 @@ def run(songs: Sequence[FormSong], conds: Sequence[str], n_lines: int, set_name:
     g2p = G2P()
     rows: list[WerRow] = []
     print(HEAD)
-    for song in songs:
+    for k, song in enumerate(songs):
         for cond in conds:
             r = wer_song(song, cond, n_lines, pipe, tr, g2p, artist, language)
             rows.append(r)
             print(fmt_row(r), flush=True)
             if r.composed is not None and r.reference is not None:
                 print(f"    composed heard:  {r.composed.hyp}\n    reference heard: {r.reference.hyp}", flush=True)
+        _record(rows, conds, n_lines, set_name, artist, time.perf_counter() - t0, f"{k + 1} of {len(songs)}")
+    summ = [ln for c in conds for ln in summary(rows, c)]
+    print("\n".join(summ + worst(rows)))
+    print(f"({time.perf_counter() - t0:.0f} s)")
+    return 0 if summ and all(ln.endswith("PASS |") for ln in summ) else 1
+
+
+def _record(rows: Sequence[WerRow], conds: Sequence[str], n_lines: int, set_name: str, artist: str, took: float,
+            done: str) -> None:
+    from benchmarks.results import record
+
     table = [HEAD] + [fmt_row(r) for r in rows] + [ln for c in conds for ln in summary(rows, c)]
-    took = time.perf_counter() - t0
-    print("\n".join(table[len(rows) + 1:]))
-    detail = worst(rows)
-    print("\n".join(detail))
-    print(f"({took:.0f} s)")
     record(f"composer.py --wer --set {set_name}",
            f"`nice -n 10 .venv/bin/python -m benchmarks.composer --wer --set {set_name} --lines {n_lines}` "
-           f"({took / 60:.0f} min): artist {artist}, first {n_lines} lines of each sheet that the composed take "
-           f"sings, the same lines for both takes; Whisper base over each take's own phrases, mean over the "
-           f"silence lead-ins {M.SILENCE_LEADS_S} s; per-song ratio over max(reference, {FLOOR_WER:g} %).\n\n"
-           + "\n".join(table) + "\n\n```\n" + "\n".join(detail) + "\n```")
-    return 0 if all(ln.endswith("PASS |") for c in conds for ln in summary(rows, c)) else 1
+           f"({done} songs, {took / 60:.0f} min): artist {artist}, the first {n_lines} lines of each sheet that the "
+           f"composed take sings, the same lines for both takes; Whisper base over each take's own phrases, mean "
+           f"over the silence lead-ins {M.SILENCE_LEADS_S} s; per-song ratio over max(reference, {FLOOR_WER:g} %)."
+           "\n\n" + "\n".join(table) + "\n\n```\n" + "\n".join(worst(rows)) + "\n```")
