@@ -303,6 +303,33 @@ def _ask(s: zmq.Socket, frames: list[bytes]) -> P.Message | None:
     return reply
 
 
+def test_topline_generate_through_the_gateway_writes_what_the_local_sidecar_writes(
+        cluster: Cluster, tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from tone import melody_midi
+
+    sf.write(tmp_path / "inst.wav", np.zeros((12 * 48000, 2), np.float32), 48000, subtype="FLOAT")
+    (tmp_path / "lyrics.txt").write_text("[Verse]\nla la la la\nlo lo lo lo\n[Chorus]\nli li li li\nlu lu lu lu")
+    (tmp_path / "melody.mid").write_bytes(melody_midi())
+    common = [sys.executable, "-m", "host_bridge.cli", "generate", "--instrumental", str(tmp_path / "inst.wav"),
+              "--lyrics", str(tmp_path / "lyrics.txt"), "--melody", str(tmp_path / "melody.mid"), "--seed", "5",
+              "--float"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for name, cf in (("cluster", cluster.connection_file), ("local", cluster.local.connection_file)):
+        out = subprocess.run([*common, "--connection-file", str(cf), "--out", str(tmp_path / f"{name}.wav")],
+                             capture_output=True, text=True, timeout=120, env=env)
+        assert out.returncode == 0, out.stderr
+    a, sr_a = sf.read(tmp_path / "cluster.wav", dtype="float32")
+    b, sr_b = sf.read(tmp_path / "local.wav", dtype="float32")
+    assert sr_a == sr_b == 48000 and a.shape == b.shape and np.abs(a).max() > 0.01
+    np.testing.assert_array_equal(a, b)
+    assert (tmp_path / "cluster.mid").read_bytes() == (tmp_path / "local.mid").read_bytes()
+    st = subprocess.run([sys.executable, "-m", "host_bridge.cli", "cluster", "status", "--connection-file",
+                         str(cluster.connection_file)], capture_output=True, text=True, timeout=60, env=env)
+    assert st.returncode == 0 and '"RUNNING": 2' in st.stdout and '"rss_mb"' in st.stdout, st.stderr
+
+
 # ----------------------------------------------------------------------------- faults (last: it restarts a replica)
 def test_replica_killed_mid_job_is_retried_and_the_take_arrives_exactly_once(cluster: Cluster) -> None:
     b = cluster.bridge()
