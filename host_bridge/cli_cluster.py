@@ -54,7 +54,16 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from inference.serve.gateway import ClusterConfig, run_gateway
+    from host_bridge.errors import InputError
+
+    try:
+        import ray.serve  # noqa: F401 - only to say how to install it when missing
+
+        from inference.serve.gateway import ClusterConfig, run_gateway
+    except ModuleNotFoundError as e:
+        raise InputError(f"`topline cluster` needs Ray Serve, which is not installed here ({e.name})",
+                         "run it from a Python install: `bash scripts/setup.sh --cluster` "
+                         "(the standalone programs do not carry Ray)") from None
     from inference.server.app import ServerConfig
 
     server = ServerConfig(ip=args.ip, port=args.port, connection_file=args.connection_file, curve_keys=args.curve_keys,

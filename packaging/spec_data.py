@@ -36,6 +36,9 @@ EXCLUDES: dict[str, list[str]] = {
         # Kokoro singer; AutoSing runs from a Python install (see README, "Standalone programs").
         "torch", "torchaudio", "torchvision", "torchcrepe", "snac", "triton", "nvidia",
         "inference.engines.autosing",
+        # `topline cluster up` (Ray Serve, hundreds of MB) runs from a Python install with the
+        # cluster extra; the standalone programs answer it with the install command
+        "ray", "inference.serve",
         "resemblyzer", "webrtcvad",    # artist creation's speaker similarity (torch as well)
         # (and its speech recogniser: faster_whisper & co. below; `artist create` runs from a
         # Python install with the artists extra, like the benchmarks)
