@@ -94,8 +94,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print(f"topline: warning: {w}", file=sys.stderr)
     dur = take.duration_s
     el = time.perf_counter() - t0
+    pc = take.register.get("phrase_cache") or {}
+    sung = f"; phrases rendered {pc.get('rendered', 0)}, reused {pc.get('reused', 0)}" if pc else ""
     print(f"wrote {out} ({dur:.2f} s, {take.sample_rate} Hz, {take.audio.shape[0]} ch) and {mid}; "
-          f"artist {take.artist}, {el:.1f} s ({el / dur:.2f}x real time)")
+          f"artist {take.artist}, {el:.1f} s ({el / dur:.2f}x real time){sung}")
     return 0
 
 

@@ -187,7 +187,7 @@ class Pipeline:
         sung_notes: list[Note] = []
         register: list[dict[str, Any]] = []
         it = engine.render(score, artist, seed=req.seed, cancel=cancel, **extra)
-        done = 0
+        done = reused = 0  # phrases sung; of them, taken from the engine's phrase cache
         while True:
             with timer.stage("render"):
                 try:
@@ -201,6 +201,7 @@ class Pipeline:
             if not ph.joins_next:  # a phrase streamed in pieces is one phrase
                 register.append(ph.info)
                 done += 1
+                reused += bool(ph.info.get("cached"))
             prog("render", min(1.0, done / n_phr))
             if on_chunk is not None and chunk.shape[1] > 0:
                 on_chunk(chunk, at)
@@ -212,6 +213,7 @@ class Pipeline:
         return Take(audio=audio, sample_rate=req.sample_rate, start_sample=req.start_sample, score=sung,
                     artist=artist.name, engine=engine.name, seed=req.seed, timings=timer.timings,
                     register={"phrases": register, "language": score.language or DEFAULT_LANGUAGE,
+                              "phrase_cache": {"rendered": done - reused, "reused": reused},
                               **({"warnings": warnings} if warnings else {})},
                     wet=producer.wet)
 

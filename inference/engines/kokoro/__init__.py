@@ -13,5 +13,8 @@ __all__ = ["KokoroEngine", "build"]
 
 
 def build(threads: int = 2, vocoder: str = "auto", **_: Any) -> KokoroEngine:
-    """The registry's factory (host_bridge.engines)."""
-    return KokoroEngine(threads=threads, vocoder=vocoder)
+    """The registry's factory (host_bridge.engines), with the phrase cache the environment asks
+    for (on by default: :mod:`inference.phrase_cache`)."""
+    from inference.phrase_cache import PhraseCache
+
+    return KokoroEngine(threads=threads, vocoder=vocoder, phrase_cache=PhraseCache.from_env())

@@ -10,16 +10,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from host_bridge.model import Note, Phonemes, Score, TempoMap
 from inference.engines.base import RenderedPhrase
 from inference.performance import apply_performance
+from inference.phrase_cache import PhraseCache
 from presets import Artist
 
 from . import model as km
+from .cache_key import artist_digest, engine_digest, phrase_key
 from .lanes import Task, side_by_side
 from .phrase import VOWEL_EDGE_S, VOWEL_RENDER_FRAMES, Voice, render_phrase, voiced_tokens, warp_breakpoints
 from .register import choose_octave
@@ -43,7 +46,7 @@ class KokoroEngine:
 
     def __init__(self, threads: int = 2, *, cache_dir: Path | None = None, correct_pitch: bool = True,
                  aperiodicity: str = "rule", providers: list[str] | None = None, lanes: bool = True,
-                 vocoder: str = "auto") -> None:
+                 vocoder: str = "auto", phrase_cache: PhraseCache | None = None) -> None:
         """``threads``: onnxruntime intra-op threads. ``correct_pitch``: run the WORLD pass (exact
         timing and pitch; off = Kokoro's raw render, 25 ms timing grid, clamped register).
         ``aperiodicity``: "rule" or "d4c" (see :func:`.world.world_resynth`). ``lanes``: after
@@ -51,7 +54,9 @@ class KokoroEngine:
         CPU with 2+ threads; off: one phrase at a time on every thread; same samples). ``vocoder``:
         "torch" runs the generator's convolutions in torch (:mod:`.generator`; bf16 where the CPU
         has it), "onnx" the shipped int8 graph throughout, "auto" torch on the CPU when torch is
-        installed (the standalone build has none)."""
+        installed (the standalone build has none). ``phrase_cache``: phrases rendered before are
+        taken from it (keyed by everything their samples depend on, :mod:`.cache_key`) and new
+        ones stored there; None: every phrase is rendered."""
         if vocoder not in ("auto", "torch", "onnx"):
             raise ValueError(f"unknown vocoder {vocoder!r}: use 'auto', 'torch' or 'onnx'")
         self.threads = threads
@@ -72,6 +77,9 @@ class KokoroEngine:
         self._vocab: dict[str, int] = {}
         self._voices: VoiceBank | None = None
         self._load_lock = threading.Lock()
+        self.phrase_cache = phrase_cache
+        self._digest = ""
+        """The engine's part of the phrase keys (known once loaded)."""
 
     # ------------------------------------------------------------------ lifecycle
     def load(self) -> None:
@@ -86,6 +94,7 @@ class KokoroEngine:
             self._s = self._sessions(self.threads)
             self._vocab = km.load_vocab()
             self._voices = voice_bank()
+            self._digest = engine_digest(self)
             log.info("Kokoro sessions loaded in %.2f s", time.perf_counter() - t0)
 
     def _pick_vocoder(self, want: str) -> str:
@@ -136,7 +145,7 @@ class KokoroEngine:
                  Note(1.0, 1.0, 62.0, "la", Phonemes(("l",), ("ɑ",), (), 2), 1, 0))
         score = Score(notes, TempoMap.constant(120))
         artist = Artist("warmup", "warmup", "kokoro", "", {"jf_alpha": 1.0}, 48, 67)
-        for _ in self.render(score, artist):
+        for _ in self._render(score, artist, 0, None, None):  # never from the phrase cache: the sessions run
             pass
         if self._side_by_side:  # the lanes' sessions too (built, and a session's first runs allocate)
             self._lane_sessions()
@@ -160,10 +169,15 @@ class KokoroEngine:
                cancel: threading.Event | None = None) -> Iterator[RenderedPhrase]:
         """Sing ``score`` with ``artist``; yields one :class:`RenderedPhrase` per phrase (float32
         [1, T] at 24 kHz, dry), in time order; a long first phrase comes in two joined pieces
-        (see :data:`.phrase.LEAD_S`), so that streaming starts sooner."""
+        (see :data:`.phrase.LEAD_S`), so that streaming starts sooner. Phrases found in the
+        phrase cache come from it (``info["cached"]``), the same samples as rendered."""
+        return self._render(score, artist, seed, cancel, self.phrase_cache)
+
+    def _render(self, score: Score, artist: Artist, seed: int, cancel: threading.Event | None,
+                cache: PhraseCache | None) -> Iterator[RenderedPhrase]:
         self.load()
         assert self._voices is not None
-        self._voices.table(artist)  # validate the voice before any work
+        table = self._voices.table(artist)  # validate the voice before any work
         if not score.notes:
             return
         score = apply_performance(score, artist)
@@ -173,26 +187,60 @@ class KokoroEngine:
             log.info("singing the take %+d semitones (artist range %d-%d, melody %.0f-%.0f)", octave,
                      artist.low, artist.high, *score.pitch_range())
         jobs = [(part, seed + k) for k, phrase in enumerate(score.phrases()) for part in self._split_long(phrase)]
+        keys: list[str | None] = [None] * len(jobs)
+        hits: list[list[RenderedPhrase] | None] = [None] * len(jobs)
+        if cache is not None:
+            who = artist_digest(artist, table)
+            keys = [phrase_key(self._digest, who, part, score, octave, sd, i == 0) for i, (part, sd) in enumerate(jobs)]
+            hits = [_from_cache(cache, k, part, octave) for k, (part, _) in zip(keys, jobs)]
         check_cancel(cancel)
-        if not self._side_by_side or len(jobs) < 2:
-            for i, (part, sd) in enumerate(jobs):
+        i0 = 0
+        while i0 < len(jobs) and hits[i0] is not None:  # cached phrases before the first to render
+            yield from hits[i0] or []
+            i0 += 1
+        if not self._side_by_side or sum(h is None for h in hits) < 2:
+            for i in range(i0, len(jobs)):
                 check_cancel(cancel)
-                yield from self._render_phrase(part, score, artist, octave, sd, cancel, lead=i == 0)
+                part, sd = jobs[i]
+                yield from hits[i] or self._keep(cache, keys[i], self._render_phrase(
+                    part, score, artist, octave, sd, cancel, lead=i == 0))
             return
 
         def first(stop: threading.Event) -> Iterator[RenderedPhrase]:
-            return self._render_phrase(jobs[0][0], score, artist, octave, jobs[0][1], stop, lead=True, handoff=True)
+            part, sd = jobs[i0]
+            return self._keep(cache, keys[i0], self._render_phrase(part, score, artist, octave, sd, stop,
+                                                                   lead=i0 == 0, handoff=i0 == 0))
 
         def rest(stop: threading.Event) -> list[Task]:
             self._lane_sessions()
-            return [(partial(self._phrase_list, part, score, artist, octave, sd, stop, True),
-                     partial(self._phrase_list, part, score, artist, octave, sd, stop, False)) for part, sd in jobs[1:]]
+            tasks: list[Task] = []
+            for (part, sd), key, hit in list(zip(jobs, keys, hits))[i0 + 1:]:
+                if hit is not None:  # the same callable twice: nothing to render (lanes.side_by_side)
+                    same = _const(hit)
+                    tasks.append((same, same))
+                    continue
+                tasks.append((partial(self._phrase_list, part, score, artist, octave, sd, stop, True, cache, key),
+                              partial(self._phrase_list, part, score, artist, octave, sd, stop, False, cache, key)))
+            return tasks
 
         yield from side_by_side(first, rest, self.threads, cancel)
 
     def _phrase_list(self, part: list[Note], score: Score, artist: Artist, octave: int, seed: int,
-                     stop: threading.Event, lane: bool) -> list[RenderedPhrase]:
-        return list(self._render_phrase(part, score, artist, octave, seed, stop, lane=lane))
+                     stop: threading.Event, lane: bool, cache: PhraseCache | None = None,
+                     key: str | None = None) -> list[RenderedPhrase]:
+        return list(self._keep(cache, key, self._render_phrase(part, score, artist, octave, seed, stop, lane=lane)))
+
+    @staticmethod
+    def _keep(cache: PhraseCache | None, key: str | None,
+              pieces: Iterator[RenderedPhrase]) -> Iterator[RenderedPhrase]:
+        """``pieces``, stored in ``cache`` under ``key`` once all are out (a render stopped
+        part way stores nothing)."""
+        done: list[RenderedPhrase] = []
+        for p in pieces:
+            done.append(p)
+            yield p
+        if cache is not None and key is not None and done:
+            cache.put(key, done)
 
     def _split_long(self, notes: list[Note]) -> list[list[Note]]:
         """Split a phrase whose token count would pass the model's limit (rare: a very long line)."""
@@ -213,3 +261,24 @@ class KokoroEngine:
         ses = self._lane if lane and self._lane is not None else self._s
         return render_phrase(self._voice, ses, notes, score, artist, octave, seed, cancel, lead=lead,
                              handoff=(lambda: self._lane) if handoff else None)
+
+
+def _const(pieces: list[RenderedPhrase]) -> Callable[[], list[RenderedPhrase]]:
+    return lambda: pieces
+
+
+def _from_cache(cache: PhraseCache, key: str | None, notes: list[Note], octave: int) -> list[RenderedPhrase] | None:
+    """The phrase's pieces from ``cache``, with the notes of this take (at the pitches sung, as
+    :func:`.phrase.render_phrase` gives them), or None."""
+    stored = cache.get(key) if key is not None else None
+    if stored is None:
+        return None
+    sung = [replace(n, pitch=n.pitch + octave) for n in notes]
+    if sum(p.n_notes for p in stored) != len(sung):
+        return None
+    out, at = [], 0
+    for p in stored:
+        out.append(RenderedPhrase(p.audio, p.sample_rate, p.start_s, tuple(sung[at:at + p.n_notes]),
+                                  dict(p.info, cached=True), p.joins_next, p.joins_previous, p.phrase_pitches))
+        at += p.n_notes
+    return out

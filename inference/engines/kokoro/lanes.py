@@ -18,7 +18,8 @@ from inference.engines.base import RenderedPhrase
 from .sessions import check_cancel
 
 Task = tuple[Callable[[], list[RenderedPhrase]], Callable[[], list[RenderedPhrase]]]
-"""(render in a lane on one thread, render on every thread): two ways to the same samples."""
+"""(render in a lane on one thread, render on every thread): two ways to the same samples; the
+same callable twice: pieces already rendered (the phrase cache), handed out in their turn."""
 
 
 def _relay(cancel: threading.Event, stop: threading.Event) -> None:
@@ -52,19 +53,22 @@ def side_by_side(first: Callable[[threading.Event], Iterator[RenderedPhrase]],
         yield piece
         tasks: list[Task] = [(lambda: list(lead), lambda: list(lead))] if piece.joins_next else []
         tasks += rest(stop)
-        paired = len(tasks) - len(tasks) % threads
-        for fut in [pool.submit(lane) for lane, _ in tasks[:paired]]:
+        work = [i for i, (lane, whole) in enumerate(tasks) if lane is not whole]  # the others: nothing to render
+        alone = set(work[len(work) - len(work) % threads:])  # what does not fill the lanes: on every thread
+        futs = {i: pool.submit(tasks[i][0]) for i in work if i not in alone}
+        for i, (_, whole) in enumerate(tasks):
+            check()
+            if i not in futs:
+                yield from whole()
+                continue
             while True:
                 check()
                 try:
-                    pieces = fut.result(timeout=0.02)
+                    pieces = futs[i].result(timeout=0.02)
                     break
                 except TimeoutError:
                     continue
             yield from pieces
-        for _, whole in tasks[paired:]:  # what does not fill the lanes
-            check()
-            yield from whole()
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
