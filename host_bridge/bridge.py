@@ -20,7 +20,7 @@ from host_bridge import protocol as P
 from host_bridge.client import SidecarClient, SidecarError
 from host_bridge.errors import CancelledError, ToplineError
 from host_bridge.model import Take
-from host_bridge.supervisor import Heartbeat, Restarter, SidecarManager
+from host_bridge.supervisor import ENV_MAX_RSS_MB, Heartbeat, MemoryCeiling, Restarter, SidecarManager
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,10 @@ class Bridge:
     """Jobs on a supervised sidecar. ``manager`` decides how the sidecar is started or found."""
 
     def __init__(self, manager: SidecarManager, heartbeat: Heartbeat | None = None, restart_limit: int = 3,
-                 accept_timeout: float = 2.0, request_timeout: float = 5.0) -> None:
+                 accept_timeout: float = 2.0, request_timeout: float = 5.0,
+                 memory_ceiling: MemoryCeiling | None = None) -> None:
+        """``memory_ceiling``: the sidecar is restarted once its jobs are done when its resident
+        memory is above it (default: :meth:`MemoryCeiling.from_env`)."""
         self.manager = manager
         self.heartbeat = heartbeat or Heartbeat()
         self.restarter = Restarter(restart_limit)
@@ -73,6 +76,9 @@ class Bridge:
         self.client: SidecarClient | None = None
         self.hello: dict[str, Any] = {}
         self.restarts = 0
+        self.memory_ceiling = memory_ceiling or MemoryCeiling.from_env()
+        self.memory_restarts = 0
+        self._jobs_ended = False
 
     # ------------------------------------------------------------------ connection
     def connect(self, start: bool = True) -> dict[str, Any]:
@@ -160,6 +166,8 @@ class Bridge:
             if msg is not None:
                 self._dispatch(msg)
                 self.client.release(msg)  # its audio was copied out
+                if self._jobs_ended and not self.unfinished():
+                    self._check_memory()  # between jobs only
             if self.manager.exited() or self.heartbeat.dead(self.client):
                 self._recover()
                 return
@@ -207,6 +215,7 @@ class Bridge:
             job.state = "cancelled" if isinstance(job.error, CancelledError) else "failed"
         if job.finished:
             self._release_slots(job)
+            self._jobs_ended = True
 
     def _chunk(self, job: JobHandle, msg: P.Message) -> None:
         idx = msg.body.get("index")
@@ -223,6 +232,29 @@ class Bridge:
             job.first_chunk_sidecar_s = float(el) if isinstance(el, (int, float)) else None
         if job.on_chunk is not None:
             job.on_chunk(np.array(audio.array, np.float32, ndmin=2), int(msg.body.get("start_sample", 0)))
+
+    def _check_memory(self) -> None:
+        """No job in flight: restart the sidecar when its resident memory is above the ceiling
+        (logged; a last resort, the engines bound their memory themselves)."""
+        self._jobs_ended = False
+        if self.memory_ceiling.limit_bytes is None or self.client is None:
+            return
+        try:
+            rss = self.memory_ceiling.exceeded(self.client.status(self.request_timeout))
+        except (SidecarError, ToplineError) as e:
+            log.info("no memory figure from the sidecar: %s", e)
+            return
+        if rss is None:
+            return
+        pid = self.manager.info.pid if self.manager.info else "?"
+        log.warning("sidecar %s holds %.0f MB after its jobs, above the ceiling of %.0f MB (%s): restarting it "
+                    "between jobs", pid, rss / 2**20, self.memory_ceiling.limit_bytes / 2**20, ENV_MAX_RSS_MB)
+        self.manager.shutdown(self.client)
+        self.client.close()
+        self.client = self.manager.start()
+        self.heartbeat.reset()
+        self.hello = self.client.hello_body
+        self.memory_restarts += 1
 
     def _recover(self) -> None:
         """The sidecar is dead or hung: kill it, start another, resubmit the unfinished jobs."""

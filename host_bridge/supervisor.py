@@ -6,6 +6,8 @@
 - :class:`Heartbeat` pings on the open connection and calls a sidecar dead when nothing readable
   came back for ``time_to_dead`` seconds (a hung sidecar answers nothing: the loop that answers
   pings is the one that serves requests).
+- :class:`MemoryCeiling`: the resident memory above which the bridge restarts the sidecar
+  between jobs (a last resort: the engines bound their memory themselves).
 """
 from __future__ import annotations
 
@@ -28,6 +30,61 @@ from host_bridge.shm import sweep
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
+
+ENV_MAX_RSS_MB = "TOPLINE_SIDECAR_MAX_RSS_MB"
+DEFAULT_MAX_RSS_MB = 4096.0
+"""The sidecar's resident memory (MB) above which it is restarted between jobs: well above what
+a warm Kokoro sidecar holds after many takes (benchmarks/soak.py), below what would push an
+8 GB laptop into swap."""
+
+
+def rss_bytes(pid: int | None = None) -> int | None:
+    """Resident memory of process ``pid`` (default: this one) in bytes, from /proc (Linux); for
+    this process elsewhere, its peak (``getrusage``); None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid or 'self'}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    if pid is not None and pid != os.getpid():
+        return None
+    try:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+    except (ImportError, OSError):
+        return None
+
+
+@dataclass(frozen=True)
+class MemoryCeiling:
+    """The sidecar's resident memory above which the bridge restarts it once its jobs are done
+    (never mid-job). ``limit_bytes`` None: never."""
+
+    limit_bytes: int | None = int(DEFAULT_MAX_RSS_MB * (1 << 20))
+
+    @classmethod
+    def from_env(cls) -> "MemoryCeiling":
+        """``TOPLINE_SIDECAR_MAX_RSS_MB`` (default ``DEFAULT_MAX_RSS_MB``; 0 or "off": never)."""
+        raw = os.environ.get(ENV_MAX_RSS_MB, "").strip().lower()
+        if raw in ("0", "off", "none", "no"):
+            return cls(None)
+        try:
+            mb = float(raw) if raw else DEFAULT_MAX_RSS_MB
+        except ValueError:
+            log.warning("%s=%r is not a number of megabytes: using %.0f", ENV_MAX_RSS_MB, raw, DEFAULT_MAX_RSS_MB)
+            mb = DEFAULT_MAX_RSS_MB
+        return cls(int(mb * (1 << 20)) if mb > 0 else None)
+
+    def exceeded(self, status: dict[str, object]) -> int | None:
+        """The RSS a ``status`` reply reports when it is above the ceiling, else None."""
+        rss = status.get("rss_bytes")
+        if self.limit_bytes is None or not isinstance(rss, int) or isinstance(rss, bool):
+            return None
+        return rss if rss > self.limit_bytes else None
 
 
 def sidecar_command(extra: Sequence[str] = ()) -> list[str]:

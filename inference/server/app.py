@@ -267,9 +267,11 @@ class SidecarServer:
         return str(dev) if dev else "cpu"
 
     def on_status(self, ident: bytes, msg: P.Message) -> None:
+        from host_bridge.supervisor import rss_bytes  # resident memory, for the bridge's ceiling
+
         lent = len(self.arena.lent()) if self.arena is not None else 0
         self.send(ident, P.reply(msg, "status_reply", {"state": self.state(), "shm_lent": lent,
-                                                       **self.queue.snapshot(ident)}))
+                                                       "rss_bytes": rss_bytes(), **self.queue.snapshot(ident)}))
 
     def on_artists(self, ident: bytes, msg: P.Message) -> None:
         from presets import load_artists
