@@ -300,3 +300,49 @@ def test_bad_input_in_the_editor_says_what_to_do(
     blocks = s["diagnostics"]["blocks"]
     s = a.wait(lambda s: s["diagnostics"]["blocks"] > blocks, 5.0, "the audio to keep running")
     assert s["diagnostics"]["audio_thread_allocations"] == 0 and s["diagnostics"]["audio_thread_locks"] == 0
+
+
+@needs_jack
+def test_audition_from_the_editor_lists_its_clips_and_plays_the_one_picked(
+        vst3_path: Path, tmp_path: Path, tone_sidecar: Callable[[], Any], display: Callable[..., Display],
+        apps: list[App], jack: str) -> None:
+    """Ctrl+Shift+Return (the Audition button): the artist picked and the next two the sidecar
+    has sing the capture; the clips come in one by one, are listed in the editor with their files
+    (BWF time reference = their session position) and the first plays; the Hear menu (reached
+    with Tab, changed with the arrow keys) switches to another clip. tests/test_vst3_audition.py
+    checks that a clip plays on the session samples it was sung for."""
+    tone_sidecar()
+    settings = {"lyrics": LYRICS, "artist": "alpha", "melody_path": str(_melody(tmp_path / "guide.mid")),
+                "takes_dir": str(tmp_path / "takes"), "connection_file": str(tmp_path / "sidecar.json"),
+                "clock": "free", "seed": 5, "max_capture_s": 8.0,
+                "input_wav": str(instrumental(tmp_path / "instrumental.wav")), "params": {"capture": True}}
+    screen = display()
+    a = App(standalone_path(vst3_path), screen, tmp_path / "home", settings, jack)
+    apps.append(a)
+    s = a.wait(lambda s: s["sidecar_state"] == "connected" and len(s["artists"]) >= 3
+               and s["diagnostics"]["captured_samples"] >= 8 * s["diagnostics"]["sample_rate"] - 1, 60.0,
+               "the sidecar and the capture")
+    i = s["artists"].index("alpha")
+    cast = ["alpha"] + [s["artists"][(i + k) % len(s["artists"])] for k in (1, 2)]
+    a.key("ctrl+shift+Return")
+    s = a.wait(lambda s: s["status"].startswith("Audition ready") or s["message"] != "", 90.0, "the audition")
+    assert s["message"] == "" and sorted(c["artist"] for c in s["clips"]) == sorted(cast), s
+    for c in s["clips"]:
+        assert _bext_time_reference(Path(c["wav"])) == c["start_sample"] >= 0
+    assert s["clip_playing"] == 0 and "playing " + s["clips"][0]["artist"] in s["phrase"], s
+    assert s["takes"] == [], "an audition is not a take"
+    shot(screen, tmp_path, "6-audition")
+
+    # the Hear menu is the last control: Tab through all of them to it, then Down picks the next clip
+    # (each xdotool call first clicks the editor, which starts the Tab order again)
+    tabs = 0
+    while a.state().get("focus") != "Hear":
+        tabs += 1
+        assert tabs < 30, f"Tab never reached the Hear menu (focus on {a.state().get('focus')})"
+        a.xdotool("key", "--clearmodifiers", *["Tab"] * tabs)
+        time.sleep(0.3)
+    a.xdotool("key", "--clearmodifiers", *["Tab"] * tabs, "Down")
+    s = a.wait(lambda s: s["clip_playing"] == 1, 10.0, "the second clip picked")
+    assert "playing " + s["clips"][1]["artist"] in s["phrase"], s
+    assert s["diagnostics"]["take_loaded"] is True
+    assert s["diagnostics"]["audio_thread_allocations"] == 0 and s["diagnostics"]["audio_thread_locks"] == 0

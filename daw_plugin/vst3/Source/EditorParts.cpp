@@ -160,4 +160,46 @@ void PianoRoll::paint (juce::Graphics& g)
         }
     }
 }
+
+AuditionBar::AuditionBar()
+{
+    audition.setTooltip ("The captured section sung by the artist and two others, one clip each, played in place (Ctrl+Shift+Return)");
+    audition.onClick = [this] { if (onAudition) onAudition(); };
+    hear.setTitle ("Hear");
+    hear.setTextWhenNothingSelected ("Audition clips appear here");
+    hear.setTextWhenNoChoicesAvailable ("No audition yet");
+    hear.onChange = [this] {
+        if (onHear)
+            onHear (hear.getSelectedId() - 2);   // id 1: the take; id 2 + i: clip i
+    };
+    addAndMakeVisible (audition);
+    addAndMakeVisible (hear);
+}
+
+void AuditionBar::update (const juce::Array<juce::var>& clips, int playing, bool running)
+{
+    juce::StringArray names;
+    for (auto& c : clips)
+        names.add (c["artist"].toString());
+    if (names != shown)
+    {
+        shown = names;
+        hear.clear (juce::dontSendNotification);
+        if (! names.isEmpty())
+            hear.addItem ("Hear the take", 1);
+        for (int i = 0; i < names.size(); ++i)
+            hear.addItem ("Hear " + names[i] + " (audition clip " + juce::String (i + 1) + ")", i + 2);
+    }
+    if (! names.isEmpty())
+        hear.setSelectedId (playing + 2, juce::dontSendNotification);
+    audition.setEnabled (! running);
+}
+
+void AuditionBar::resized()
+{
+    auto r = getLocalBounds();
+    audition.setBounds (r.removeFromLeft (100));
+    r.removeFromLeft (6);
+    hear.setBounds (r);
+}
 } // namespace topline

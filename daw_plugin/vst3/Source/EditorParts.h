@@ -33,6 +33,26 @@ private:
     juce::String state, line1, line2;
 };
 
+/** One-click audition of the capture: the Audition button, and a menu of the clips that came
+    back (one per artist; the one chosen plays through the plugin in place of the take). */
+class AuditionBar final : public juce::Component
+{
+public:
+    AuditionBar();
+    std::function<void()> onAudition;
+    std::function<void (int)> onHear;   // a clip's index, or -1: the take again
+    /** ``clips``: [{artist, wav, start_sample, ...}] of the last audition; ``playing``: its index or -1. */
+    void update (const juce::Array<juce::var>& clips, int playing, bool running);
+    juce::Button& button() { return audition; }
+    juce::ComboBox& menu() { return hear; }
+    void resized() override;
+
+private:
+    juce::TextButton audition { "Audition" };
+    juce::ComboBox hear;
+    juce::StringArray shown;
+};
+
 /** The sung melody of one take over its bars: one box per note (pitch vertical), the lyric
     syllable under it, bar lines from the score's meter. */
 class PianoRoll final : public juce::Component

@@ -72,6 +72,8 @@ void ToplineEditor::setUpControls (const Settings& s)
 void ToplineEditor::setUpActions()
 {
     generateButton.onClick = [this] { localMessage = {}; proc.requestGenerate(); };
+    auditionBar.onAudition = [this] { localMessage = {}; proc.requestAudition(); };
+    auditionBar.onHear = [this] (int clip) { proc.requestClip (clip); };
     cancelButton.onClick = [this] { proc.requestCancel(); };
     resing.onClick = [this] {
         const int next = juce::Random::getSystemRandom().nextInt (1000000);
@@ -114,7 +116,7 @@ void ToplineEditor::setUpActions()
     for (auto* c : std::initializer_list<juce::Component*> { &banner, &artistLabel, &artist, &artistInfo, &languageLabel, &language,
                                                             &loadLyrics, &lyrics, &melody, &compose, &seedLabel, &seed, &melodyLabel,
                                                             &takeList, &pianoRoll, &captureButton, &generateButton, &cancelButton,
-                                                            &resing, &monitorBox, &progressBar, &status, &phrase, &message, &takeTile })
+                                                            &resing, &monitorBox, &progressBar, &status, &phrase, &message, &takeTile, &auditionBar })
         addAndMakeVisible (c);
     addChildComponent (inputWav);
     inputWav.setVisible (proc.isStandalone());
@@ -125,7 +127,7 @@ void ToplineEditor::setUpFocusOrder()
     int order = 1;
     for (auto* c : std::initializer_list<juce::Component*> { &artist, &language, &lyrics, &loadLyrics, &melody, &compose, &seed, &inputWav,
                                                             &captureButton, &generateButton, &cancelButton, &resing, &monitorBox,
-                                                            &takeList.listBox() })
+                                                            &takeList.listBox(), &auditionBar.button(), &auditionBar.menu() })
     {
         c->setExplicitFocusOrder (order++);
         c->setWantsKeyboardFocus (true);
@@ -134,6 +136,11 @@ void ToplineEditor::setUpFocusOrder()
 
 bool ToplineEditor::keyPressed (const juce::KeyPress& key)
 {
+    if (key == juce::KeyPress (juce::KeyPress::returnKey, juce::ModifierKeys::commandModifier | juce::ModifierKeys::shiftModifier, 0))
+    {
+        auditionBar.button().triggerClick();
+        return true;
+    }
     if (key == juce::KeyPress (juce::KeyPress::returnKey, juce::ModifierKeys::commandModifier, 0))
     {
         generateButton.triggerClick();
@@ -172,6 +179,8 @@ void ToplineEditor::resized()
     languageLabel.setBounds (row.removeFromLeft (72));
     language.setBounds (row);
     artistInfo.setBounds (left.removeFromTop (40));
+    auditionBar.setBounds (left.removeFromTop (28).withTrimmedRight (4));
+    left.removeFromTop (4);
     auto mrow = left.removeFromBottom (28);
     loadLyrics.setBounds (mrow.removeFromLeft (110));
     mrow.removeFromLeft (6);
@@ -214,6 +223,7 @@ void ToplineEditor::timerCallback()
     showArtists (st, s);
     showProgress (st, s);
     showMessage (st, s);
+    auditionBar.update (st.clips, st.clipPlaying, st.auditionRunning);
     melodyLabel.setText (s.melodyPath.isEmpty() ? "Guide melody: none, the composer writes one (seed " + juce::String (s.seed) + ")"
                                                 : "Guide melody: " + s.melodyPath,
                          juce::dontSendNotification);
@@ -256,7 +266,16 @@ void ToplineEditor::showProgress (const Status& st, const Settings& s)
     progress = st.jobRunning ? juce::jlimit (0.0, 1.0, st.progress) : (st.progress >= 1.0 ? 1.0 : -1.0);
     status.setText (st.text, juce::dontSendNotification);
     juce::String p;
-    if (st.jobRunning && st.phrasesDone > 0)
+    if (st.auditionRunning || st.clipPlaying >= 0)
+    {
+        juce::StringArray names;
+        for (auto& c : st.clips)
+            names.add (c["artist"].toString());
+        p = (st.auditionRunning ? "Audition clips so far: " : "Audition clips: ") + (names.isEmpty() ? "none yet" : names.joinIntoString (", "));
+        if (st.clipPlaying >= 0 && st.clipPlaying < names.size())
+            p << "; playing " << names[st.clipPlaying];
+    }
+    else if (st.jobRunning && st.phrasesDone > 0)
     {   // phrases follow the lyric lines (a new phrase at each line); name the line being sung
         juce::StringArray lines;
         for (auto& l : juce::StringArray::fromLines (s.lyrics))
@@ -347,6 +366,9 @@ void ToplineEditor::writeStateFile (const Status& st, const Settings& s)
     }
     o->setProperty ("takes", takes);
     o->setProperty ("selected_take", takeList.selectedRow());
+    o->setProperty ("clips", st.clips);
+    o->setProperty ("clip_playing", st.clipPlaying);
+    o->setProperty ("audition_running", st.auditionRunning);
     o->setProperty ("piano_roll_notes", pianoRoll.numNotes());
     o->setProperty ("size", juce::Array<juce::var> { getWidth(), getHeight() });
     o->setProperty ("scale", juce::Component::getApproximateScaleFactorForComponent (this));

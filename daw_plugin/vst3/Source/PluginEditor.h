@@ -7,7 +7,8 @@
 //           in a piano roll with the lyric under each note
 //   bottom  Capture / Generate / Cancel, progress and the phrase being sung, what to do when
 //           something is wrong, the take to drag onto a track
-// Keyboard: Tab moves through the controls; Ctrl+Return generates, Escape cancels.
+// Keyboard: Tab moves through the controls; Ctrl+Return generates, Ctrl+Shift+Return auditions,
+// Escape cancels.
 // $TOPLINE_EDITOR_STATE names a JSON file the editor rewrites when what it shows changes (tests,
 // support): the banner, artists, progress, message, takes, notes drawn, its size.
 #pragma once
@@ -66,6 +67,7 @@ private:
     TakeList takeList;
     PianoRoll pianoRoll;
     TakeTile takeTile;
+    AuditionBar auditionBar;
     std::unique_ptr<juce::ButtonParameterAttachment> captureAttachment;
     std::unique_ptr<juce::ComboBoxParameterAttachment> monitorAttachment;
     std::unique_ptr<juce::FileChooser> chooser;

@@ -21,8 +21,10 @@ ToplineProcessor::ToplineProcessor()
                                                             { "Instrumental + vocal", "Instrumental", "Vocal" }, 0));
     addParameter (vocalDb = new juce::AudioParameterFloat ({ "vocal_db", 1 }, "Vocal level",
                                                            juce::NormalisableRange<float> (-60.0f, 12.0f, 0.1f), 0.0f));
+    addParameter (audition = new juce::AudioParameterBool ({ "audition", 1 }, "Audition", false)); // last: hosts index the others
     generate->addListener (this);
     cancel->addListener (this);
+    audition->addListener (this);
     records.resize ((size_t) kMaxRecords);
     settings.takesDir = takes::defaultFolder().getFullPathName();
     setLatencySamples (0);
@@ -43,6 +45,7 @@ ToplineProcessor::~ToplineProcessor()
 {
     generate->removeListener (this);
     cancel->removeListener (this);
+    audition->removeListener (this);
     worker->stopThread (4000);
     worker.reset();
     delete pending.exchange (nullptr);
@@ -70,6 +73,13 @@ void ToplineProcessor::parameterValueChanged (int index, float value)
             cancelRequests.fetch_add (1);
         else if (! on)
             cancelOn.store (false);
+    }
+    else if (index == audition->getParameterIndex())
+    {
+        if (on && ! auditionOn.exchange (true))
+            auditionRequests.fetch_add (1);
+        else if (! on)
+            auditionOn.store (false);
     }
 }
 

@@ -45,6 +45,7 @@ struct Settings
     double maxCaptureSeconds = 480.0;
     juce::var capture;              // metadata of the last captured range sent to the sidecar
     juce::var take;                 // {path, start_sample, sample_rate, tempo_map, ...}
+    juce::StringArray auditionArtists; // who sings an audition; empty: the artist and the next two
 };
 
 /** What the worker reports, for the editor and the diagnostics. Guarded by statusMutex. */
@@ -61,6 +62,9 @@ struct Status
     int phrasesReused = -1;         // from the take's metadata when the sidecar reports it
     bool sidecarReachable = false;
     bool jobRunning = false;
+    bool auditionRunning = false;   // the running job is an audition (clips, not a take)
+    juce::Array<juce::var> clips;   // the last audition's clips: {artist, wav, start_sample, sample_rate}
+    int clipPlaying = -1;           // which of them plays through the plugin (-1: none, the take plays)
 };
 
 class ToplineProcessor final : public juce::AudioProcessor,
@@ -97,6 +101,7 @@ public:
     juce::AudioParameterBool* cancel = nullptr;    // off -> on: cancel the running job
     juce::AudioParameterChoice* monitor = nullptr; // main output: instrumental + vocal | instrumental | vocal
     juce::AudioParameterFloat* vocalDb = nullptr;  // level of the take (both outputs)
+    juce::AudioParameterBool* audition = nullptr;  // off -> on: audition the capture (the editor's Audition)
 
     //==================================================================== for the editor / worker
     Settings getSettings() const;
@@ -106,6 +111,9 @@ public:
     void requestGenerate() noexcept { generateRequests.fetch_add (1); }
     void requestCancel() noexcept { cancelRequests.fetch_add (1); }
     void requestArtists() noexcept { artistRequests.fetch_add (1); }
+    void requestAudition() noexcept { auditionRequests.fetch_add (1); }
+    /** Play clip ``index`` of the last audition through the plugin (the worker hands it over). */
+    void requestClip (int index) noexcept { clipChoice.store (index); clipRequests.fetch_add (1); }
     juce::var diagnostics() const;
 
     /** A copy of the capture taken while it is closed to the audio thread (worker only).
@@ -133,6 +141,8 @@ public:
 
     std::atomic<juce::uint32> generateRequests { 0 }, cancelRequests { 0 }, artistRequests { 0 };
     std::atomic<juce::uint32> takeReloadRequests { 0 };   // settings.take changed (state restored)
+    std::atomic<juce::uint32> auditionRequests { 0 }, clipRequests { 0 };
+    std::atomic<int> clipChoice { -1 };
     /** True once the host has told us of a Generate/Cancel change (then the worker need not poll). */
     std::atomic<bool> paramListenerSeen { false };
 
@@ -141,7 +151,7 @@ private:
     // the audio thread included: an atomic increment only)
     void parameterValueChanged (int index, float value) override;
     void parameterGestureChanged (int, bool) override {}
-    std::atomic<bool> generateOn { false }, cancelOn { false };
+    std::atomic<bool> generateOn { false }, cancelOn { false }, auditionOn { false };
 
     struct BlockRecord
     {

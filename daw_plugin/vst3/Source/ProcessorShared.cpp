@@ -154,6 +154,9 @@ juce::var ToplineProcessor::diagnostics() const
     d->setProperty ("phrases_done", st.phrasesDone);
     d->setProperty ("standalone", isStandalone());
     d->setProperty ("input_file_playing", inputActive.load());
+    d->setProperty ("audition_running", st.auditionRunning);
+    d->setProperty ("clips", st.clips);
+    d->setProperty ("clip_playing", st.clipPlaying);
     return juce::var (d);
 }
 
@@ -178,6 +181,7 @@ void ToplineProcessor::getStateInformation (juce::MemoryBlock& dest)
     o->setProperty ("max_capture_s", s.maxCaptureSeconds);
     o->setProperty ("capture", s.capture);
     o->setProperty ("take", s.take);
+    o->setProperty ("audition_artists", s.auditionArtists);
     auto* p = new juce::DynamicObject();
     p->setProperty ("capture", capture->get());
     p->setProperty ("monitor", monitor->getIndex());
@@ -211,6 +215,10 @@ void ToplineProcessor::setStateInformation (const void* data, int size)
         s.maxCaptureSeconds = juce::jlimit (1.0, 3600.0, (double) v.getProperty ("max_capture_s", 480.0));
         s.capture = v["capture"];
         s.take = v["take"];
+        s.auditionArtists.clear();
+        if (const auto* a = v["audition_artists"].getArray(); a != nullptr)
+            for (int i = 0; i < juce::jmin (32, a->size()); ++i)
+                s.auditionArtists.add (a->getReference (i).toString());
     });
     const auto& p = v["params"];
     if (p.isObject())

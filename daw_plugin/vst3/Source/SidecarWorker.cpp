@@ -27,6 +27,7 @@ void SidecarWorker::status (const juce::String& text, double progress)
         if (progress > -2.0)
             s.progress = progress;
         s.jobRunning = job.has_value();
+        s.auditionRunning = job.has_value() && job->audition;
     });
 }
 
@@ -61,29 +62,34 @@ void SidecarWorker::pollControls()
 {
     // Hosts that report parameter changes reach the listener (ToplineProcessor counts the edges);
     // for any other, watch the values here
-    const bool g = proc.generate->get(), c = proc.cancel->get();
+    const bool g = proc.generate->get(), c = proc.cancel->get(), a = proc.audition->get();
     const bool poll = ! proc.paramListenerSeen.load();
     bool wantGenerate = poll && g && ! lastGenerate, wantCancel = poll && c && ! lastCancel;
+    bool wantAudition = poll && a && ! lastAudition;
     lastGenerate = g;
     lastCancel = c;
+    lastAudition = a;
     if (auto r = proc.generateRequests.load(); r != seenGenerate) { seenGenerate = r; wantGenerate = true; }
     if (auto r = proc.cancelRequests.load(); r != seenCancel) { seenCancel = r; wantCancel = true; }
+    if (auto r = proc.auditionRequests.load(); r != seenAudition) { seenAudition = r; wantAudition = true; }
     if (auto r = proc.artistRequests.load(); r != seenArtists) { seenArtists = r; artistsWanted = true; artistsAt = -1e9; }
+    playClipIfAsked();
     if (wantCancel && job)
         cancelJob();
-    if (wantGenerate)
+    if (wantGenerate || wantAudition)
     {
         if (job && job->state != Job::State::cancelling)
-            status ("A take is already being made: cancel it first");
+            status (job->audition ? "An audition is running: cancel it first" : "A take is already being made: cancel it first");
         else
-            startJob();
+            startJob (wantAudition && ! wantGenerate);
     }
 }
 
 //======================================================================================== job
-void SidecarWorker::startJob()
+void SidecarWorker::startJob (bool audition)
 {
     const auto settings = proc.getSettings();
+    const auto cast = audition ? auditionCast (settings) : juce::StringArray();
     if (settings.lyrics.trim().isEmpty())
     {   // checked before the capture is closed: typing the lyrics and pressing Generate again works
         proc.updateStatus ([] (Status& s) { s.error = "No lyrics"; s.hint = "type or load the lyrics first, then Generate"; });
@@ -145,7 +151,10 @@ void SidecarWorker::startJob()
     body->setProperty ("melody_source", settings.melodyPath.isNotEmpty() ? "melody" : "composer");
     body->setProperty ("tempo_map", j.tempoMap.toVar());
     body->setProperty ("bars", juce::var());
-    j.header = wire::encodeHeader ("generate", j.id, juce::var (body), specs);
+    if (audition)
+        body->setProperty ("artists", cast);
+    j.audition = audition;
+    j.header = wire::encodeHeader (audition ? "audition" : "generate", j.id, juce::var (body), specs);
 
     auto* cap = new juce::DynamicObject();
     cap->setProperty ("start_sample", (juce::int64) j.startSample);
@@ -157,7 +166,7 @@ void SidecarWorker::startJob()
     proc.updateSettings ([&] (Settings& s) { s.capture = juce::var (cap); });
     proc.updateStatus ([] (Status& s) { s.error = ""; s.hint = ""; s.progress = 0; s.stage = ""; s.phrasesDone = 0; s.phrasesReused = -1; });
     job = std::move (j);
-    status ("Sending the capture to the sidecar", 0.0);
+    status (audition ? "Audition (" + cast.joinIntoString (", ") + "): sending the capture" : "Sending the capture to the sidecar", 0.0);
 }
 
 void SidecarWorker::serviceJob()
@@ -276,6 +285,8 @@ void SidecarWorker::handle (const wire::Message& m)
     }
     else if (m.type == "chunk")
     {   // a phrase streamed early (the take arrives whole with "done"): counted for the editor
+        if (j.audition && m.body.hasProperty ("clip"))
+            return takeClip (m);
         const int index = (int) m.body.getProperty ("index", 0);
         proc.updateStatus ([&] (Status& s) { s.phrasesDone = juce::jmax (s.phrasesDone, index + 1); });
     }
@@ -290,7 +301,10 @@ void SidecarWorker::handle (const wire::Message& m)
     }
     else if (m.type == "done")
     {
-        finishWithTake (m);
+        if (j.audition)
+            finishAudition();   // the A/B reel is for the CLI; the clips came one by one
+        else
+            finishWithTake (m);
     }
     else if (m.type == "error")
     {
@@ -357,22 +371,8 @@ void SidecarWorker::finishWithTake (const wire::Message& m)
     if (md.hasProperty ("phrases_reused"))
         proc.updateStatus ([&] (Status& s) { s.phrasesReused = (int) md["phrases_reused"]; });
     proc.updateSettings ([&] (Settings& s) { s.take = juce::var (t); });
-
-    takeAudio = audio;
-    takePath = wav.getFullPathName();
-    takeRate = sr;
-    takeStartSeconds = (double) start / sr;
-    takeTempo = job->tempoMap;
-    takeHasTempo = true;
-    seenReload = proc.takeReloadRequests.load();   // this take is newer than any reload request
-    auto play = std::make_unique<PlayableTake>();
-    const double rate = proc.currentSampleRate();
-    play->audio = (rate > 0 && rate != sr) ? takes::resample (*audio, sr, rate) : *audio;
-    play->sampleRate = rate > 0 ? rate : sr;
-    play->startSeconds = takeStartSeconds;
-    play->tempoMap = takeTempo;
-    play->hasTempoMap = true;
-    proc.publishTake (std::move (play));
+    proc.updateStatus ([] (Status& s) { s.clipPlaying = -1; });
+    play (audio, sr, start, job->tempoMap, wav.getFullPathName());
     job.reset();
     status ("Take ready: " + wav.getFileName(), 1.0);
 }

@@ -43,13 +43,15 @@ private:
         juce::int64 startSample = 0, length = 0;
         double sampleRate = 0;
         juce::String artist;
+        bool audition = false;        // an audition: clips stream in as chunk events, done is the A/B reel
+        int clips = 0;
         enum class State { waitingForSidecar, submitted, accepted, cancelling } state = State::waitingForSidecar;
         double lastHeard = 0, lastPing = 0, submittedAt = 0, nextTry = 0, retryAt = 0;
         int resubmits = 0;
     };
 
     void pollControls();
-    void startJob();
+    void startJob (bool audition);
     void serviceJob();
     void cancelJob();
     bool ensureConnected (juce::String& why);
@@ -58,6 +60,15 @@ private:
     bool receive (int timeoutMs, std::vector<zmq::message_t>& parts);
     void handle (const wire::Message& m);
     void finishWithTake (const wire::Message& m);
+    // auditions (WorkerAudition.cpp)
+    juce::StringArray auditionCast (const Settings&) const;
+    void takeClip (const wire::Message& m);
+    void finishAudition();
+    void playClipIfAsked();
+    /** Hands ``audio`` (at ``sr``, session sample ``start``) to the audio thread, resampled to the
+        session rate, placed by ``tempo`` like a take. */
+    void play (std::shared_ptr<const juce::AudioBuffer<float>> audio, double sr, juce::int64 start, const wire::TempoMap& tempo,
+               const juce::String& path);
     void failJob (const juce::String& error, const juce::String& hint);
     void fetchArtists();
     void sidecarState (const juce::String& state, const juce::String& detail);
@@ -70,8 +81,17 @@ private:
     std::optional<zmq::socket_t> sock;
     juce::String connectedUrl;
     std::optional<Job> job;
-    bool lastGenerate = false, lastCancel = false;
-    juce::uint32 seenGenerate = 0, seenCancel = 0, seenArtists = 0, seenReload = 0;
+    bool lastGenerate = false, lastCancel = false, lastAudition = false;
+    juce::uint32 seenGenerate = 0, seenCancel = 0, seenArtists = 0, seenReload = 0, seenAudition = 0, seenClip = 0;
+    struct Clip
+    {
+        std::shared_ptr<const juce::AudioBuffer<float>> audio;
+        double rate = 0;
+        juce::int64 start = 0;
+        wire::TempoMap tempo;
+        juce::String path;
+    };
+    std::vector<Clip> clips;      // the last audition's, in arrival order
     double artistsAt = -1e9;
     bool artistsWanted = false;   // asked for by the editor: refresh now
     juce::String inputPath;       // Standalone input WAV as loaded, and the rate it was loaded for
