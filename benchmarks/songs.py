@@ -215,6 +215,25 @@ _add(Song(
      Line("Verse", "Pa-per whales col-lect the snow", "D4:1 D4:.5 B3:.5 G3:1 B3:1 C4:1 A3:2 r:1")),
     unguessable=True, description="4/4 at 110 BPM, 44.1 kHz, unguessable lyrics"))
 
+# Tuning songs for the Romance languages (the held-out ones below are never tuned on).
+_add(Song(
+    "gato_dorado", "El Dragón de Sal", 48_000, ((0.0, 100.0),), ((1, 4, 4),),
+    ("Am", "Am", "Dm", "G", "C", "Am", "Dm", "E", "Am", "F", "G", "C", "E", "Am"),
+    (Line("Verso", "El dra-gón de-ja su ca-ma", "E4:1 A4:.5 B4:.5 C5:1 B4:1 A4:1 G4:1 A4:2 r:4"),
+     Line("Verso", "La bo-ti-ja bai-la so-la", "C5:1 B4:.5 A4:.5 G4:1 A4:1 F4:1 E4:1 D4:2 r:4"),
+     Line("Coro", "Mi ca-ba-llo pin-ta nu-bes", "E4:1 G4:.5 A4:.5 C5:1 B4:1 A4:1 G4:1 E4:2 r:4"),
+     Line("Coro", "Tu ven-ta-na co-me u-vas", "F4:1 A4:.5 G4:.5 F4:1 E4:1 D4:1 E4:1 A3:2 r:4")),
+    unguessable=True, language="es", description="Spanish tuning song, 4/4 at 100 BPM, spirant b/d/g contexts"))
+
+_add(Song(
+    "pomme_grise", "La Pomme Grise", 44_100, ((0.0, 96.0),), ((1, 4, 4),),
+    ("C", "C", "F", "G", "C", "Am", "F", "G", "C", "F", "Dm", "G", "C", "C"),
+    (Line("Couplet", "La pom-me gri-se lit un pha-re", "C4:1 E4:.5 G4:.5 G4:1 F4:1 E4:1 D4:1 E4:1 C4:1 r:4"),
+     Line("Couplet", "Mon vé-lo chan-te sous la pluie", "E4:1 G4:1 A4:1 G4:1 F4:1 E4:1 D4:1 C4:1 r:4"),
+     Line("Refrain", "Le ca-nard ven-dait des é-toi-les", "G4:1 A4:.5 G4:.5 E4:1 C4:1 D4:1 E4:1 F4:1 E4:1 r:4"),
+     Line("Refrain", "Ma ta-ble rê-ve de fro-ma-ge", "F4:1 E4:.5 D4:.5 C4:1 D4:1 E4:1 D4:1 B3:1 C4:1 r:4")),
+    unguessable=True, language="fr", description="French tuning song, 4/4 at 96 BPM, sung mute e"))
+
 # Held out: written after the singing rules were tuned, never used to tune them.
 _add(Song(
     "apfelboot", "Das Apfelboot", 48_000, ((0.0, 96.0),), ((1, 4, 4),),

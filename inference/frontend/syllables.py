@@ -72,6 +72,8 @@ def syllabify(phones: Sequence[str], n_syllables: int | None = None, language: s
     english = not language or language.startswith("en")
     if n_syllables is None and english:
         _split_hiatus(bare, stress)
+    if not english:
+        _split_geminates(bare, stress)
     vowels = [i for i, p in enumerate(bare) if is_vowel(p)]
     if not vowels:  # a hum ("m") or a bare consonant: sing the whole thing
         vowels = [len(bare) - 1]
@@ -79,7 +81,15 @@ def syllabify(phones: Sequence[str], n_syllables: int | None = None, language: s
     while len(vowels) < n and _split_one(bare, stress, vowels):
         vowels = [i for i, p in enumerate(bare) if is_vowel(p)]
     while len(vowels) > n:
-        vowels.remove(_weakest(vowels, stress))
+        k = _weakest(vowels, stress)
+        vowels.remove(k)
+        if english:
+            continue
+        if bare[k] in _GLIDE_OF and k + 1 < len(bare) and is_vowel(bare[k + 1]):
+            bare[k] = _GLIDE_OF[bare[k]]  # Italian "se-dia": sɛ|dja, the i a glide of the next syllable
+        elif bare[k] == "ə":  # espeak's epenthetic schwa (Brazilian "bar-co" baɾəkʊ): not sung
+            del bare[k], stress[k]
+            vowels = [v - (v > k) for v in vowels]
     onsets = legal_onsets(language)
     bounds = [0]
     for a, b in zip(vowels[:-1], vowels[1:]):
@@ -143,6 +153,25 @@ def _split_hiatus(bare: list[str], stress: list[int]) -> None:
         if pair:
             bare[i:i + 1] = list(pair)
             stress[i:i + 1] = [stress[i], 0]
+            i += 1
+        i += 1
+
+
+_GLIDE_OF = {"i": "j", "ɪ": "j", "u": "w", "ʊ": "w"}
+"""A high vowel folded into the next vowel's syllable is sung as its glide."""
+
+
+def _split_geminates(bare: list[str], stress: list[int]) -> None:
+    """A long consonant (espeak's Italian ``tː`` of "gatto") is sung as two: the closure ends
+    one syllable and the release starts the next (gat|to), in place. Held as one phone it fell
+    to the coda and the next syllable began on a bare vowel ("gatto" heard as "garato")."""
+    i = 0
+    while i < len(bare):
+        p = bare[i]
+        if p.endswith("ː") and len(p) > 1 and not is_vowel(p):
+            c = p[:-1]
+            bare[i:i + 1] = [c, c]
+            stress[i:i + 1] = [0, 0]
             i += 1
         i += 1
 

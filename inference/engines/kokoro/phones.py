@@ -41,6 +41,11 @@ def replacements(language: str) -> tuple[tuple[str, str], ...]:
     return _REPLACE_GB if language == "en-gb" else _REPLACE_OTHER
 
 
+_SUNG_STOPS = {"es": {"β": "b", "ð": "d", "ɣ": "ɡ"}}
+"""Spanish b/d/g between vowels are soft spirants in speech (``la βoˈtixa``); a singer starting
+a note on them articulates the stop, which carries over the held vowels before it."""
+
+
 @dataclass(frozen=True)
 class Sym:
     """One Kokoro vocabulary symbol with its role in the syllable."""
@@ -71,8 +76,9 @@ def syllable_symbols(onset: tuple[str, ...], nucleus: tuple[str, ...], coda: tup
     further nucleus symbols (a diphthong's second vowel, a nasal mark) are its ``glide``. A
     nucleus without a vowel gets ``ə``."""
     out: list[Sym] = []
+    stops = _SUNG_STOPS.get(language, {})
     for p in onset:
-        out += [Sym(c, "onset") for c in to_kokoro(p, language) if c in vocab]
+        out += [Sym(stops.get(c, c), "onset") for c in to_kokoro(p, language) if c in vocab]
     nuc = [c for p in nucleus for c in to_kokoro(p, language) if c in vocab]
     if not any(c in VOWELS for c in nuc):
         nuc = ["ə"] + nuc
