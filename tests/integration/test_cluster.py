@@ -195,9 +195,9 @@ def test_the_per_user_limit_refuses_the_thirteenth_job_as_busy(cluster: Cluster)
     greedy = _dealer(ctx, ConnectionInfo.read(cluster.connection_file))
     ids = [f"greedy-{i}" for i in range(13)]
     first: dict[str, P.Message] = {}
-    for i, jid in enumerate(ids):
-        greedy.send_multipart([bytes(f) for f in P.encode(P.job_request(job_spec(n_notes=4, seed=300 + i),
-                                                                          job_id=jid))])
+    for i, jid in enumerate(ids):  # small requests, all in before the first take can finish
+        req = P.job_request(job_spec(n_notes=4, seed=300 + i, instrumental=False), job_id=jid)
+        greedy.send_multipart([bytes(f) for f in P.encode(req)])
     deadline = time.monotonic() + 30
     while len(first) < 13:
         assert time.monotonic() < deadline and greedy.poll(5000), f"{13 - len(first)} requests unanswered"
