@@ -11,13 +11,15 @@ line boundaries, each chunk after several silence lead-ins, as benchmarks/qualit
 scored against the words of the lines it sings. Both takes sing the same lines: the first
 ``--lines`` lines of the sheet that the composed take sings (a composed take may leave lines
 out; those are counted and said). Target: composed WER no worse than 1.3x the reference's,
-pooled over the set's words. Renders are cached under ~/.cache/topline/composer_wer.
+pooled over the set's words. Renders and transcriptions are cached under
+~/.cache/topline/composer_wer (``--songs`` runs can share the work, a whole-set run then gathers them; clear it when the
+engine changes).
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import subprocess
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,22 +67,17 @@ def only_lines(score: Score, lines: set[int], language: str) -> Score:
     return dataclasses.replace(score, notes=tuple(n for n in score.notes if n.line in lines), language=language)
 
 
-def _code_version() -> str:
-    """The committed tree of inference/ (a render cached under another tree is rendered again)."""
-    try:
-        r = subprocess.run(["git", "rev-parse", "HEAD:inference"], capture_output=True, text=True, timeout=10,
-                           cwd=Path(__file__).resolve().parent)
-        return r.stdout.strip()[:12] or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+def take_key(score: Score, artist: str, seed: int = 0) -> str:
+    """What a take's render (and its transcription) is cached under (the engine's code is not in
+    the key: clear the folder when the engine changes)."""
+    return hashlib.sha256(repr((score.notes, score.tempo_map, artist, seed, TAKE_SR)).encode()).hexdigest()[:16]
 
 
 def sing(pipe: ScorePipeline, score: Score, artist: str, seed: int = 0) -> np.ndarray:
     """The dry take of ``score`` (float32 [1, T] at TAKE_SR, sample 0 = bar 1's time 0), cached."""
     tm = score.tempo_map
     end_s = max(tm.seconds_at(n.end) for n in score.notes) + 1.0
-    key = hashlib.sha256(repr((score.notes, tm, artist, seed, TAKE_SR, _code_version())).encode()).hexdigest()[:16]
-    path = CACHE / f"{key}.npy"
+    path = CACHE / f"{take_key(score, artist, seed)}.npy"
     if path.exists():
         return np.load(path)
     pipe.score = score
@@ -107,13 +104,20 @@ class Heard:
         return 100.0 * self.errors / self.words if self.words else float("nan")
 
 
-def transcribe(tr: M.Transcriber, audio: np.ndarray, score: Score, sheet: LyricsSheet) -> Heard:
-    """WER of the take over its own phrases: chunks from its own notes' line spans."""
+def transcribe(tr: M.Transcriber, audio: np.ndarray, score: Score, sheet: LyricsSheet, key: str) -> Heard:
+    """WER of the take over its own phrases: chunks from its own notes' line spans (cached under
+    the take's ``key``, the chunks and the lead-ins)."""
     notes = M.notes_from_score(score)
     words = {i: M.lyrics_words(sheet.lines[i].text) for i in {n.line for n in score.notes}}
     chunks = M.chunk_lines(notes, words, audio_end_s=audio.shape[-1] / TAKE_SR)
+    h = hashlib.sha256(repr((key, chunks, tr.leads_s, tr.seed)).encode()).hexdigest()[:16]
+    path = CACHE / f"{h}.heard.json"
+    if path.exists():
+        return Heard(**json.loads(path.read_text()))
     w = tr.score(audio, TAKE_SR, chunks, language="en")
-    return Heard(float(w["errors"]), int(w["ref_words"]), str(w["hyp"]), list(w["chunks"]))
+    heard = Heard(float(w["errors"]), int(w["ref_words"]), str(w["hyp"]), list(w["chunks"]))
+    path.write_text(json.dumps(dataclasses.asdict(heard)))
+    return heard
 
 
 @dataclass
@@ -148,7 +152,7 @@ def wer_song(song: FormSong, cond: str, n_lines: int, pipe: ScorePipeline, tr: M
     lines = sung & first
     takes = []
     for s in (only_lines(score, lines, language), only_lines(reference_score(ref, syls, song), lines, language)):
-        takes.append(transcribe(tr, sing(pipe, s, artist), s, sheet))
+        takes.append(transcribe(tr, sing(pipe, s, artist), s, sheet, take_key(s, artist)))
     return WerRow(song.name, cond, len(lines), len(first - sung), takes[0], takes[1])
 
 
