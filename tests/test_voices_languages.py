@@ -141,6 +141,8 @@ def test_french_mute_e_written_as_a_sung_syllable_is_a_schwa_not_the_vowel_held_
     assert syllabify(fr[1], 3, "fr")[-1].onset == ("ʁ",) and syllabify(fr[1], 3, "fr")[-1].nucleus == ("ə",)
     assert syllabify(fr[2], 2, "fr")[-1] == Phonemes((), ("ə",), (), 0)
     assert [s.coda for s in syllabify(fr[3], 2, "fr")] == [("ʁ",), ()]  # por-te: ʁt is no onset, t is
+    # "pluie" (espeak plyi) is one syllable, plɥi: unhyphenated it sang on two notes
+    assert [(s.onset, s.nucleus) for s in syllabify(G2P("fr").words(["pluie"])[0], None, "fr")] == [(("p", "l", "ɥ"), ("i",))]
     # English keeps holding the vowel, the coda at the end ("lo-ve" sung on two notes)
     en = syllabify(G2P("en-us").words(["love"])[0], 2, "en-us")
     assert en[1].nucleus == en[0].nucleus and en[1].coda == ("v",)

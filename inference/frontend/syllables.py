@@ -74,6 +74,8 @@ def syllabify(phones: Sequence[str], n_syllables: int | None = None, language: s
         _split_hiatus(bare, stress)
     if not english:
         _split_geminates(bare, stress)
+    if n_syllables is None and language.startswith("fr"):
+        _glide_before_vowels(bare)
     vowels = [i for i, p in enumerate(bare) if is_vowel(p)]
     if not vowels:  # a hum ("m") or a bare consonant: sing the whole thing
         vowels = [len(bare) - 1]
@@ -159,6 +161,17 @@ def _split_hiatus(bare: list[str], stress: list[int]) -> None:
 
 _GLIDE_OF = {"i": "j", "ɪ": "j", "u": "w", "ʊ": "w"}
 """A high vowel folded into the next vowel's syllable is sung as its glide."""
+
+
+_GLIDE_OF_FR = {"i": "j", "y": "ɥ", "u": "w"}
+
+
+def _glide_before_vowels(bare: list[str]) -> None:
+    """French i/y/u before a vowel of the same word is its glide (espeak writes "pluie" plyi,
+    one syllable: plɥi), in place."""
+    for i in range(len(bare) - 1):
+        if bare[i] in _GLIDE_OF_FR and is_vowel(bare[i + 1]):
+            bare[i] = _GLIDE_OF_FR[bare[i]]
 
 
 def _split_geminates(bare: list[str], stress: list[int]) -> None:
