@@ -267,10 +267,21 @@ def results_table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(rows) + "\n\n" + "\n".join(verdicts)
 
 
+NATIVE = {"en-us": "heart", "en-gb": "emma", "de": "greta", "es": "marisol", "fr": "siwis", "it": "sara",
+          "pt-br": "flor"}
+"""Who sings a song of each language under ``--artists native``."""
+
+
+def _native(language: str) -> str:
+    return NATIVE.get(language, "heart")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--songs", default="", help=f"comma-separated, from: {', '.join(SONGS)}")
-    ap.add_argument("--artists", default=None, help="comma-separated artist presets (default: the project's default)")
+    ap.add_argument("--artists", default=None,
+                    help="comma-separated artist presets (default: the project's default); 'native': each song "
+                         "sung by its language's artist (" + ", ".join(f"{k} {v}" for k, v in NATIVE.items()) + ")")
     ap.add_argument("--json", type=Path, help="write every figure to this JSON file")
     ap.add_argument("--crepe", default="tiny", choices=("tiny", "full"), help="CREPE model for the pitch meter")
     ap.add_argument("--no-wer", action="store_true", help="skip Whisper")
@@ -288,11 +299,13 @@ def main(argv: list[str] | None = None) -> int:
     from inference.pipeline import Pipeline
     from presets import DEFAULT_ARTIST
 
-    artists = [a for a in (args.artists or DEFAULT_ARTIST).split(",") if a]
     names = [s for s in args.songs.split(",") if s] or list(SONGS)
     unknown = [n for n in names if n not in SONGS]
     if unknown:
         ap.error(f"unknown song(s) {unknown}; choose from {', '.join(SONGS)}")
+    native = args.artists == "native"
+    artists = ([a for a in dict.fromkeys(_native(SONGS[n].language) for n in names)] if native
+               else [a for a in (args.artists or DEFAULT_ARTIST).split(",") if a])
 
     print(f"# quality benchmark: artists {', '.join(artists)}, crepe {args.crepe}, {len(names)} songs; "
           f"{machine_line()}, load {os.getloadavg()[0]:.1f}", flush=True)
@@ -305,13 +318,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# pipeline warm-up {warm_s:.1f} s; arrival meter offset (ideal tone) {1000 * offset:.1f} ms, subtracted",
           flush=True)
     with tempfile.TemporaryDirectory() as td:
-        runs = [run_artist(a, names, pipe, transcriber, offset, args.keep or Path(td), args) for a in artists]
+        runs = [run_artist(a, [n for n in names if not native or _native(SONGS[n].language) == a], pipe,
+                           transcriber, offset, args.keep or Path(td), args) for a in artists]
     if args.json:
         args.json.write_text(json.dumps({"crepe": args.crepe, "warm_up_s": round(warm_s, 2),
                                          "arrival_offset_ms": round(1000 * offset, 1), "runs": runs},
                                         indent=1, default=str))
     if not args.no_record:
-        record("quality.py", f"`quality.py --songs {','.join(names)} --artists {','.join(artists)}"
+        record("quality.py" + (" --artists native" if native else ""), f"`quality.py --songs {','.join(names)} --artists {','.join(artists)}"
                f"{' --speech-floor' if args.speech_floor else ''}`\n\n" + results_table(runs))
     return 0 if all(v["pass"] for run in runs for v in run["targets"]) else 1
 
