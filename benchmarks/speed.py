@@ -18,6 +18,9 @@ Figures (all on this machine, ``--threads`` onnxruntime threads):
 - baseline: the unedited Kokoro-82M speaking the same lyrics (benchmarks/baseline.py), median
   RTF over the same number of runs, and the ratio singing / speech.
 
+``--session``: the figures of a working session instead (re-sing after a one-line change, a
+second artist, an audition): benchmarks/speed_session.py.
+
 The CPU is shared: the load average is printed beside the figures; compare runs at equal load.
 """
 from __future__ import annotations
@@ -88,7 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--no-onnx", action="store_true", help="skip the runs with the other vocoder")
     ap.add_argument("--json", type=Path)
+    from benchmarks.speed_session import add_arguments
+
+    add_arguments(ap)
     args = ap.parse_args(argv)
+    if args.session:
+        from benchmarks.speed_session import main as session
+
+        return session(args.song, args.repeat, args.runs, args.threads)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     names = [s for s in args.songs.split(",") if s]
     songs = [SONGS[n] for n in names]
