@@ -271,13 +271,22 @@ class KokoroGenerator:
             return y[:, :, 0, :].contiguous()
 
 
+ONEDNN_PRIMITIVE_CACHE = 128
+"""Kernels oneDNN keeps built (LRU; its default is 1024): a few phrase lengths' worth."""
+
+
 def load_generator(path: Any, dtype: str | None = None) -> KokoroGenerator:
     """The generator from its safetensors file (weights + config in the metadata). ``dtype``:
     None picks bfloat16 where the CPU has it natively (:func:`bf16_native`), else float32."""
     import json
+    import os
     from dataclasses import fields
 
     from safetensors import safe_open
+
+    # oneDNN keeps the kernels it built for every input shape (every phrase length: ~0.9 GB over a
+    # session's takes at its default of 1024); a bounded LRU of them instead (read at its first use).
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(ONEDNN_PRIMITIVE_CACHE))
 
     with safe_open(str(path), framework="numpy") as f:
         meta = f.metadata() or {}
