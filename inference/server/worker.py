@@ -25,6 +25,13 @@ log = logging.getLogger(__name__)
 PipelineFactory = Callable[..., Any]
 KEEP_FINAL = 4
 """Final events kept to answer a resubmitted job that already finished."""
+KEEP_FINAL_BYTES = 256 << 20
+"""...holding at most this much audio among them (the latest is always kept): a 3-minute stereo
+take at 96 kHz is ~280 MB (dry + wet), and four of them stayed resident (issue 19)."""
+
+
+def _audio_bytes(msg: P.Message) -> int:
+    return sum(b.array.nbytes if isinstance(b, P.Audio) else len(b) for b in msg.buffers.values())
 
 
 def load_factory(spec: str) -> PipelineFactory:
@@ -180,7 +187,8 @@ class RenderWorker(threading.Thread):
     def keep_final(self, job_id: str, msg: P.Message) -> None:
         with self._finals_lock:
             self._finals[job_id] = msg
-            while len(self._finals) > KEEP_FINAL:
+            while len(self._finals) > KEEP_FINAL or (
+                    len(self._finals) > 1 and sum(map(_audio_bytes, self._finals.values())) > KEEP_FINAL_BYTES):
                 self._finals.popitem(last=False)
 
     def final(self, job_id: str) -> P.Message | None:
