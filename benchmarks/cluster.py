@@ -148,6 +148,9 @@ def main() -> int:
     ap.add_argument("--no-record", action="store_true", help="print only; leave benchmarks/RESULTS.md alone")
     args = ap.parse_args()
     os.environ["TOPLINE_TONE_RTF"] = str(args.rtf)
+    # every take is rendered: no phrase cache (it would serve a repeated request from disk), and
+    # no seed is sent twice (the gateway forwards TOPLINE_* to the replicas)
+    os.environ["TOPLINE_PHRASE_CACHE"] = "off"
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     n = args.clients * args.jobs_per_client
     local_runs: list[tuple[float, float, float]] = []
@@ -162,11 +165,12 @@ def main() -> int:
                 t0 = time.perf_counter()
                 with cluster(args.pipeline, size, tmp) as ccf:
                     up = time.perf_counter() - t0
-                    burst(ccf, 1, 1, 10_000)  # warm-up: first-call costs paid
+                    burst(ccf, 1, 1, 10_000 + size)  # warm-up: first-call costs paid
                     runs = []
                     for r in range(args.runs):  # interleaved, so both see the same machine load
-                        local_runs.append(one_burst(lcf, args, 1000 * r, "local sidecar"))
-                        runs.append(one_burst(ccf, args, 1000 * r, name))
+                        seed = 100_000 * size + 1000 * r
+                        local_runs.append(one_burst(lcf, args, seed, "local sidecar"))
+                        runs.append(one_burst(ccf, args, seed + 500, name))
                     rows[name] = {**summary(runs, n), "up_s": up}
     rows = {"local sidecar": summary(local_runs, n), **rows}
     body = report(rows, args)
