@@ -339,52 +339,6 @@ bool ToplineEditor::shouldDropFilesWhenDraggedExternally (const juce::DragAndDro
     return true;
 }
 
-void ToplineEditor::writeStateFile (const Status& st, const Settings& s)
-{
-    auto* o = new juce::DynamicObject();
-    o->setProperty ("sidecar_state", st.sidecarState);
-    o->setProperty ("banner", banner.headline());
-    o->setProperty ("banner_fix", banner.fix());
-    o->setProperty ("artists", st.artists);
-    o->setProperty ("artist", s.artist);
-    o->setProperty ("artist_info", artistInfo.getText());
-    o->setProperty ("language", s.language);
-    o->setProperty ("progress", progress);
-    o->setProperty ("status", status.getText());
-    o->setProperty ("phrase", phrase.getText());
-    o->setProperty ("message", message.getText());
-    juce::Array<juce::var> takes;
-    for (auto& t : takeList.takes())
-    {
-        auto* e = new juce::DynamicObject();
-        e->setProperty ("number", t.number);
-        e->setProperty ("artist", t.artist);
-        e->setProperty ("seed", t.seed);
-        e->setProperty ("stale", t.stale);
-        e->setProperty ("wav", t.wav);
-        takes.add (juce::var (e));
-    }
-    o->setProperty ("takes", takes);
-    o->setProperty ("selected_take", takeList.selectedRow());
-    o->setProperty ("clips", st.clips);
-    o->setProperty ("clip_playing", st.clipPlaying);
-    o->setProperty ("audition_running", st.auditionRunning);
-    o->setProperty ("piano_roll_notes", pianoRoll.numNotes());
-    o->setProperty ("size", juce::Array<juce::var> { getWidth(), getHeight() });
-    o->setProperty ("scale", juce::Component::getApproximateScaleFactorForComponent (this));
-    if (auto* f = juce::Component::getCurrentlyFocusedComponent(); f != nullptr && isParentOf (f))
-        o->setProperty ("focus", f->getTitle().isNotEmpty() ? f->getTitle() : f->getName());
-    o->setProperty ("host_bpm", proc.hostBpm());
-    o->setProperty ("diagnostics", proc.diagnostics());   // changes every block: rewritten at 10 Hz while playing
-    auto json = juce::JSON::toString (juce::var (o), true);
-    if (json == lastStateJson)
-        return;
-    lastStateJson = json;
-    auto tmp = stateFile.getSiblingFile (stateFile.getFileName() + ".tmp");
-    if (tmp.replaceWithText (json))
-        tmp.moveFileTo (stateFile);
-}
-
 void ToplineEditor::TakeTile::paint (juce::Graphics& g)
 {
     g.setColour (path.isEmpty() ? ui::panel : juce::Colour (0xff2f5d8a));

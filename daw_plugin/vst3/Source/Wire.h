@@ -15,10 +15,10 @@ namespace topline::wire
 constexpr int kProtocolVersion = 1;
 constexpr std::size_t kMaxHeaderBytes = 1u << 20;
 
-/** The message types a peer may send (host_bridge/protocol.py REQUESTS / REPLIES; the golden
+/** The message types a peer may send (host_bridge.protocol REQUESTS / REPLIES; the golden
     vectors file tests/golden/protocol_vectors.json lists the same, and the wire test checks it). */
-inline constexpr const char* kRequests[] = { "artists", "audition", "cancel", "generate", "hello",
-                                             "ping", "release", "shutdown", "status" };
+inline constexpr const char* kRequests[] = { "analyze", "artist_create", "artists", "audition", "cancel", "compose",
+                                             "generate", "hello", "ping", "release", "shutdown", "status" };
 inline constexpr const char* kReplies[] = { "accepted", "artists_reply", "cancel_reply", "chunk", "done", "error",
                                             "hello_reply", "pong", "progress", "shutdown_reply", "status_reply" };
 bool isKnownType (const juce::String& type);
