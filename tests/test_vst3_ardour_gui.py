@@ -242,3 +242,23 @@ def drive(gui: ArdourGui, screen: Display, tmp_path: Path, tone_sidecar: Callabl
     assert s["diagnostics"]["playing"] is True
     assert s["diagnostics"]["audio_thread_allocations"] == 0 and s["diagnostics"]["audio_thread_locks"] == 0
     shot(screen, tmp_path, "ardour-4-take")
+
+    # 5. the session's tempo changed in Ardour (its tempo dialog, from the tempo in the toolbar):
+    # the take is marked stale, Ardour playing on
+    set_tempo(gui, 120)
+    s = gui.wait(lambda s: s["takes"] and s["takes"][0]["stale"] is True, 30.0, "the stale marker")
+    assert s["host_bpm"] == 120.0 and s["diagnostics"]["playing"] is True
+    assert s["diagnostics"]["audio_thread_allocations"] == 0 and s["diagnostics"]["audio_thread_locks"] == 0
+    shot(screen, tmp_path, "ardour-5-stale-take")
+
+
+def set_tempo(gui: ArdourGui, bpm: int) -> None:
+    """Ardour's Edit Tempo dialog (a click on the tempo in the toolbar): type the BPM, Apply."""
+    gui.click(533, 73)
+    wid, *_ = gui.wait_window(r"^Edit Tempo$", 20.0)
+    gui._x("windowfocus", "--sync", str(wid))  # no window manager: give the dialog the keyboard
+    gui._x("mousemove", "--window", str(wid), "192", "78", "click", "--repeat", "3", "--delay", "60", "1")
+    gui._x("type", "--delay", "50", str(bpm))
+    gui._x("key", "Tab")
+    time.sleep(0.5)
+    gui._x("mousemove", "--window", str(wid), "192", "158", "click", "1")  # Apply
