@@ -20,25 +20,31 @@ from host_bridge import protocol as P
 from host_bridge.client import SidecarClient, SidecarError
 from host_bridge.errors import CancelledError, ToplineError
 from host_bridge.model import Take
+from host_bridge.reel import Clip
 from host_bridge.supervisor import ENV_MAX_RSS_MB, Heartbeat, MemoryCeiling, Restarter, SidecarManager
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, float], None]
 ChunkCallback = Callable[[np.ndarray, int], None]
+ClipCallback = Callable[[Clip], None]
 
 
 @dataclass
 class JobHandle:
     id: str
     kind: str
-    spec: P.JobSpec
+    spec: P.JobSpec | P.TaskSpec
     priority: int | None = None
     on_progress: ProgressCallback | None = None
     on_chunk: ChunkCallback | None = None
+    on_clip: ClipCallback | None = None
+    """An audition's clips, each as soon as it is ready (request order on one worker)."""
     state: str = "sent"
     """sent -> accepted -> done | failed | cancelled."""
     take: Take | None = None
+    result: P.TaskResult | None = None
+    """A task's result (compose, analyze, artist_create)."""
     error: ToplineError | None = None
     chunks_seen: set[int] = field(default_factory=set)
     sent_at: float = field(default_factory=time.monotonic)
@@ -103,10 +109,14 @@ class Bridge:
             self.client = None
 
     # ------------------------------------------------------------------ jobs
-    def submit(self, spec: P.JobSpec, kind: str = "generate", job_id: str | None = None, priority: int | None = None,
-               on_progress: ProgressCallback | None = None, on_chunk: ChunkCallback | None = None) -> JobHandle:
+    def submit(self, spec: P.JobSpec | P.TaskSpec, kind: str = "generate", job_id: str | None = None,
+               priority: int | None = None, on_progress: ProgressCallback | None = None,
+               on_chunk: ChunkCallback | None = None, on_clip: ClipCallback | None = None) -> JobHandle:
+        """Send a job: a JobSpec as ``kind`` (generate, audition), or a TaskSpec (its own kind)."""
         self.connect()
-        job = JobHandle(job_id or P.new_id(), kind, spec, priority, on_progress, on_chunk)
+        if isinstance(spec, P.TaskSpec):
+            kind = spec.kind
+        job = JobHandle(job_id or P.new_id(), kind, spec, priority, on_progress, on_chunk, on_clip)
         if job.id in self.jobs:
             raise ValueError(f"job id {job.id} is already used by this bridge")
         self.jobs[job.id] = job
@@ -117,7 +127,9 @@ class Bridge:
         assert self.client is not None
         job.sent_at = time.monotonic()
         self._release_slots(job)
-        self.client.send(P.job_request(job.spec, job.kind, job.id, job.priority, key=job.key), job.shm_slots)
+        msg = (P.task_request(job.spec, job.id, job.priority, key=job.key) if isinstance(job.spec, P.TaskSpec)
+               else P.job_request(job.spec, job.kind, job.id, job.priority, key=job.key))
+        self.client.send(msg, job.shm_slots)
 
     def _release_slots(self, job: JobHandle) -> None:
         if job.shm_slots and self.client is not None and self.client.arena is not None:
@@ -204,7 +216,10 @@ class Bridge:
         elif msg.type == "chunk":
             self._chunk(job, msg)
         elif msg.type == "done":
-            job.take = P.take_from_done(msg)
+            if isinstance(job.spec, P.TaskSpec):
+                job.result = P.result_from_done(msg)
+            else:
+                job.take = P.take_from_done(msg)
             job.state = "done"
             self.restarter.healthy()
         elif msg.type == "error" and msg.body.get("code") == "busy":
@@ -232,6 +247,8 @@ class Bridge:
             job.first_chunk_sidecar_s = float(el) if isinstance(el, (int, float)) else None
         if job.on_chunk is not None:
             job.on_chunk(np.array(audio.array, np.float32, ndmin=2), int(msg.body.get("start_sample", 0)))
+        if job.on_clip is not None and "clip" in msg.body:
+            job.on_clip(P.clip_from_chunk(msg))
 
     def _check_memory(self) -> None:
         """No job in flight: restart the sidecar when its resident memory is above the ceiling

@@ -1,8 +1,9 @@
 """``topline artists`` (options), ``topline audition`` and ``topline artist create``.
 
-Auditions and artist creation run in this process (like ``topline compose``): the sidecar-side
-modules are imported inside the commands, so the bridge stays light until one runs. Kept apart
-from host_bridge/cli.py; :func:`register` adds the subcommands to its parser.
+Auditions and artist creation run on the sidecar (an ``audition`` job; the ``artist_create``
+task of :mod:`host_bridge.protocol.tasks`): this side checks the files, writes the clips, the
+A/B reel and the preset, and prints. Kept apart from host_bridge/cli.py; :func:`register` adds
+the subcommands to its parser.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from host_bridge.errors import InputError
 
 if TYPE_CHECKING:
-    from host_bridge.model import LyricsSheet, Score
+    from host_bridge.model import LyricsSheet
 
 NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 _BARS = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
@@ -83,22 +84,13 @@ def cmd_artists(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------ audition
-def cmd_audition(args: argparse.Namespace) -> int:
-    from host_bridge.audio import read_audio, write_wav
+def audition_timing(args: argparse.Namespace) -> tuple[Any, bytes | None]:
+    """The audition's tempo map and guide MIDI from --tempo, --meter, --tempo-map and --melody
+    (each combination checked): (TempoMap or None, the MIDI file's bytes or None)."""
     from host_bridge.cli import _midi_has_tempo
-    from host_bridge.cli_language import check_language_option, take_language
     from host_bridge.midi import read_melody
-    from host_bridge.model import LyricsSheet, TempoMap
-    from presets import get_artist
+    from host_bridge.model import TempoMap
 
-    out_dir = Path(args.out_dir)
-    cast = [get_artist(a) for a in args.artists]  # every name checked before any model loads
-    if len({a.name for a in cast}) != len(cast):
-        raise InputError(f"an artist is named twice in {','.join(args.artists)}", "name each artist once")
-    audio, sr = read_audio(args.instrumental)
-    sheet = LyricsSheet.load(args.lyrics)
-    language = check_language_option(args.language)
-    take_language(language, sheet.language, cast[0].language, sheet.text(), str(args.lyrics))
     if args.meter is not None and (args.tempo is None or args.melody is not None):
         raise InputError("--meter was given without --tempo, or with a guide melody",
                          "give --meter together with --tempo when no guide melody is given")
@@ -121,26 +113,45 @@ def cmd_audition(args: argparse.Namespace) -> int:
         elif args.tempo is not None:
             tempo_map = None
         melody_bytes = mp.read_bytes()
+    return tempo_map, melody_bytes
 
-    from inference.audition import Clip, ab_reel, audition
-    from inference.pipeline import GenerateRequest, Pipeline
 
-    req = GenerateRequest(lyrics_text=sheet.text_with_sections(), sample_rate=sr, length_samples=audio.shape[1],
-                          tempo_map=tempo_map, melody_midi=melody_bytes, instrumental=audio, artist=cast[0].name,
-                          seed=args.seed, bars=args.bars, channels=audio.shape[0], language=language,
-                          lyrics_source=str(args.lyrics), melody_source=str(args.melody or "composed"))
+def cmd_audition(args: argparse.Namespace) -> int:
+    from host_bridge.audio import read_audio, write_wav
+    from host_bridge.cli_language import check_language_option, take_language
+    from host_bridge.model import LyricsSheet
+    from presets import get_artist
+
+    out_dir = Path(args.out_dir)
+    cast = [get_artist(a) for a in args.artists]  # every name checked before any model loads
+    if len({a.name for a in cast}) != len(cast):
+        raise InputError(f"an artist is named twice in {','.join(args.artists)}", "name each artist once")
+    audio, sr = read_audio(args.instrumental)
+    sheet = LyricsSheet.load(args.lyrics)
+    language = check_language_option(args.language)
+    take_language(language, sheet.language, cast[0].language, sheet.text(), str(args.lyrics))
+    tempo_map, melody_bytes = audition_timing(args)
+    from host_bridge.cli_sidecar import job_via_sidecar
+    from host_bridge.protocol import JobSpec
+    from host_bridge.reel import Clip, ab_reel
+
+    spec = JobSpec(lyrics_text=sheet.text_with_sections(), sample_rate=sr, length_samples=audio.shape[1],
+                   tempo_map=tempo_map, melody_midi=melody_bytes, instrumental=audio, artist=cast[0].name,
+                   seed=args.seed, bars=args.bars, channels=audio.shape[0], language=language,
+                   lyrics_source=str(args.lyrics), melody_source=str(args.melody or "composed"),
+                   artists=tuple(a.name for a in cast), workers=args.workers or 0)
     t0 = time.perf_counter()
-    written: list[Path] = []
+    clips: list[Clip] = []
 
     def on_clip(c: Clip) -> None:
         p = write_wav(out_dir / f"{c.index + 1:02d}-{c.artist}.wav", c.mix(), c.take.sample_rate)
-        written.append(p)
+        clips.append(c)
         print(f"clip {c.index + 1}/{len(cast)} {c.artist:<12} ready at {time.perf_counter() - t0:6.1f} s -> {p}",
               flush=True)
 
-    clips = audition(Pipeline(threads=args.threads), req, [a.name for a in cast], on_clip=on_clip,
-                     workers=args.workers)
-    reel, marks = ab_reel(clips, audio, req.start_sample)
+    job_via_sidecar(spec, args, kind="audition", on_clip=on_clip)
+    clips.sort(key=lambda c: c.index)
+    reel, marks = ab_reel(clips, audio, spec.start_sample)
     ab = write_wav(out_dir / "ab.wav", reel, sr)
     (out_dir / "ab.txt").write_text("".join(f"{t:8.2f} s  {name}\n" for name, t in marks), encoding="utf-8")
     total = time.perf_counter() - t0
@@ -177,41 +188,40 @@ def cmd_artist_create(args: argparse.Namespace) -> int:
     language = take_language(check_language_option(args.language), sheet.language if sheet else "", "en-us",
                              sheet.text() if sheet else "", str(args.lyrics)).code
     if args.melody is not None:
-        from host_bridge.model import TempoMap
-
         mp = Path(args.melody)
         if not mp.is_file():
             raise InputError(f"melody file {mp} does not exist", "check the path to the MIDI of what was sung")
 
     from host_bridge.cli import ProgressBar
-    from inference.artists.create import create_artist
-    from inference.pipeline import Pipeline
+    from host_bridge.cli_sidecar import job_via_sidecar
+    from host_bridge.fileio import atomic_write_bytes
+    from host_bridge.protocol import TaskSpec
+    from presets import load_preset
 
-    from inference.pipeline import GenerateRequest
-
-    pipe = Pipeline(threads=args.threads)
-    sung: Score | None = None
-    lyrics: str | None = None
-    if sheet is not None and args.melody is not None:
-        sung = pipe.score_for(GenerateRequest(sheet.text_with_sections(), sr, audio.shape[1], melody_midi=mp.read_bytes(),
-                                              tempo_map=TempoMap.constant(args.tempo) if args.tempo else None,
-                                              language=language,
-                                              lyrics_source=str(args.lyrics), melody_source=str(mp)))
-    elif sheet is not None:
-        lyrics = sheet.text_with_sections()
+    options: dict[str, Any] = {"name": args.name, "source": str(getattr(args, "from")), "tempo": args.tempo,
+                               "exclude": list(args.exclude), "max_renders": args.max_renders, "language": language}
+    if sheet is not None:  # with --melody its words on those notes, else the words placed on the reference
+        options.update(lyrics_text=sheet.text_with_sections(), lyrics_source=str(args.lyrics))
+    melody = None
+    if args.melody is not None:
+        melody = mp.read_bytes()
+        options["melody_source"] = str(mp)
     bar = ProgressBar()
-    res = create_artist(pipe, audio, sr, args.name, source=str(getattr(args, "from")),
-                        out_dir=out_dir, tempo_bpm=args.tempo, exclude=args.exclude, max_renders=args.max_renders,
-                        progress=bar, sung=sung, lyrics=lyrics, language=language)
+    res = job_via_sidecar(TaskSpec("artist_create", options, audio, sr, melody), args, progress=bar).result
     bar.close()
-    print(f"wrote {res.path}")
-    print(res.summary())
+    for name, data in res.files.items():
+        atomic_write_bytes(out_dir / name, data)
+    path = out_dir / res.result["preset"]
+    load_preset(path)  # what we write must load
+    print(f"wrote {path}")
+    print(res.result["summary"])
     return 0
 
 
 def register(sub: Any) -> None:
     """Add ``audition`` and ``artist`` (and options of ``artists``) to the ``topline`` parser."""
     from host_bridge.cli_language import add_language_argument
+    from host_bridge.cli_sidecar import add_generate_options
 
     a = sub.choices.get("artists") or sub.add_parser("artists", help="list the artists")
     a.add_argument("--json", action="store_true", help="print every artist as JSON")
@@ -238,6 +248,7 @@ def register(sub: Any) -> None:
     au.add_argument("--workers", type=int, default=None,
                     help="artists rendered in parallel (default: what the cores allow; 1 on 2 cores)")
     au.add_argument("--out-dir", default="audition", help="folder for the clips, ab.wav and ab.txt")
+    add_generate_options(au)
     au.set_defaults(func=cmd_audition)
 
     ar = sub.add_parser("artist", help="make artists")
@@ -257,4 +268,5 @@ def register(sub: Any) -> None:
     add_language_argument(c)
     c.add_argument("--threads", type=int, default=2)
     c.add_argument("--force", action="store_true", help="replace an existing preset of yours with that name")
+    add_generate_options(c)
     c.set_defaults(func=cmd_artist_create)

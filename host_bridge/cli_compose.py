@@ -1,6 +1,7 @@
 """``topline compose`` and ``topline analyze``: the composer and the instrumental analysis from
-the command line. Run in this process (no sidecar); the sidecar-side modules (librosa,
-matplotlib, the text front end) are imported inside the commands, so the bridge stays light.
+the command line. Both run on the sidecar (the ``compose`` and ``analyze`` tasks of
+:mod:`host_bridge.protocol.tasks`); this side reads and checks the files, writes the MIDI and
+the picture, and prints.
 
 Kept apart from host_bridge/cli.py; :func:`register` adds the subcommands to its parser.
 """
@@ -81,10 +82,35 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="the session's tempo map as a MIDI file (tempo and meter changes), used exactly")
 
 
+def _task(kind: str, options: dict[str, Any], audio: Any, sr: int, args: argparse.Namespace) -> Any:
+    """Run a task on the sidecar (the user's warm one, started when none answers): its TaskResult."""
+    from host_bridge.cli_sidecar import job_via_sidecar
+    from host_bridge.protocol import TaskSpec
+
+    return job_via_sidecar(TaskSpec(kind, options, audio, sr), args).result
+
+
+def _sheet_options(sheet: Any, source: str, artist: Any, seed: int) -> dict[str, Any]:
+    return {"lyrics_text": sheet.text_with_sections(), "lyrics_source": source, "low": artist.low,
+            "high": artist.high, "seed": seed}
+
+
+def _grid_options(args: argparse.Namespace) -> dict[str, Any]:
+    tm = _tempo_map(args)
+    return {"tempo_map": tm.to_dict() if tm is not None else None, "meter": list(args.meter) if args.meter else None}
+
+
+def _write_picture(res: Any, path: str) -> Path:
+    from host_bridge.fileio import atomic_write_bytes
+
+    return atomic_write_bytes(path, res.files["picture"])
+
+
 def cmd_compose(args: argparse.Namespace) -> int:
     from host_bridge.audio import read_audio
+    from host_bridge.cli_language import check_language_option, take_language
     from host_bridge.midi import write_score_midi
-    from host_bridge.model import LyricsSheet
+    from host_bridge.model import LyricsSheet, Score
     from presets import get_artist
 
     out = Path(args.out)
@@ -93,101 +119,78 @@ def cmd_compose(args: argparse.Namespace) -> int:
     artist = get_artist(args.artist)
     audio, sr = read_audio(args.instrumental)
     sheet = LyricsSheet.load(args.lyrics)
-    from inference.compose.stage import compose_over
-
-    from host_bridge.cli_language import check_language_option, take_language
-    from inference.frontend.g2p import G2P
-
     lang = take_language(check_language_option(args.language), sheet.language, artist.language, sheet.text(),
                          str(args.lyrics))
-    score, an, rep = compose_over(sheet, audio, sr, artist.low, artist.high, tempo_map=_tempo_map(args),
-                                  seed=args.seed, meter=args.meter, g2p=G2P(lang.code))
+    options = {**_sheet_options(sheet, str(args.lyrics), artist, args.seed), **_grid_options(args),
+               "language": lang.code, "json": bool(args.json), "picture": bool(args.picture)}
+    res = _task("compose", options, audio, sr, args)
+    r = res.result
+    score = Score.from_dict(r["score"])
     write_score_midi(score, out)
-    for w in rep.warnings:
+    for w in r["warnings"]:
         print(f"topline: warning: {w}")
     lo, hi = score.pitch_range()
-    print(f"wrote {out}: {len(score.notes)} notes over {len(score.lines)} lines, {an.key.name}, "
-          f"{an.grid.bpm:.1f} BPM {an.grid.numerator}/{an.grid.denominator}, pitches {int(lo)}-{int(hi)}, "
+    g = r["grid"]
+    print(f"wrote {out}: {len(score.notes)} notes over {len(score.lines)} lines, {r['key']}, "
+          f"{g['bpm']:.1f} BPM {g['numerator']}/{g['denominator']}, pitches {int(lo)}-{int(hi)}, "
           f"seed {args.seed}")
-    for line in describe_plan(rep, sheet):
+    for line in r["plan"]:
         print(f"  {line}")
     if args.json:
-        from inference.compose.form import plan_dict
-
-        print(json.dumps(plan_dict(an, score, rep.placements, section_names(sheet)), indent=2))
+        print(json.dumps(json.loads(r["plan_json"]), indent=2))
     if args.picture:
-        from inference.compose.picture import draw
-
-        print(f"wrote {draw(an, score, args.picture, placements=rep.placements, names=section_names(sheet))}")
+        print(f"wrote {_write_picture(res, args.picture)}")
     return 0
-
-
-def section_names(sheet: Any) -> list[str]:
-    from inference.compose.composer import lyric_sections
-
-    return [name for name, _, _ in lyric_sections(sheet)]
-
-
-def describe_plan(rep: Any, sheet: Any) -> list[str]:
-    from inference.compose.form import describe
-
-    return describe(rep.placements, section_names(sheet))
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from host_bridge.audio import read_audio
 
     audio, sr = read_audio(args.file)
-    from inference.analysis import analyze
-
-    an = analyze(audio, sr, tempo_map=_tempo_map(args), meter=args.meter)
-    score = None
-    placements: list[Any] = []
-    names: list[str] = []
+    options: dict[str, Any] = {**_grid_options(args), "picture": bool(args.picture)}
     if args.lyrics:
         from host_bridge.model import LyricsSheet
-        from inference.compose import ComposeReport, compose
         from presets import get_artist
 
-        artist = get_artist(args.artist)
-        sheet = LyricsSheet.load(args.lyrics)
-        rep = ComposeReport()
-        score = compose(sheet, an, artist.low, artist.high, seed=args.seed, report=rep)
-        placements, names = rep.placements, section_names(sheet)
+        options.update(_sheet_options(LyricsSheet.load(args.lyrics), str(args.lyrics), get_artist(args.artist),
+                                      args.seed))
+    res = _task("analyze", options, audio, sr, args)
+    r = res.result
     if args.json:
-        d = an.summary()
-        d["chords_per_bar"] = [[bar, labels] for bar, labels in an.chords_per_bar()]
-        if score is not None:
-            from inference.compose.form import plan_dict
-
-            d["plan"] = plan_dict(an, score, placements, names)
+        d = {**json.loads(r["summary"]), "chords_per_bar": r["chords_per_bar"]}
+        if "plan_json" in r:
+            d["plan"] = json.loads(r["plan_json"])
         print(json.dumps(d, indent=2))
     else:
-        g = an.grid
-        print(f"tempo   {g.bpm:.1f} BPM (quarter notes), {g.numerator}/{g.denominator}, "
-              f"{'from the tempo map' if g.source == 'tempo_map' else 'estimated'} "
-              f"(confidence {g.confidence:.2f}, onsets on the grid {g.agreement:.0%})")
-        print(f"key     {an.key.name} (confidence {an.key.confidence:.2f})")
-        print(f"length  {an.duration_s:.1f} s, {an.bars} bars, loudness {an.loudness_db:.1f} dBFS")
-        print("sections")
-        for s in an.sections:
-            print(f"  bars {s.first_bar:>3}-{s.last_bar:<3} {s.label} {s.role:<7} {s.energy_db:6.1f} dB "
-                  f"(confidence {s.confidence:.2f})")
-        print("chords per bar")
-        for bar, labels in an.chords_per_bar():
-            print(f"  {bar:>3}  {' '.join(labels)}")
-        for w in an.warnings:
-            print(f"topline: warning: {w}")
+        print_analysis(r)
     if args.picture:
-        from inference.compose.picture import draw
-
-        print(f"wrote {draw(an, score, args.picture, placements=placements, names=names)}")
+        print(f"wrote {_write_picture(res, args.picture)}")
     return 0
+
+
+def print_analysis(r: dict[str, Any]) -> None:
+    """``topline analyze`` without --json: the analysis task's result as text."""
+    g, key = r["grid"], r["key"]
+    print(f"tempo   {g['bpm']:.1f} BPM (quarter notes), {g['numerator']}/{g['denominator']}, "
+          f"{'from the tempo map' if g['source'] == 'tempo_map' else 'estimated'} "
+          f"(confidence {g['confidence']:.2f}, onsets on the grid {g['agreement']:.0%})")
+    print(f"key     {key['name']} (confidence {key['confidence']:.2f})")
+    print(f"length  {r['duration_s']:.1f} s, {r['bars']} bars, loudness {r['loudness_db']:.1f} dBFS")
+    print("sections")
+    for s in r["sections"]:
+        print(f"  bars {s['first_bar']:>3}-{s['last_bar']:<3} {s['label']} {s['role']:<7} {s['energy_db']:6.1f} dB "
+              f"(confidence {s['confidence']:.2f})")
+    print("chords per bar")
+    for bar, labels in r["chords_per_bar"]:
+        print(f"  {bar:>3}  {' '.join(labels)}")
+    for w in r["warnings"]:
+        print(f"topline: warning: {w}")
 
 
 def register(sub: Any) -> None:
     """Add ``compose`` and ``analyze`` to the ``topline`` parser (see host_bridge.cli.EXTRA_COMMANDS)."""
     from host_bridge.cli_language import add_language_argument
+    from host_bridge.cli_sidecar import add_generate_options
 
     c = sub.add_parser("compose", help="write a melody for the lyrics over an instrumental (MIDI)")
     c.add_argument("--instrumental", required=True, help="the instrumental (WAV/FLAC/AIFF/OGG)")
@@ -200,6 +203,7 @@ def register(sub: Any) -> None:
                    help="also draw the plan to this PNG: sections, lyric sections on them, melody over the chords")
     c.add_argument("--json", action="store_true", help="also print the plan (sections, lines placed) as JSON")
     _add_common(c)
+    add_generate_options(c)
     c.set_defaults(func=cmd_compose)
     a = sub.add_parser("analyze", help="tempo, key, chords per bar and sections of an instrumental")
     a.add_argument("file", help="the instrumental (WAV/FLAC/AIFF/OGG)")
@@ -209,4 +213,5 @@ def register(sub: Any) -> None:
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--json", action="store_true", help="print the analysis as JSON")
     _add_common(a)
+    add_generate_options(a)
     a.set_defaults(func=cmd_analyze)

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from host_bridge.connection import default_connection_file
-from host_bridge.protocol import JobSpec
+from host_bridge.protocol import JobSpec, TaskSpec
+from host_bridge.sidecar_args import add_arguments, sidecar_argv
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,15 @@ def generate_via_sidecar(spec: JobSpec, args: argparse.Namespace,
                          progress: Callable[[str, float], None] | None = None) -> Any:
     """Render ``spec`` on the sidecar of ``args.connection_file`` (starting one, left warm for
     later calls, when none answers). Returns the Take."""
+    return job_via_sidecar(spec, args, progress=progress).take
+
+
+def job_via_sidecar(spec: JobSpec | TaskSpec, args: argparse.Namespace, kind: str = "generate",
+                    progress: Callable[[str, float], None] | None = None,
+                    on_clip: Callable[[Any], None] | None = None) -> Any:
+    """Run one job (a JobSpec as ``kind``, or a TaskSpec) on the sidecar of ``args.connection_file``
+    (starting one, left warm for later calls, when none answers) and wait for it; returns its
+    finished :class:`host_bridge.bridge.JobHandle` (``take`` or ``result``), or raises its error."""
     from host_bridge.bridge import Bridge
     from host_bridge.supervisor import SidecarManager, sidecar_command
 
@@ -44,11 +54,11 @@ def generate_via_sidecar(spec: JobSpec, args: argparse.Namespace,
     bridge = Bridge(manager)
     job = None
     try:
-        job = bridge.submit(spec, on_progress=progress)
+        job = bridge.submit(spec, kind, on_progress=progress, on_clip=on_clip)
         bridge.wait(job.id, 3600.0)
         if job.error is not None:
             raise job.error
-        return job.take
+        return job
     except KeyboardInterrupt:  # Ctrl-C: the sidecar's worker must not go on rendering an orphan
         if job is not None:
             cancel_and_wait(bridge, job.id)
@@ -71,14 +81,7 @@ def cancel_and_wait(bridge: Any, job_id: str, timeout: float = 3.0) -> None:
 # ------------------------------------------------------------------------------ topline sidecar
 def _add_sidecar(sub: Any) -> None:
     s = sub.add_parser("sidecar", help="run the inference sidecar (models kept warm), or stop / query one")
-    try:
-        from inference.server.__main__ import add_arguments
-    except ImportError:  # a bridge-only build: it can stop and query a sidecar, not run one
-        s.add_argument("--connection-file", type=Path, default=None)
-        s.set_defaults(server_available=False)
-    else:
-        add_arguments(s)
-        s.set_defaults(server_available=True)
+    add_arguments(s)
     s.add_argument("--stop", action="store_true", help="stop the running sidecar")
     s.add_argument("--status", action="store_true", help="print the running sidecar's hello and queue")
     s.add_argument("--make-keys", type=Path, metavar="DIR",
@@ -87,8 +90,6 @@ def _add_sidecar(sub: Any) -> None:
 
 
 def cmd_sidecar(args: argparse.Namespace) -> int:
-    from host_bridge.errors import InputError
-
     cf = args.connection_file or default_connection_file()
     if args.make_keys:
         import zmq.auth
@@ -116,13 +117,32 @@ def cmd_sidecar(args: argparse.Namespace) -> int:
         finally:
             client.close()
         return 0
-    if not args.server_available:
-        raise InputError("this build has no sidecar", "install Topline with the sidecar extra: pip install topline[sidecar]")
-    from inference.server.__main__ import config_from
-    from inference.server.app import SidecarServer
-
     args.connection_file = cf
-    return SidecarServer(config_from(args)).serve()
+    return run_sidecar_program(sidecar_argv(args) + (["--verbose"] if getattr(args, "verbose", False) else []))
+
+
+def run_sidecar_program(argv: list[str]) -> int:
+    """Become the sidecar program (``python -m inference.server``, or the standalone build's
+    ``topline-sidecar``) with ``argv``: this process is replaced, so its pid, signals and exit
+    status are the sidecar's."""
+    import importlib.util
+    import os
+
+    from host_bridge.errors import InputError
+    from host_bridge.frozen import is_frozen
+    from host_bridge.supervisor import ROOT, sidecar_command
+
+    cmd = sidecar_command(argv)
+    if is_frozen() and not Path(cmd[0]).is_file() or not is_frozen() and importlib.util.find_spec("inference") is None:
+        raise InputError("this build has no sidecar", f"put {Path(cmd[0]).name} beside this program "
+                         "(it ships with the standalone build), or install Topline with the sidecar extra: "
+                         "pip install topline[sidecar]")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(cmd[0], cmd, env)
+    return 0  # not reached
 
 
 # ------------------------------------------------------------------------------ topline bridge

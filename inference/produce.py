@@ -17,13 +17,13 @@ import numpy as np
 import soxr
 from pedalboard import HighpassFilter
 
+from host_bridge.reel import PEAK_CEILING
 from inference.engines.base import RenderedPhrase
 from inference.produce_chain import BREATH_MIN_GAP_S, breath_noise, phrase_gain, process_inserts, render_sends
 from presets import Artist
 
 log = logging.getLogger(__name__)
 
-PEAK_CEILING = 10 ** (-1.0 / 20)  # -1 dBFS
 TARGET_RMS_DB = -20.0
 """Level of the voiced parts of the stem (RMS over active 50 ms blocks)."""
 EDGE_FADE_S = 0.012

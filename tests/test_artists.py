@@ -20,6 +20,8 @@ from inference.performance import apply_performance
 from inference.produce import Producer
 from presets import PRESET_DIR, Artist, PresetError, Style, VocalChain, load_artists, load_preset, save_preset
 
+pytestmark = pytest.mark.usefixtures("cli_sidecar")  # CLI commands run on a sidecar of the module's own
+
 GOOD = {"name": "tester", "engine": "kokoro", "description": "A test voice.", "voice": {"jf_alpha": 1.0},
         "range": [48, 67]}
 

@@ -10,6 +10,8 @@ import soundfile as sf
 from host_bridge.cli import main
 from tests.synth_music import POP, render
 
+pytestmark = pytest.mark.usefixtures("cli_sidecar")  # CLI commands run on a sidecar of the module's own
+
 LYRICS = "[Verse]\nhello there my friend\nsing along with me\n[Chorus]\nla la la\n"
 
 

@@ -12,6 +12,8 @@ import soundfile as sf
 from host_bridge.cli import main
 from tests.synth_music import POP, render
 
+pytestmark = pytest.mark.usefixtures("cli_sidecar")  # CLI commands run on a sidecar of the module's own
+
 BPM = 97.3
 LYRICS = "[Verse]\nhello there my friend\nsing along with me\n[Chorus]\nla la la la\nhere we go\n"
 

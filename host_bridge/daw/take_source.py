@@ -8,10 +8,11 @@ Sources:
 
 * :class:`SidecarTakeSource` (the default): the bridge (:class:`host_bridge.bridge.Bridge`) on a
   supervised sidecar, the one ``topline generate`` uses (started when none answers, left warm);
-* :class:`InProcessTakeSource`: the sidecar's :class:`inference.pipeline.Pipeline` in this
-  process (imported lazily, so the bridge stays torch-free until a take is asked for this way).
+  With ``detach=False`` and a connection file of its own, a private sidecar that lives as long
+  as the source (``topline ardour sing --in-process``).
 
-A caller may pass any callable with the same signature instead.
+A caller may pass any callable with the same signature instead (tests and scripts that sing in
+their own process use ``inference.take_source.InProcessTakeSource``).
 """
 from __future__ import annotations
 
@@ -26,29 +27,6 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, float], None]
 TakeSource = Callable[[JobSpec, "ProgressCallback | None"], Take]
-
-
-class InProcessTakeSource:
-    """Sings in this process with the sidecar's pipeline (kept warm between takes)."""
-
-    def __init__(self, pipeline: Any = None, threads: int = 2) -> None:
-        self._pipeline = pipeline
-        self.threads = threads
-
-    @property
-    def pipeline(self) -> Any:
-        if self._pipeline is None:
-            from inference.pipeline import Pipeline
-
-            self._pipeline = Pipeline(threads=self.threads)
-        return self._pipeline
-
-    def __call__(self, spec: JobSpec, progress: ProgressCallback | None = None) -> Take:
-        from inference.pipeline import GenerateRequest
-
-        req = GenerateRequest(**spec.request_fields())
-        take: Take = self.pipeline.generate(req, progress=progress)
-        return take
 
 
 class SidecarTakeSource:

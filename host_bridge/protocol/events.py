@@ -9,6 +9,7 @@ import numpy as np
 from host_bridge import errors as _errors
 from host_bridge.errors import ToplineError
 from host_bridge.model import Score, Take
+from host_bridge.reel import Clip
 from host_bridge.protocol.messages import Audio, Buffer, Message, ProtocolError, RemoteError
 
 
@@ -45,6 +46,21 @@ def clip_event(job_id: str, take: Take, index: int, ready_s: float) -> Message:
         bufs["wet"] = Audio(take.wet, take.sample_rate)
     return reply(job_id, "chunk", {"start_sample": int(take.start_sample), "index": int(index), "clip": take.artist,
                                    "ready_s": round(float(ready_s), 3)}, bufs)
+
+
+def clip_from_chunk(msg: Message) -> Clip:
+    """An audition clip from its ``chunk`` event (:func:`clip_event`); the audio is copied out."""
+    audio, wet = msg.buffers.get("audio"), msg.buffers.get("wet")
+    b = msg.body
+    if msg.type != "chunk" or not isinstance(audio, Audio) or not isinstance(b.get("clip"), str):
+        raise ProtocolError("chunk event without an audition clip", "send clip_event()", re=msg.re)
+    try:
+        take = Take(audio=np.array(audio.array, dtype=np.float32, ndmin=2), sample_rate=audio.sample_rate,
+                    start_sample=int(b["start_sample"]), score=Score(()), artist=b["clip"], engine="",
+                    wet=np.array(wet.array, dtype=np.float32, ndmin=2) if isinstance(wet, Audio) else None)
+        return Clip(b["clip"], take, int(b["index"]), float(b.get("ready_s", 0.0)))
+    except (KeyError, TypeError, ValueError, AssertionError) as e:
+        raise ProtocolError(f"audition clip is malformed: {e}", "send clip_event()", re=msg.re) from e
 
 
 def done_event(job_id: str, take: Take) -> Message:

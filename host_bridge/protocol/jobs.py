@@ -40,10 +40,12 @@ class JobSpec:
     artists: tuple[str, ...] = ()
     """Audition only: the artists to sing the section one after another (each clip streams as a
     ``chunk`` event naming its ``clip``; ``done`` carries the A/B reel). Empty: ``artist`` alone."""
+    workers: int = 0
+    """Audition only: artists rendered in parallel (0: what the sidecar's cores allow)."""
 
     def request_fields(self) -> dict[str, Any]:
         """Keyword arguments for ``inference.pipeline.GenerateRequest``."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "artists"}
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("artists", "workers")}
 
 
 _INT_FIELDS = ("sample_rate", "length_samples", "start_sample", "seed", "channels")
@@ -71,6 +73,10 @@ def job_request(spec: JobSpec, kind: str = "generate", job_id: str | None = None
         if kind != "audition":
             raise ValueError("only an audition names several artists")
         body["artists"] = list(spec.artists)
+    if spec.workers:
+        if kind != "audition":
+            raise ValueError("only an audition renders artists in parallel")
+        body["workers"] = int(spec.workers)
     bufs: dict[str, Buffer] = {}
     if spec.melody_midi is not None:
         bufs["melody_midi"] = bytes(spec.melody_midi)
@@ -131,12 +137,23 @@ def job_spec(msg: Message) -> JobSpec:
     key = b.get("key")
     if key is not None and (not isinstance(key, str) or not 16 <= len(key) <= 128):
         raise bad("key is not a string of 16-128 characters", "send the job's secret key as hex text, or leave it out")
+    artists, workers = _audition_fields(msg, bad)
+    kw = {k: b[k] for k in _INT_FIELDS + _STR_FIELDS + _OPTIONAL_STR_FIELDS if k in b}
+    return JobSpec(tempo_map=tm, melody_midi=midi, instrumental=inst.array if inst is not None else None,
+                   bars=bars, artists=tuple(artists), workers=workers, **kw)
+
+
+def _audition_fields(msg: Message, bad: Any) -> tuple[list[str], int]:
+    """An audition's ``artists`` (the cast) and ``workers``, refused on any other request."""
+    b = msg.body
     artists = b.get("artists") or []
     if (not isinstance(artists, list) or len(artists) > 32
             or not all(isinstance(a, str) and 0 < len(a) <= 64 for a in artists)):
         raise bad(f"artists is {short(artists)}", "send artists as a list of up to 32 artist names")
     if artists and msg.type != "audition":
         raise bad("artists is only for an audition", "send one artist in 'artist', or make it an audition")
-    kw = {k: b[k] for k in _INT_FIELDS + _STR_FIELDS + _OPTIONAL_STR_FIELDS if k in b}
-    return JobSpec(tempo_map=tm, melody_midi=midi, instrumental=inst.array if inst is not None else None,
-                   bars=bars, artists=tuple(artists), **kw)
+    workers = b.get("workers", 0)
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 0 <= workers <= 64 \
+            or (workers and msg.type != "audition"):
+        raise bad(f"workers is {short(workers)}", "send workers (0-64) with an audition only")
+    return artists, workers

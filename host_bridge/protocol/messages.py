@@ -17,10 +17,15 @@ DEFAULT_MAX_MESSAGE_BYTES = 512 << 20
 """Largest message (header + buffers) a peer accepts unless configured otherwise: a 20-minute
 96 kHz stereo float32 instrumental is 461 MB."""
 
-REQUESTS = frozenset({"hello", "generate", "audition", "cancel", "status", "artists", "shutdown", "ping", "release"})
+REQUESTS = frozenset({"hello", "generate", "audition", "compose", "analyze", "artist_create", "cancel", "status",
+                      "artists", "shutdown", "ping", "release"})
 REPLIES = frozenset({"hello_reply", "status_reply", "artists_reply", "shutdown_reply", "cancel_reply", "pong",
                      "accepted", "progress", "chunk", "done", "error"})
 JOB_REQUESTS = frozenset({"generate", "audition"})
+"""Requests that make a job from a :class:`~host_bridge.protocol.jobs.JobSpec` (a take comes back)."""
+TASK_REQUESTS = frozenset({"compose", "analyze", "artist_create"})
+"""Requests that make a job from a :class:`~host_bridge.protocol.tasks.TaskSpec`: the CLI's model
+work other than singing (a result comes back in ``done``)."""
 JOB_EVENTS = frozenset({"accepted", "progress", "chunk", "done", "error"})
 AUDIO_DTYPES = frozenset({"float32", "float64", "int16", "int32"})
 

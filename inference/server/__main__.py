@@ -1,4 +1,5 @@
-"""``python -m inference.server``: run one sidecar in the foreground (the supervisor starts this)."""
+"""``python -m inference.server``: run one sidecar in the foreground (the supervisor starts this,
+and ``topline sidecar`` hands its options on to it; both read them from host_bridge.sidecar_args)."""
 from __future__ import annotations
 
 import argparse
@@ -7,21 +8,8 @@ import sys
 from pathlib import Path
 
 from host_bridge.errors import ToplineError
+from host_bridge.sidecar_args import add_arguments
 from inference.server.app import ServerConfig, SidecarServer
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ip", default="127.0.0.1", help="address to bind (beyond loopback needs --curve-keys)")
-    p.add_argument("--port", type=int, default=0, help="port (0 picks a free one)")
-    p.add_argument("--connection-file", type=Path, default=None, help="where to write how to reach this sidecar")
-    p.add_argument("--curve-keys", type=Path, default=None, help="folder with server.key_secret (and clients/)")
-    p.add_argument("--pipeline", default="inference.pipeline:Pipeline", help="pipeline factory, module:callable")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads for the models")
-    p.add_argument("--no-warm", action="store_true", help="load models on the first job instead of at start")
-    p.add_argument("--max-message-mb", type=float, default=None, help="largest request accepted (MiB)")
-    p.add_argument("--max-jobs", type=int, default=64, help="jobs that may wait in the queue")
-    p.add_argument("--max-queue-mb", type=float, default=1024, help="audio that may wait in the queue (MiB)")
-    p.add_argument("--idle-exit", type=float, default=None, help="exit after this many seconds without a bridge")
 
 
 def config_from(args: argparse.Namespace) -> ServerConfig:

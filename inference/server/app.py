@@ -57,7 +57,8 @@ class SidecarServer:
         self.queue = JobQueue(config.max_jobs, config.max_queue_bytes)
         self.handlers: dict[str, Callable[[bytes, P.Message], None]] = {
             "hello": self.on_hello, "ping": self.on_ping, "status": self.on_status, "artists": self.on_artists,
-            "generate": self.on_job, "audition": self.on_job, "cancel": self.on_cancel, "shutdown": self.on_shutdown,
+            "generate": self.on_job, "audition": self.on_job, "compose": self.on_job, "analyze": self.on_job,
+            "artist_create": self.on_job, "cancel": self.on_cancel, "shutdown": self.on_shutdown,
             "release": self.on_release,
         }
         shm = config.ip in LOOPBACK and shm_available()
@@ -279,7 +280,7 @@ class SidecarServer:
         self.send(ident, P.reply(msg, "artists_reply", {"artists": [a.to_dict() for a in load_artists().values()]}))
 
     def on_job(self, ident: bytes, msg: P.Message) -> None:
-        spec = P.job_spec(msg)
+        spec: P.JobSpec | P.TaskSpec = P.task_spec(msg) if msg.type in P.TASK_REQUESTS else P.job_spec(msg)
         default = PRIORITY_AUDITION if msg.type == "audition" else PRIORITY_GENERATE
         prio = msg.body.get("priority", default)
         if not isinstance(prio, int) or isinstance(prio, bool) or not 0 <= prio <= 9:

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from host_bridge.protocol import JobSpec
+from host_bridge.protocol import JobSpec, TaskSpec
 
 PRIORITY_AUDITION = 0
 PRIORITY_GENERATE = 5
@@ -24,7 +24,8 @@ PRIORITY_GENERATE = 5
 class Job:
     id: str
     kind: str
-    spec: JobSpec
+    spec: JobSpec | TaskSpec
+    """What to sing (generate, audition) or which task to run (compose, analyze, artist_create)."""
     owner: bytes
     """ZeroMQ identity of the bridge that gets the events (the latest one that proved it owns the job)."""
     priority: int
@@ -82,12 +83,13 @@ class JobQueue:
         with self._cv:
             return self._jobs.get(job_id)
 
-    def submit(self, job_id: str, kind: str, spec: JobSpec, owner: bytes, priority: int,
+    def submit(self, job_id: str, kind: str, spec: JobSpec | TaskSpec, owner: bytes, priority: int,
                key: str | None = None) -> tuple[Job, bool]:
         """Queue a job; returns (job, is_new). A known id returns the existing job, its owner
         updated, when the request proves it owns it (see :meth:`owns`); otherwise raises
         JobTaken. Raises QueueFull when the queue is at its job or byte limit."""
-        nbytes = (spec.instrumental.nbytes if spec.instrumental is not None else 0) + len(spec.melody_midi or b"")
+        nbytes = spec.nbytes if isinstance(spec, TaskSpec) else \
+            (spec.instrumental.nbytes if spec.instrumental is not None else 0) + len(spec.melody_midi or b"")
         with self._cv:
             old = self._jobs.get(job_id)
             if old is not None:
@@ -190,8 +192,10 @@ class JobQueue:
             del self._jobs[k]
 
 
-def _released(spec: JobSpec) -> JobSpec:
+def _released(spec: JobSpec | TaskSpec) -> JobSpec | TaskSpec:
     """The spec without its audio, so finished jobs kept for de-duplication hold no buffers."""
     from dataclasses import replace
 
+    if isinstance(spec, TaskSpec):
+        return replace(spec, audio=None, melody_midi=None)
     return replace(spec, instrumental=None, melody_midi=None)

@@ -108,8 +108,6 @@ class RenderWorker(threading.Thread):
         self._push.send_multipart([owner, flag, *P.encode(msg, self.shm_for(owner))], copy=False)
 
     def render(self, job: Job) -> None:
-        from inference.pipeline import GenerateRequest
-
         if self.failure is not None:
             self.queue.finish(job, "failed")
             self.emit_final(job, P.error_reply(job.id, self.failure))
@@ -131,11 +129,7 @@ class RenderWorker(threading.Thread):
 
         self.on_job_started(job)
         try:
-            req = GenerateRequest(**job.spec.request_fields())
-            if job.kind == "audition" and job.spec.artists:
-                take = self.audition(job, req)
-            else:
-                take = self.pipeline.generate(req, progress=progress, on_chunk=on_chunk, cancel=job.cancel)
+            final = self.execute(job, progress, on_chunk)
         except CancelledError:
             self.queue.finish(job, "cancelled")  # the server loop has already told the owner
             return
@@ -151,15 +145,33 @@ class RenderWorker(threading.Thread):
                     "this is a bug; the sidecar log has the traceback, please report it")))
             return
         if self.queue.finish(job, "done"):
-            self.emit_final(job, P.done_event(job.id, take))
+            self.emit_final(job, final)
+
+    def execute(self, job: Job, progress: Callable[[str, float], None], on_chunk: Callable[[Any, int], None]) -> P.Message:
+        """Run the job; its final event (the take, or a task's result)."""
+        from inference.pipeline import GenerateRequest
+
+        if isinstance(job.spec, P.TaskSpec):
+            from inference.server.tasks import run_task
+
+            res = run_task(self.pipeline, job.spec, progress=progress, cancel=job.cancel)
+            return P.result_event(job.id, res.result, res.files)
+        req = GenerateRequest(**job.spec.request_fields())
+        if job.kind == "audition" and job.spec.artists:
+            take = self.audition(job, req)
+        else:
+            take = self.pipeline.generate(req, progress=progress, on_chunk=on_chunk, cancel=job.cancel)
+        return P.done_event(job.id, take)
 
     def audition(self, job: Job, req: Any) -> Any:
         """Several artists sing the request's section: each clip goes out as a chunk event the
         moment it is ready (:func:`host_bridge.protocol.clip_event`); returns the A/B reel (the
         clips in sequence, vocals only) as the take."""
         from host_bridge.model import Take
-        from inference.audition import Clip, ab_reel, audition
+        from host_bridge.reel import Clip, ab_reel
+        from inference.audition import audition
 
+        assert isinstance(job.spec, P.JobSpec)
         artists = job.spec.artists
         done = 0
 
@@ -171,7 +183,8 @@ class RenderWorker(threading.Thread):
             self.emit(job, P.clip_event(job.id, clip.take, clip.index, clip.ready_s))
             self.emit(job, P.progress_event(job.id, "audition", done / len(artists)))
 
-        clips = audition(self.pipeline, req, artists, on_clip=on_clip, cancel=job.cancel)
+        clips = audition(self.pipeline, req, artists, on_clip=on_clip, cancel=job.cancel,
+                         workers=job.spec.workers or None)
         reel, marks = ab_reel(clips, None)
         first = clips[0].take
         return Take(audio=reel, sample_rate=first.sample_rate, start_sample=first.start_sample, score=first.score,

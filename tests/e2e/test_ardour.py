@@ -39,7 +39,8 @@ from host_bridge.daw.ardour import (ArdourAdapter, ArdourMissingError, BarRangeE
                                     SessionBusyError, SingOptions, create_session)
 from host_bridge.daw.ardour import runner as R
 from host_bridge.daw.ardour.session import TICKS_PER_QN, TimePos
-from host_bridge.daw.take_source import InProcessTakeSource, SidecarTakeSource, TakeSource
+from host_bridge.daw.take_source import SidecarTakeSource, TakeSource
+from inference.take_source import InProcessTakeSource
 from host_bridge.model import MeterChange, TempoChange, TempoMap
 
 pytestmark = [

@@ -30,7 +30,7 @@ from host_bridge.cli import main  # noqa: E402
 from host_bridge.daw.ardour import ArdourAdapter, SingOptions  # noqa: E402
 from host_bridge.daw.ardour import runner as R  # noqa: E402
 from host_bridge.daw.ardour.records import Settings  # noqa: E402
-from host_bridge.daw.take_source import InProcessTakeSource  # noqa: E402
+from inference.take_source import InProcessTakeSource  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,

@@ -134,6 +134,23 @@ def messages() -> list[tuple[str, str, P.Message]]:
                                     "00000000000000000000000000000017")),
         ("json_forms", "format coverage (peers ignore body fields they do not know): number forms, escapes, "
                        "non-ASCII text, key order", _ids(P.Message("hello", body=fmt), "00000000000000000000000000000018")),
+        ("compose", "a task (the CLI's model work other than singing): options, float32 [2, 4] audio, a job key",
+         P.task_request(P.TaskSpec("compose", {
+             "lyrics_text": "[Verse]\nMorning light", "lyrics_source": "lyrics.txt", "low": 55, "high": 67, "seed": 1,
+             "tempo_map": _tempo_map().to_dict(), "meter": None, "language": "en-us", "json": True, "picture": False},
+             f32, 48000), job_id="00000000000000000000000000000019", key=KEY)),
+        ("analyze", "a task with mono float32 [1, 4] audio and a priority",
+         P.task_request(P.TaskSpec("analyze", {"tempo_map": None, "meter": [3, 4], "picture": True}, f32[:1], 44100),
+                        job_id="0000000000000000000000000000001a", priority=5)),
+        ("artist_create", "a task with the reference vocal and the MIDI of what it sings",
+         P.task_request(P.TaskSpec("artist_create", {"name": "my_voice", "source": "take3.wav", "exclude": ["alpha"],
+                                                     "max_renders": 20, "tempo": None, "language": "en-us",
+                                                     "lyrics_text": "hold the light", "melody_source": "take3.mid"},
+                                   f32[:1], 24000, MIDI), job_id="0000000000000000000000000000001b")),
+        ("done_result", "a task's end: its result (JSON) and the files it made (bytes buffers)",
+         _ids(P.result_event("0000000000000000000000000000001a", {"key": {"name": "A minor", "confidence": 0.91},
+                                                                   "bars": 8, "warnings": []},
+                             {"picture": b"\x89PNG\r\n\x1a\n"}), "0000000000000000000000000000001c")),
     ]
 
 
@@ -201,7 +218,7 @@ def build() -> dict[str, Any]:
                         "message": meaning(decoded)})
     return {
         "about": "Golden vectors of the bridge <-> sidecar protocol, written by tests/golden/protocol_vectors.py "
-                 "from host_bridge/protocol.py. A peer decodes each vector's frames (hex) to its message and "
+                 "from the host_bridge.protocol package. A peer decodes each vector's frames (hex) to its message and "
                  "encodes the message back to the same frames, byte for byte; it refuses every invalid one.",
         "protocol_version": P.PROTOCOL_VERSION,
         "requests": sorted(P.REQUESTS),

@@ -106,7 +106,8 @@ def _tempo_flag(p: argparse.ArgumentParser) -> None:
 
 
 def _source_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--in-process", action="store_true", help="sing in this process instead of on the sidecar")
+    p.add_argument("--in-process", action="store_true",
+                   help="sing on a sidecar of this command's own (stopped when it ends), not the user's warm one")
     p.add_argument("--connection-file", type=Path, default=None, help="the sidecar to use (default: the user's)")
     p.add_argument("--sidecar-pipeline", default=None, help="pipeline factory (module:callable) for a new sidecar")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for the models")
@@ -114,13 +115,28 @@ def _source_options(p: argparse.ArgumentParser) -> None:
 
 def _adapter(args: argparse.Namespace, needs_source: bool = False) -> Any:
     from host_bridge.daw.ardour.adapter import ArdourAdapter
-    from host_bridge.daw.take_source import InProcessTakeSource, SidecarTakeSource
+    from host_bridge.daw.take_source import SidecarTakeSource
 
     source = None
     if needs_source:
-        source = (InProcessTakeSource(threads=args.threads) if args.in_process else
+        source = (_private_source(args) if args.in_process else
                   SidecarTakeSource(args.connection_file, args.sidecar_pipeline, threads=args.threads))
     return ArdourAdapter(args.session, take_source=source)
+
+
+def _private_source(args: argparse.Namespace) -> Any:
+    """A sidecar of this command's own (its connection file in a temporary folder), stopped when
+    the command ends: not the user's warm sidecar, nothing left running."""
+    import atexit
+    import tempfile
+
+    from host_bridge.daw.take_source import SidecarTakeSource
+
+    folder = tempfile.TemporaryDirectory(prefix="topline-sidecar-")
+    source = SidecarTakeSource(Path(folder.name) / "sidecar.json", args.sidecar_pipeline, threads=args.threads,
+                               detach=False)
+    atexit.register(folder.cleanup)  # the source itself is closed (its sidecar stopped) by _close
+    return source
 
 
 def _progress() -> Any:
