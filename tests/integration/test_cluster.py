@@ -190,6 +190,24 @@ def test_one_clients_ten_jobs_do_not_delay_anothers_single_job(cluster: Cluster)
     other.close()
 
 
+def test_an_audition_is_served_before_waiting_full_takes(cluster: Cluster) -> None:
+    b = cluster.bridge()
+    full = [b.submit(job_spec(seed=400 + i)) for i in range(6)]
+    while any(j.state == "sent" for j in full):
+        b.poll(0.05)
+    aud = b.submit(job_spec(n_notes=4, seed=9), kind="audition")
+    finished: list[str] = []
+    deadline = time.monotonic() + 60
+    while len(finished) < 7:
+        assert time.monotonic() < deadline, f"only {len(finished)} of 7 jobs finished"
+        b.poll(0.05)
+        finished += [j.id for j in [*full, aud] if j.finished and j.id not in finished]
+    # two full takes were rendering when it came; it goes before the four still waiting
+    assert finished.index(aud.id) <= 2, f"the audition finished {finished.index(aud.id) + 1}th of 7"
+    assert aud.state == "done" and aud.take is not None
+    b.close()
+
+
 def test_the_per_user_limit_refuses_the_thirteenth_job_as_busy(cluster: Cluster) -> None:
     ctx = zmq.Context()
     greedy = _dealer(ctx, ConnectionInfo.read(cluster.connection_file))
