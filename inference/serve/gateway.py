@@ -72,8 +72,8 @@ class GatewayServer(SidecarServer):
 
     def device(self) -> str:
         running = self.dispatcher.serve_view.get("replica_states", {}).get("RUNNING", 0)
-        devices = sorted({str(r.get("device")) for r in self.dispatcher.replicas.values()}) or ["?"]
-        return f"ray serve: {running} replicas ({', '.join(devices)})"
+        devices = sorted({str(r.get("device")) for r in self.dispatcher.replicas.values()})
+        return f"ray serve: {running} replicas" + (f" ({', '.join(devices)})" if devices else "")
 
     def send(self, ident: bytes, msg: P.Message) -> None:
         if msg.type == "status_reply":  # the sidecar's status, and the cluster's view beside it
