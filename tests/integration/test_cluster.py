@@ -368,3 +368,25 @@ def test_replica_killed_mid_job_is_retried_and_the_take_arrives_exactly_once(clu
     assert st["retried"] >= 1 and victim["replica"] not in {r["replica"] for r in st["replicas"]}
     b.close()
     cluster.wait_replicas(2)  # Serve replaced the killed replica
+
+
+def test_cluster_down_stops_the_gateway_and_its_ray_processes(cluster: Cluster) -> None:
+    # (last: it ends the module's cluster)
+    out = subprocess.run([sys.executable, "-m", "host_bridge.cli", "cluster", "down", "--connection-file",
+                          str(cluster.connection_file)], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    assert cluster.proc.wait(60) == 0
+    assert not cluster.connection_file.exists()
+    deadline = time.monotonic() + 30
+    while _group_alive(cluster.proc.pid):  # the local Ray cluster went down with the gateway
+        assert time.monotonic() < deadline, "Ray processes outlived the gateway"
+        time.sleep(0.5)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
