@@ -99,7 +99,7 @@ def audition_timing(args: argparse.Namespace) -> tuple[Any, bytes | None]:
         if args.tempo is not None or args.meter is not None or args.melody is not None:
             raise InputError("--tempo-map was given with --tempo, --meter or a guide melody",
                              "give the session's tempo map alone")
-        from host_bridge.cli_compose import read_tempo_map
+        from host_bridge.midi import read_tempo_map
 
         tempo_map = read_tempo_map(args.tempo_map)
     melody_bytes = None

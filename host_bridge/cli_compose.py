@@ -43,6 +43,8 @@ def _tempo_map(args: argparse.Namespace) -> Any:
         if args.tempo is not None or args.meter is not None:
             raise InputError("--tempo-map was given with --tempo or --meter",
                              "give the tempo map alone (its tempo and meter are used as they are)")
+        from host_bridge.midi import read_tempo_map
+
         return read_tempo_map(args.tempo_map)
     if args.tempo is None:
         return None
@@ -53,24 +55,6 @@ def _tempo_map(args: argparse.Namespace) -> Any:
         raise
     except ValueError as e:
         raise InputError(f"tempo map cannot be built: {e}", "check --tempo, --meter and --offset") from e
-
-
-def read_tempo_map(path: str | Path) -> Any:
-    """The tempo map (tempo and meter changes) of a Standard MIDI File, e.g. the DAW's export."""
-    from host_bridge.midi import _conductor, _meters_to_bars, _open
-    from host_bridge.model import TempoMap
-
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"tempo map {p} does not exist", "export the session's tempo map as a MIDI file")
-    mf = _open(p)
-    tempos, meters = _conductor(mf, p)
-    if not tempos:
-        raise TempoError(f"{p.name} has no tempo event", "export the MIDI file with the session's tempo map")
-    try:
-        return TempoMap(tuple(tempos), tuple(_meters_to_bars(meters, mf.ticks_per_beat, p)))
-    except TempoError as e:
-        raise TempoError(f"{p.name}: {e.message}", e.hint) from e
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:

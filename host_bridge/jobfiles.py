@@ -56,7 +56,7 @@ def spec_from_files(instrumental: str | Path, lyrics: str | Path, melody: str | 
                          "file carries its own meter)")
     if melody is None:
         if tempo_map_midi is not None:
-            from host_bridge.cli_compose import read_tempo_map
+            from host_bridge.midi import read_tempo_map
 
             tempo_map = read_tempo_map(tempo_map_midi)
         elif tempo is not None:
