@@ -171,7 +171,7 @@ class ClusterDispatcher(RenderWorker):
                                      "memory; send the job again once replicas are RUNNING"))
 
     def _attempt(self, job: Job, spec: Any, sent: _Delivered) -> None:
-        from ray.exceptions import TaskCancelledError
+        from ray.exceptions import RayActorError, TaskCancelledError
 
         gen = self.handle.render.remote(job.id, job.kind, spec, job.priority)
         with self._lock:
@@ -192,7 +192,7 @@ class ClusterDispatcher(RenderWorker):
             raise _Lost("the replica's stream ended without a take")
         except TaskCancelledError:  # (Serve's RequestCancelledError too) the owner was told by the server loop
             self.fair.finish(job, "cancelled")
-        except Exception:
+        except (RayActorError, _Lost):
             if rid is not None:
                 with self._lock:
                     self.replicas.pop(rid, None)  # that replica is gone; Serve starts another
