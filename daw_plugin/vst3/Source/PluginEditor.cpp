@@ -286,7 +286,11 @@ void ToplineEditor::showProgress (const Status& st, const Settings& s)
             p << "; now singing: \"" << lines[st.phrasesDone] << "\"";
     }
     else if (! st.jobRunning && st.phrasesReused >= 0)
-        p = juce::String (st.phrasesReused) + " phrases reused from the last take";
+    {   // the sidecar re-sang only what changed (its phrase cache holds the rest)
+        p = st.phrasesRendered >= 0 ? "Re-sang " + juce::String (st.phrasesRendered) + (st.phrasesRendered == 1 ? " phrase, " : " phrases, ")
+                                    : juce::String();
+        p << st.phrasesReused << (st.phrasesReused == 1 ? " phrase" : " phrases") << " reused from earlier takes";
+    }
     phrase.setText (p, juce::dontSendNotification);
 }
 

@@ -59,7 +59,8 @@ struct Status
     juce::String sidecarState { "unknown" };  // "connected" | "starting" | "not found" | "unknown"
     juce::String sidecarDetail;     // why (the connection file, the url) for the editor's banner
     int phrasesDone = 0;            // chunk events of the running job (phrases rendered)
-    int phrasesReused = -1;         // from the take's metadata when the sidecar reports it
+    int phrasesReused = -1;         // the last take's phrases the sidecar's phrase cache gave back (-1: not said)
+    int phrasesRendered = -1;       // and those it sang anew
     bool sidecarReachable = false;
     bool jobRunning = false;
     bool auditionRunning = false;   // the running job is an audition (clips, not a take)

@@ -152,6 +152,8 @@ juce::var ToplineProcessor::diagnostics() const
     d->setProperty ("latency_samples", getLatencySamples());
     d->setProperty ("sidecar_state", st.sidecarState);
     d->setProperty ("phrases_done", st.phrasesDone);
+    d->setProperty ("phrases_rendered", st.phrasesRendered);
+    d->setProperty ("phrases_reused", st.phrasesReused);
     d->setProperty ("standalone", isStandalone());
     d->setProperty ("input_file_playing", inputActive.load());
     d->setProperty ("audition_running", st.auditionRunning);

@@ -30,6 +30,13 @@ static juce::File connectionFile (const juce::String& configured)
 
 /** The sidecar's artists reply into the status: names, display names and the whole entries
     (description, language, range) for the editor. */
+void storePhraseCounts (const juce::var& md, Status& s)
+{
+    const auto pc = md["register"]["phrase_cache"];
+    s.phrasesRendered = pc.hasProperty ("rendered") ? (int) pc["rendered"] : -1;
+    s.phrasesReused = pc.hasProperty ("reused") ? (int) pc["reused"] : (md.hasProperty ("phrases_reused") ? (int) md["phrases_reused"] : -1);
+}
+
 void storeArtists (const juce::var& body, Status& s)
 {
     s.artists.clear();

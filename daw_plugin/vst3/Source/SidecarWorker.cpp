@@ -164,7 +164,7 @@ void SidecarWorker::startJob (bool audition)
     cap->setProperty ("overflowed", snap.overflowed);
     cap->setProperty ("tempo_truncated", snap.tempoTruncated);
     proc.updateSettings ([&] (Settings& s) { s.capture = juce::var (cap); });
-    proc.updateStatus ([] (Status& s) { s.error = ""; s.hint = ""; s.progress = 0; s.stage = ""; s.phrasesDone = 0; s.phrasesReused = -1; });
+    proc.updateStatus ([] (Status& s) { s.error = ""; s.hint = ""; s.progress = 0; s.stage = ""; s.phrasesDone = 0; s.phrasesReused = s.phrasesRendered = -1; });
     job = std::move (j);
     status (audition ? "Audition (" + cast.joinIntoString (", ") + "): sending the capture" : "Sending the capture to the sidecar", 0.0);
 }
@@ -368,8 +368,7 @@ void SidecarWorker::finishWithTake (const wire::Message& m)
     t->setProperty ("engine", md["engine"]);
     t->setProperty ("job", job->id);
     t->setProperty ("seed", md.getProperty ("seed", settings.seed));
-    if (md.hasProperty ("phrases_reused"))
-        proc.updateStatus ([&] (Status& s) { s.phrasesReused = (int) md["phrases_reused"]; });
+    proc.updateStatus ([&] (Status& s) { storePhraseCounts (md, s); });
     proc.updateSettings ([&] (Settings& s) { s.take = juce::var (t); });
     proc.updateStatus ([] (Status& s) { s.clipPlaying = -1; });
     play (audio, sr, start, job->tempoMap, wav.getFullPathName());

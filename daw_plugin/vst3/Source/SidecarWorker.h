@@ -18,6 +18,9 @@ namespace topline
 /** The sidecar's artists reply into the status: names, display names and the whole entries
     (description, language, range) for the editor (SidecarLink.cpp). */
 void storeArtists (const juce::var& body, Status& s);
+/** How many phrases a take re-sang and how many the sidecar's phrase cache gave back, from the
+    take's metadata (register.phrase_cache {rendered, reused}); -1 each when it does not say. */
+void storePhraseCounts (const juce::var& takeMetadata, Status& s);
 
 class SidecarWorker final : public juce::Thread
 {
