@@ -64,10 +64,7 @@ def test_every_host_bridge_module_imports_without_torch_onnxruntime_or_inference
     assert out.get("parser") and out["loaded"] == []
 
 
-KNOWN_EXCEPTIONS = {
-    "host_bridge/cli_cluster.py": "`topline cluster` runs the Ray Serve gateway in this process (issue 21); "
-                                  "to move behind a program entry point like the sidecar's",
-}
+KNOWN_EXCEPTIONS: dict[str, str] = {}
 """Modules that still import ``inference`` inside a function (never at import time), with why."""
 
 

@@ -64,9 +64,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     cf = tmp / "gateway.json"
     env = {**os.environ, "TOPLINE_TONE_RTF": RTF, "PYTHONPATH": str(ROOT)}
     log = open(tmp / "gateway.log", "wb")  # (the gateway's and the replicas' log, for a failing test)
-    proc = subprocess.Popen([sys.executable, "-m", "inference.serve", "--replicas", "2", "--cpus-per-replica", "0.5",
-                             "--pipeline", TONE, "--connection-file", str(cf), "--max-message-mb", "8",
-                             "--max-per-user", "12", "-v"], env=env, start_new_session=True,
+    # `topline cluster up` becomes the gateway program (exec: same pid, its own process group)
+    proc = subprocess.Popen([sys.executable, "-m", "host_bridge.cli", "-v", "cluster", "up", "--replicas", "2",
+                             "--cpus-per-replica", "0.5", "--pipeline", TONE, "--connection-file", str(cf),
+                             "--max-message-mb", "8", "--max-per-user", "12"], env=env, start_new_session=True,
                             stdout=log, stderr=subprocess.STDOUT)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TOPLINE_TONE_RTF", "0.05")
