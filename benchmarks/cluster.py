@@ -191,8 +191,9 @@ def report(rows: dict[str, dict[str, float]], args: argparse.Namespace) -> str:
         up = f"{r['up_s']:.0f}" if "up_s" in r else "-"
         lines.append(f"| {name} | {r['takes_per_min']:.1f} | {r['p50_s']:.2f} | {r['p95_s']:.2f} | {up} |")
     vs_local = one["takes_per_min"] / base["takes_per_min"]
-    why = ("the gateway's socket work runs in another process than the render, where the sidecar's loop and "
-           "worker share one interpreter" if vs_local >= 1 else "what the gateway and Ray Serve add")
+    why = ("not explained: a guess, untested, is that the gateway's socket work runs in another process than "
+           "the render, where the sidecar's loop and worker share one interpreter" if vs_local >= 1
+           else "what the gateway and Ray Serve add")
     lines += ["", f"Scaling, 2 vs 1 replicas: {two['takes_per_min'] / one['takes_per_min']:.2f}x takes/min; "
               f"1 replica vs the local sidecar: {vs_local:.2f}x ({why}).", "",
               "On paper, N GPU nodes with one replica each: takes/min = N x 60 / (per-take render seconds), "
