@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 
 from host_bridge.model import Note, Phonemes, Score, TempoMap
 from inference.engines.base import RenderedPhrase
+from inference.memory import bound_heap, release_heap
 from inference.performance import apply_performance
 from inference.phrase_cache import PhraseCache
 from presets import Artist
@@ -87,6 +88,7 @@ class KokoroEngine:
             if self._s is not None:
                 return
             t0 = time.perf_counter()
+            bound_heap()  # before the render threads' first allocations (inference.memory)
             self._files = km.ensure_models(self.cache_dir)
             if self.vocoder == "torch":
                 from .generator import load_generator
@@ -171,7 +173,10 @@ class KokoroEngine:
         [1, T] at 24 kHz, dry), in time order; a long first phrase comes in two joined pieces
         (see :data:`.phrase.LEAD_S`), so that streaming starts sooner. Phrases found in the
         phrase cache come from it (``info["cached"]``), the same samples as rendered."""
-        return self._render(score, artist, seed, cancel, self.phrase_cache)
+        try:
+            yield from self._render(score, artist, seed, cancel, self.phrase_cache)
+        finally:
+            release_heap()  # the free pages of the render's threads back to the system
 
     def _render(self, score: Score, artist: Artist, seed: int, cancel: threading.Event | None,
                 cache: PhraseCache | None) -> Iterator[RenderedPhrase]:

@@ -22,6 +22,14 @@ _ARENA_LOCK = threading.Lock()
 _ARENA_SHARED = False
 
 
+ARENA_SAME_AS_REQUESTED = 1
+"""The arena grows by what a run asks for (onnxruntime's default doubles its last chunk)."""
+SHRINK_ARENA = "memory.enable_memory_arena_shrinkage"
+"""A vocoder run gives the arena's free chunks back when it ends: the buffers of the longest
+phrase so far no longer stay resident (issue 19: a warm sidecar's RSS grew with every new
+phrase length)."""
+
+
 def share_cpu_arena(ort: Any) -> None:
     """Register one CPU memory arena for the process (once), which the engine's sessions use
     instead of an arena each: two phrases vocoded side by side in the lane sessions, and the first
@@ -32,8 +40,16 @@ def share_cpu_arena(ort: Any) -> None:
         if _ARENA_SHARED:
             return
         info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
-        ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, -1, -1, -1))  # onnxruntime's defaults
+        ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, ARENA_SAME_AS_REQUESTED, -1, -1))
         _ARENA_SHARED = True
+
+
+def run_options(ort: Any, shrink: bool) -> Any:
+    """RunOptions of a vocoder run (``shrink``: the shared CPU arena shrunk after it)."""
+    opts = ort.RunOptions()
+    if shrink:
+        opts.add_run_config_entry(SHRINK_ARENA, "cpu:0")
+    return opts
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,8 @@ class Sessions:
     istft: Any
     """With the torch vocoder: the generator's output to audio."""
     threads: int
+    shrink: bool = False
+    """Vocoder runs give the shared arena's free chunks back (:data:`SHRINK_ARENA`)."""
 
 
 def open_sessions(files: km.ModelFiles, threads: int, providers: list[str], torch_vocoder: bool) -> Sessions:
@@ -72,7 +90,8 @@ def open_sessions(files: km.ModelFiles, threads: int, providers: list[str], torc
     return Sessions(session(files.probe), session(files.front), session(files.phase),
                     None if torch_vocoder else session(files.decoder),
                     session(files.dfront) if torch_vocoder else None,
-                    session(files.istft) if torch_vocoder else None, threads)
+                    session(files.istft) if torch_vocoder else None, threads,
+                    shrink=providers[0] == "CPUExecutionProvider")
 
 
 def cpu_bf16_native() -> bool | None:
@@ -108,7 +127,7 @@ def vocode(ses: Sessions, gen: Any, asr: np.ndarray, f0: np.ndarray, energy: np.
     feed = {"asr": asr[:, :, a:b], "f0": f0[:, 2 * a:2 * b], "energy": energy[:, 2 * a:2 * b],
             "style": style, "phase0": phase0}
     if gen is None:
-        return np.asarray(run_control(ses.control, feed, cancel), np.float32).ravel()
+        return np.asarray(run_control(ses.control, feed, cancel, ses.shrink), np.float32).ravel()
     return run_torch(ses, gen, feed, cancel)
 
 
@@ -121,22 +140,26 @@ def run_torch(ses: Sessions, gen: Any, feed: dict[str, np.ndarray], cancel: thre
         check_cancel(cancel)
 
     check()
-    x, har = ses.dfront.run(None, feed)
+    import onnxruntime as ort
+
+    x, har = ses.dfront.run(None, feed, run_options(ort, ses.shrink))
     torch.set_num_threads(ses.threads)  # this thread's intra-op threads (one in a lane); same bits either way
     style = torch.from_numpy(feed["style"][:, : gen.cfg.style_dim])
     spec = gen(torch.from_numpy(x), torch.from_numpy(har), style, check)
-    return np.asarray(ses.istft.run(None, {"spec": spec.numpy()})[0], np.float32).ravel()
+    return np.asarray(ses.istft.run(None, {"spec": spec.numpy()}, run_options(ort, ses.shrink))[0], np.float32).ravel()
 
 
-def run_control(control: Any, feed: dict[str, np.ndarray], cancel: threading.Event | None) -> np.ndarray:
+def run_control(control: Any, feed: dict[str, np.ndarray], cancel: threading.Event | None,
+                shrink: bool = False) -> np.ndarray:
     """The decoder run (most of a phrase's time), stopped mid-run when ``cancel`` is set: a
     watcher sets onnxruntime's terminate flag, so a cancel frees the worker within ~50 ms
-    instead of at the end of the phrase."""
-    if cancel is None:
-        return control.run(None, feed)[0]
-    check_cancel(cancel)
+    instead of at the end of the phrase. ``shrink``: the shared arena shrunk after it."""
     import onnxruntime as ort
-    opts = ort.RunOptions()
+
+    opts = run_options(ort, shrink)
+    if cancel is None:
+        return control.run(None, feed, opts)[0]
+    check_cancel(cancel)
     finished = threading.Event()
 
     def watch() -> None:
