@@ -198,11 +198,11 @@ def _start_cost(s: Syllable, n: Note, tm: TempoMap) -> float:
 
 
 # ---------------------------------------------------------------------------------- MIDI lyrics
-def _from_lyric_events(sheet: LyricsSheet | None, melody: GuideMelody, g2p: G2P,
-                       rest_qn: float) -> tuple[list[_Slot], tuple[str, ...], tuple[tuple[str, int], ...]]:
-    notes, tokens = melody.notes, melody.lyrics
-    gaps = _gaps(notes)
-    # words: lists of (note index, syllable text); melisma notes: (note index, owner note index)
+def _lyric_words(melody: GuideMelody, gaps: Sequence[float],
+                 rest_qn: float) -> tuple[list[list[tuple[int, str]]], list[tuple[int, int]]]:
+    """The guide's lyric tokens as words, lists of (note index, syllable text), and its melisma
+    notes, (note index, the note whose syllable it carries on); notes without a lyric are not sung."""
+    tokens = melody.lyrics
     words: list[list[tuple[int, str]]] = []
     melisma: list[tuple[int, int]] = []
     open_word = False
@@ -227,6 +227,14 @@ def _from_lyric_events(sheet: LyricsSheet | None, melody: GuideMelody, g2p: G2P,
         last_syl = j
     if skipped:
         log.info("%s: %d notes without a lyric event are not sung", melody.source, skipped)
+    return words, melisma
+
+
+def _from_lyric_events(sheet: LyricsSheet | None, melody: GuideMelody, g2p: G2P,
+                       rest_qn: float) -> tuple[list[_Slot], tuple[str, ...], tuple[tuple[str, int], ...]]:
+    notes = melody.notes
+    gaps = _gaps(notes)
+    words, melisma = _lyric_words(melody, gaps, rest_qn)
     first_note = [w[0][0] for w in words]
     word_text = ["".join(t for _, t in w) for w in words]
     # lines: the sheet's (same number of words), else the file's line marks, else phrases

@@ -288,13 +288,7 @@ def read_dataset(folder: Path) -> list[tuple[np.ndarray, np.ndarray, int, str, s
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    from inference.engines.autosing import config as C
-    from inference.engines.autosing.builders import build_embedder, build_lm
-    from inference.engines.autosing.codec import build_snac
-    from inference.engines.autosing.loaders import load_snac, save_checkpoint
-    from inference.engines.autosing.semantic import SemanticConfig
-
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m inference.engines.autosing.train", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", type=Path)
@@ -308,6 +302,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=TrainConfig.lr)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=1)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    from inference.engines.autosing import config as C
+    from inference.engines.autosing.builders import build_embedder, build_lm
+    from inference.engines.autosing.codec import build_snac
+    from inference.engines.autosing.loaders import load_snac, save_checkpoint
+    from inference.engines.autosing.semantic import SemanticConfig
+
+    ap = _parser()
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
