@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from host_bridge.daw.ardour import ArdourAdapter, create_session
 from host_bridge.daw.ardour import runner as R
@@ -185,23 +186,34 @@ def test_the_editor_in_ardours_gui_through_its_states(
     gui = ArdourGui(session, screen, home, jack, {"VST3_PATH": str(vst_dir), "TOPLINE_VST3_DEFAULTS": str(defaults)},
                     tmp_path)
     try:
-        drive(gui, screen, tmp_path, tone_sidecar, monkeypatch)
+        drive(gui, screen, tmp_path, tone_sidecar, monkeypatch, session)
     finally:
         gui.close()
 
 
 def open_editor(gui: ArdourGui) -> None:
     """Ardour's Mixer (its Mix button), then a double click on Topline in the track's strip."""
-    main = gui.wait_window(r" - Ardour$", 180.0)
-    gui.click(main[3] - 22, 72)   # "Mix", right end of the toolbar
-    time.sleep(2.0)
-    gui.click(331, 206, double=True)  # the strip's first processor: Topline
-    plug = gui.wait_window(PLUGIN_WINDOW, 30.0)
+    gui.wait_window(r" - Ardour$", 180.0)
+    time.sleep(3.0)
+
+    def shown() -> bool:
+        return any(re.search(PLUGIN_WINDOW, w[0]) for w in gui.windows())
+
+    for _ in range(3):  # a click while Ardour still lays its window out is lost: again
+        gui.click(gui.wait_window(r" - Ardour$", 5.0)[3] - 22, 72)   # "Mix", right end of the toolbar
+        time.sleep(2.0)
+        gui.click(331, 206, double=True)  # the strip's first processor: Topline
+        deadline = time.monotonic() + 15.0
+        while time.monotonic() < deadline and not shown():
+            time.sleep(1.0)
+        if shown():
+            break
+    plug = gui.wait_window(PLUGIN_WINDOW, 5.0)
     gui._x("windowmove", str(plug[0]), "660", "330")  # off Ardour's transport bar (no window manager here)
 
 
 def drive(gui: ArdourGui, screen: Display, tmp_path: Path, tone_sidecar: Callable[[], Any],
-          monkeypatch: pytest.MonkeyPatch) -> None:
+          monkeypatch: pytest.MonkeyPatch, session: Path) -> None:
     # the session opens (a warning dialog about the audio device, if any, is answered OK)
     deadline = time.monotonic() + 180.0
     while not any(w[0].endswith(" - Ardour") for w in gui.windows()) and time.monotonic() < deadline:
@@ -243,6 +255,10 @@ def drive(gui: ArdourGui, screen: Display, tmp_path: Path, tone_sidecar: Callabl
     assert s["diagnostics"]["audio_thread_allocations"] == 0 and s["diagnostics"]["audio_thread_locks"] == 0
     shot(screen, tmp_path, "ardour-4-take")
 
+    # the take dragged from the editor's take tile onto the Instrumental track in Ardour's editor
+    # window: Ardour imports the file (copied into the session) as a region where it is dropped
+    drag_take_onto_track(gui, session)
+
     # 5. the session's tempo changed in Ardour (its tempo dialog, from the tempo in the toolbar):
     # the take is marked stale, Ardour playing on
     set_tempo(gui, 120)
@@ -262,3 +278,31 @@ def set_tempo(gui: ArdourGui, bpm: int) -> None:
     gui._x("key", "Tab")
     time.sleep(0.5)
     gui._x("mousemove", "--window", str(wid), "192", "158", "click", "1")  # Apply
+
+
+def drag_take_onto_track(gui: ArdourGui, session: Path) -> None:
+    """Ardour's Editor (its Edit button), then a mouse drag from the editor's take tile (JUCE starts
+    an XDND drag of the take's WAV) to the Instrumental track's lane, where Ardour takes the drop."""
+    s = gui.state()
+    take = Path(s["takes"][0]["wav"])
+    main = gui.wait_window(r" - Ardour$", 5.0)
+    gui.click(main[3] - 22, 43)  # "Edit", right end of the toolbar
+    _, x, y, _, h = gui.wait_window(PLUGIN_WINDOW, 5.0)
+    tile = s["button_centres"]["Take tile"]
+    top = y + h - int(round(s["size"][1] * s["scale"]))
+    gui._x("mousemove", str(x + tile[0]), str(top + tile[1]), "mousedown", "1")
+    for px, py in ((x + tile[0] - 10, top + tile[1] - 10), (1000, 800), (800, 600), (600, 450), (500, 380), (500, 372)):
+        time.sleep(0.25)
+        gui._x("mousemove", str(px), str(py))
+    time.sleep(0.5)
+    gui._x("mouseup", "1")
+    imported = session.parent / "interchange" / session.stem / "audiofiles" / take.name
+    deadline = time.monotonic() + 20.0
+    while not imported.exists() and time.monotonic() < deadline:
+        time.sleep(0.25)
+    if not imported.exists():
+        gui.fail(f"Ardour did not import the dropped take ({imported} is missing)")
+    time.sleep(1.0)  # written out
+    a, sr_a = sf.read(str(imported), dtype="float32", always_2d=True)
+    b, sr_b = sf.read(str(take), dtype="float32", always_2d=True)
+    assert sr_a == sr_b and a.shape == b.shape and np.max(np.abs(a - b)) < 1e-6, "Ardour's copy is not the take"

@@ -49,6 +49,11 @@ void ToplineEditor::writeStateFile (const Status& st, const Settings& s)
             const auto r = getLocalArea (c, c->getLocalBounds()).toFloat() * juce::Component::getApproximateScaleFactorForComponent (this);
             at->setProperty (c->getName(), juce::Array<juce::var> { juce::roundToInt (r.getCentreX()), juce::roundToInt (r.getCentreY()) });
         }
+    if (takeTile.isShowing())
+    {   // the tile a take is dragged from
+        const auto r = getLocalArea (&takeTile, takeTile.getLocalBounds()).toFloat() * juce::Component::getApproximateScaleFactorForComponent (this);
+        at->setProperty ("Take tile", juce::Array<juce::var> { juce::roundToInt (r.getCentreX()), juce::roundToInt (r.getCentreY()) });
+    }
     o->setProperty ("button_centres", juce::var (at));
     o->setProperty ("diagnostics", proc.diagnostics());   // changes every block: rewritten at 10 Hz while playing
     auto json = juce::JSON::toString (juce::var (o), true);

@@ -285,12 +285,14 @@ void ToplineEditor::showProgress (const Status& st, const Settings& s)
         if (st.phrasesDone < lines.size())
             p << "; now singing: \"" << lines[st.phrasesDone] << "\"";
     }
-    else if (! st.jobRunning && st.phrasesReused >= 0)
+    else if (! st.jobRunning && st.phrasesReused > 0)
     {   // the sidecar re-sang only what changed (its phrase cache holds the rest)
         p = st.phrasesRendered >= 0 ? "Re-sang " + juce::String (st.phrasesRendered) + (st.phrasesRendered == 1 ? " phrase, " : " phrases, ")
                                     : juce::String();
         p << st.phrasesReused << (st.phrasesReused == 1 ? " phrase" : " phrases") << " reused from earlier takes";
     }
+    else if (! st.jobRunning && st.phrasesRendered > 0)
+        p = "Sang " + juce::String (st.phrasesRendered) + (st.phrasesRendered == 1 ? " phrase" : " phrases") + ", none from earlier takes";
     phrase.setText (p, juce::dontSendNotification);
 }
 
