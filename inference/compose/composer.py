@@ -65,7 +65,6 @@ def compose(sheet: LyricsSheet, analysis: Analysis, low: int, high: int, seed: i
     sections = lyric_sections(sheet)
     phrases = _plan(sheet, syls, analysis, sections, rep)
     rep.phrases = phrases
-    key = analysis.key
     span = high - low
     notes: list[Note] = []
     memory: dict[tuple[str, ...], list[list[tuple[float, float, int]]]] = {}
@@ -92,16 +91,10 @@ def compose(sheet: LyricsSheet, analysis: Analysis, low: int, high: int, seed: i
                     rep.reused.append(li)
                     prev_pitch = cand[-1][2]
                     continue
-            timing = rhythm(tm, ph, line_syls, sec_rng, motif)
-            slots = [NoteSlot(on, du, slot_strength(tm, on), analysis.chord_at(on).pitch_classes, s.stress)
-                     for (on, du), s in zip(timing, line_syls)]
-            contour = Contour(centre=centre + sec_rng.uniform(-1.5, 1.5),
-                              height=min(span * 0.35, 3.0 + sec_rng.uniform(0, 4.0)),
-                              peak=float(sec_rng.uniform(0.35, 0.7)))
             guide = [p for _, _, p in remembered[li - first]] if remembered is not None else None
-            pitches = phrase_pitches(slots, key, low, high, contour, cadence, prev_pitch, sec_rng, guide)
-            made.append([(on, du, p) for (on, du), p in zip(timing, pitches)])
-            prev_pitch = pitches[-1]
+            made.append(_line_melody(analysis, ph, line_syls, sec_rng, motif, centre, low, high, cadence, prev_pitch,
+                                     guide))
+            prev_pitch = made[-1][-1][2]
         if remembered is None:
             memory[texts] = [[(on - phrases[li].start_qn, du, p) for on, du, p in line_notes]
                              for li, line_notes in zip(range(first, last + 1), made)]
@@ -111,6 +104,21 @@ def compose(sheet: LyricsSheet, analysis: Analysis, low: int, high: int, seed: i
     for w in rep.warnings:
         log.warning(w)
     return Score(tuple(notes), tm, tuple(ln.text for ln in sheet.lines), tuple(sheet.sections))
+
+
+def _line_melody(analysis: Analysis, ph: Any, line_syls: Sequence[SylIn], rng: np.random.Generator, motif: Any,
+                 centre: float, low: int, high: int, cadence: str, prev_pitch: int | None,
+                 guide: list[int] | None) -> list[tuple[float, float, int]]:
+    """A new melody for one lyric line: its rhythm in phrase ``ph``, then a pitch per syllable
+    under a contour around ``centre`` (``guide``: the pitches of the line this one repeats)."""
+    tm = analysis.tempo_map
+    timing = rhythm(tm, ph, line_syls, rng, motif)
+    slots = [NoteSlot(on, du, slot_strength(tm, on), analysis.chord_at(on).pitch_classes, s.stress)
+             for (on, du), s in zip(timing, line_syls)]
+    contour = Contour(centre=centre + rng.uniform(-1.5, 1.5), height=min((high - low) * 0.35, 3.0 + rng.uniform(0, 4.0)),
+                      peak=float(rng.uniform(0.35, 0.7)))
+    pitches = phrase_pitches(slots, analysis.key, low, high, contour, cadence, prev_pitch, rng, guide)
+    return [(on, du, p) for (on, du), p in zip(timing, pitches)]
 
 
 def _line_notes(line: list[tuple[float, float, int]], syls: Sequence[SylIn], li: int, analysis: Analysis,

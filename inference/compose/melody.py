@@ -59,8 +59,7 @@ def phrase_pitches(slots: Sequence[NoteSlot], key: Key, low: int, high: int, con
     P = candidates(key, low, high)
     if len(P) == 0:
         raise ValueError(f"no scale tone of {key.name} in the range {low}-{high}")
-    m, n = len(P), len(slots)
-    tonic_triad = tuple((key.tonic + i) % 12 for i in ((0, 4, 7) if key.mode == "major" else (0, 3, 7)))
+    n = len(slots)
     iv = P[None, :] - P[:, None]                                   # iv[j, k] = P[k] - P[j]
     C1 = _interval_cost(iv)
     big = np.abs(iv) >= 5
@@ -70,26 +69,7 @@ def phrase_pitches(slots: Sequence[NoteSlot], key: Key, low: int, high: int, con
     L = np.where(big[:, :, None] & ~(step_back[None, :, :] & (sign[None, :, :] == -sign[:, :, None])), 1.4, 0.0)
     # two leaps the same way in a row are worse
     L += np.where(big[:, :, None] & big[None, :, :] & (sign[None, :, :] == sign[:, :, None]), 1.5, 0.0)
-    unary = np.zeros((n, m))
-    for t, s in enumerate(slots):
-        chord = tuple(pc for pc in (s.chord or tonic_triad) if pc in key.scale) or tonic_triad
-        ct = np.isin(P % 12, chord)
-        if s.strength >= 3:
-            unary[t] += np.where(ct, 0.0, INF)
-        elif s.strength >= 1:
-            unary[t] += np.where(ct, 0.0, 0.7)
-        else:
-            unary[t] += np.where(ct, 0.0, 0.1)
-        x = (t + 0.5) / n
-        shape = np.sin(np.pi * min(1.0, x / (2 * contour.peak))) if x <= contour.peak else \
-            np.cos(0.5 * np.pi * (x - contour.peak) / max(1e-3, 1 - contour.peak))
-        target = contour.centre + contour.height * shape
-        unary[t] += 0.16 * np.abs(P - target)
-        if s.stress >= 2:       # an accent sits a little higher
-            unary[t] += 0.05 * np.clip(target - P, 0, None)
-        unary[t] += rng.uniform(0.0, 0.35, size=m)
-        if guide is not None and t < len(guide):
-            unary[t] += 0.5 * np.abs(P - guide[t])
+    unary = _slot_costs(slots, key, P, contour, rng, guide)
     deg = np.array([key.degree(int(p)) or 0 for p in P])
     if cadence == "final":
         unary[-1] += np.select([deg == 1, np.isin(deg, (3, 5))], [0.0, 1.2], default=3.0)
@@ -116,6 +96,35 @@ def phrase_pitches(slots: Sequence[NoteSlot], key: Key, low: int, high: int, con
         j, k = i, j
     path.reverse()
     return [int(P[i]) for i in path]
+
+
+def _slot_costs(slots: Sequence[NoteSlot], key: Key, P: np.ndarray, contour: Contour, rng: np.random.Generator,
+                guide: Sequence[int] | None) -> np.ndarray:
+    """unary[t, k]: the cost of singing candidate pitch ``P[k]`` on slot ``t`` (chord tones on strong
+    beats, the contour, accents a little higher, a little randomness, the guide's pitches)."""
+    m, n = len(P), len(slots)
+    tonic_triad = tuple((key.tonic + i) % 12 for i in ((0, 4, 7) if key.mode == "major" else (0, 3, 7)))
+    unary = np.zeros((n, m))
+    for t, s in enumerate(slots):
+        chord = tuple(pc for pc in (s.chord or tonic_triad) if pc in key.scale) or tonic_triad
+        ct = np.isin(P % 12, chord)
+        if s.strength >= 3:
+            unary[t] += np.where(ct, 0.0, INF)
+        elif s.strength >= 1:
+            unary[t] += np.where(ct, 0.0, 0.7)
+        else:
+            unary[t] += np.where(ct, 0.0, 0.1)
+        x = (t + 0.5) / n
+        shape = np.sin(np.pi * min(1.0, x / (2 * contour.peak))) if x <= contour.peak else \
+            np.cos(0.5 * np.pi * (x - contour.peak) / max(1e-3, 1 - contour.peak))
+        target = contour.centre + contour.height * shape
+        unary[t] += 0.16 * np.abs(P - target)
+        if s.stress >= 2:       # an accent sits a little higher
+            unary[t] += 0.05 * np.clip(target - P, 0, None)
+        unary[t] += rng.uniform(0.0, 0.35, size=m)
+        if guide is not None and t < len(guide):
+            unary[t] += 0.5 * np.abs(P - guide[t])
+    return unary
 
 
 def melisma(onset: float, duration: float, pitch: int, key: Key, chord: Sequence[int], beat: float, low: int,
