@@ -148,14 +148,15 @@ def test_french_mute_e_written_as_a_sung_syllable_is_a_schwa_not_the_vowel_held_
     assert en[1].nucleus == en[0].nucleus and en[1].coda == ("v",)
 
 
-def test_italian_geminates_and_glides_and_brazilian_epenthesis_are_syllabified_as_sung() -> None:
-    # regressions: "gat-to" sang ga|t + a bare "o" (heard "garato"), "se-dia" sang sɛdi|a,
-    # Brazilian "bar-co" sang baɾə|kʊ with espeak's inserted schwa
+def test_italian_geminates_and_glides_are_syllabified_as_sung() -> None:
+    # regressions: "gat-to" sang ga|t + a bare "o" (heard "garato"), "se-dia" sang sɛdi|a
     it = G2P("it").words(["gatto", "sedia"])
     assert [(s.coda, s.onset) for s in syllabify(it[0], 2, "it")] == [(("t",), ("ɡ",)), ((), ("t",))]
     assert [s.onset for s in syllabify(it[1], 2, "it")] == [("s",), ("d", "j")]
+    # Brazilian "bar-co" keeps espeak's release schwa after the tap (baɾə|kʊ): Kokoro's Portuguese
+    # voices learned the cluster that way (dropped, janela_azul went 92 -> 98 % WER)
     pt = syllabify(G2P("pt-br").words(["barco"])[0], 2, "pt-br")
-    assert pt[0].coda == ("ɾ",) and "ə" not in "".join(p for s in pt for p in s.onset + s.nucleus + s.coda)
+    assert pt[0].coda == ("ɾ", "ə") and pt[1].onset == ("k",)
 
 
 def test_spanish_spirants_starting_a_sung_syllable_are_sung_as_stops() -> None:

@@ -89,9 +89,6 @@ def syllabify(phones: Sequence[str], n_syllables: int | None = None, language: s
             continue
         if bare[k] in _GLIDE_OF and k + 1 < len(bare) and is_vowel(bare[k + 1]):
             bare[k] = _GLIDE_OF[bare[k]]  # Italian "se-dia": sɛ|dja, the i a glide of the next syllable
-        elif bare[k] == "ə":  # espeak's epenthetic schwa (Brazilian "bar-co" baɾəkʊ): not sung
-            del bare[k], stress[k]
-            vowels = [v - (v > k) for v in vowels]
     onsets = legal_onsets(language)
     bounds = [0]
     for a, b in zip(vowels[:-1], vowels[1:]):
