@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from host_bridge.programs import add_options, options_argv
+
 
 UP_OPTIONS: list[tuple[str, dict[str, object]]] = [
     ("--replicas", {"type": int, "default": 2, "help": "pipeline replicas (one job each at a time)"}),
@@ -39,20 +41,12 @@ UP_OPTIONS: list[tuple[str, dict[str, object]]] = [
 
 def add_up_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``topline cluster up`` (and of ``python -m inference.serve``)."""
-    for flag, kw in UP_OPTIONS:
-        p.add_argument(flag, **kw)  # type: ignore[arg-type]
+    add_options(p, UP_OPTIONS)
 
 
 def up_argv(args: argparse.Namespace) -> list[str]:
     """The parsed options back as the gateway program's arguments (defaults left out)."""
-    out: list[str] = []
-    for flag, kw in UP_OPTIONS:
-        v = getattr(args, flag.lstrip("-").replace("-", "_"))
-        if kw.get("action") == "store_true":
-            out += [flag] if v else []
-        elif v is not None and v != kw.get("default"):
-            out += [flag, str(v)]
-    return out
+    return options_argv(args, UP_OPTIONS)
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -74,11 +68,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     """Become the gateway program (``python -m inference.serve``): this process is replaced, so its
     pid, signals and exit status are the gateway's, and the CLI never imports Ray or the models."""
     import importlib.util
-    import os
 
     from host_bridge.errors import InputError
     from host_bridge.frozen import is_frozen
-    from host_bridge.supervisor import ROOT
+    from host_bridge.programs import exec_program
 
     if is_frozen() or importlib.util.find_spec("ray") is None or importlib.util.find_spec("inference") is None:
         raise InputError("`topline cluster` needs Ray Serve and the sidecar's packages, which are not installed here",
@@ -86,11 +79,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                          "(the standalone programs do not carry Ray)")
     verbose = ["--verbose"] if getattr(args, "verbose", False) else []
     cmd = [sys.executable, "-m", "inference.serve", *up_argv(args), *verbose]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(cmd[0], cmd, env)
+    exec_program(cmd)
     return 0  # not reached
 
 

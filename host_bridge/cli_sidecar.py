@@ -126,22 +126,18 @@ def run_sidecar_program(argv: list[str]) -> int:
     ``topline-sidecar``) with ``argv``: this process is replaced, so its pid, signals and exit
     status are the sidecar's."""
     import importlib.util
-    import os
 
     from host_bridge.errors import InputError
     from host_bridge.frozen import is_frozen
-    from host_bridge.supervisor import ROOT, sidecar_command
+    from host_bridge.programs import exec_program
+    from host_bridge.supervisor import sidecar_command
 
     cmd = sidecar_command(argv)
     if is_frozen() and not Path(cmd[0]).is_file() or not is_frozen() and importlib.util.find_spec("inference") is None:
         raise InputError("this build has no sidecar", f"put {Path(cmd[0]).name} beside this program "
                          "(it ships with the standalone build), or install Topline with the sidecar extra: "
                          "pip install topline[sidecar]")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(cmd[0], cmd, env)
+    exec_program(cmd)
     return 0  # not reached
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from host_bridge.programs import add_options, options_argv
+
 OPTIONS: list[tuple[str, dict[str, object]]] = [
     ("--ip", {"default": "127.0.0.1", "help": "address to bind (beyond loopback needs --curve-keys)"}),
     ("--port", {"type": int, "default": 0, "help": "port (0 picks a free one)"}),
@@ -23,17 +25,9 @@ OPTIONS: list[tuple[str, dict[str, object]]] = [
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The sidecar's options on ``p``."""
-    for flag, kw in OPTIONS:
-        p.add_argument(flag, **kw)  # type: ignore[arg-type]
+    add_options(p, OPTIONS)
 
 
 def sidecar_argv(args: argparse.Namespace) -> list[str]:
     """The options parsed into ``args`` back as the sidecar program's arguments (defaults left out)."""
-    out: list[str] = []
-    for flag, kw in OPTIONS:
-        v = getattr(args, flag.lstrip("-").replace("-", "_"))
-        if kw.get("action") == "store_true":
-            out += [flag] if v else []
-        elif v is not None and v != kw.get("default"):
-            out += [flag, str(v)]
-    return out
+    return options_argv(args, OPTIONS)
