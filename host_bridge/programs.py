@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 Options = Sequence[tuple[str, dict[str, object]]]
 
@@ -40,3 +40,17 @@ def exec_program(cmd: list[str]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(cmd[0], cmd, env)
+
+
+def run_reporting_errors(program: str, run: Callable[[], int]) -> int:
+    """``run()``'s exit status; a :class:`host_bridge.errors.ToplineError` is printed as the CLI
+    prints it (``<program>: error: ...`` and ``<program>: fix: ...``) and exits 2."""
+    from host_bridge.errors import ToplineError
+
+    try:
+        return run()
+    except ToplineError as e:
+        print(f"{program}: error: {e.message}", file=sys.stderr)
+        if e.hint:
+            print(f"{program}: fix: {e.hint}", file=sys.stderr)
+        return 2

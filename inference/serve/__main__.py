@@ -7,7 +7,7 @@ import logging
 import sys
 
 from host_bridge.cli_cluster import add_up_arguments
-from host_bridge.errors import ToplineError
+from host_bridge.programs import run_reporting_errors
 from inference.serve.gateway import ClusterConfig, run_gateway
 from inference.server.app import ServerConfig
 
@@ -31,13 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s gateway %(levelname)s %(name)s: %(message)s")
-    try:
-        return run_gateway(*config_from(args))
-    except ToplineError as e:
-        print(f"topline cluster: error: {e.message}", file=sys.stderr)
-        if e.hint:
-            print(f"topline cluster: fix: {e.hint}", file=sys.stderr)
-        return 2
+    return run_reporting_errors("topline cluster", lambda: run_gateway(*config_from(args)))
 
 
 if __name__ == "__main__":

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
-from host_bridge.errors import ToplineError
+from host_bridge.programs import run_reporting_errors
 from host_bridge.sidecar_args import add_arguments
 from inference.server.app import ServerConfig, SidecarServer
 
@@ -29,13 +28,7 @@ def main(argv: list[str] | None = None, server_class: type[SidecarServer] = Side
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s sidecar %(levelname)s %(name)s: %(message)s")
-    try:
-        return server_class(config_from(args)).serve()
-    except ToplineError as e:
-        print(f"topline sidecar: error: {e.message}", file=sys.stderr)
-        if e.hint:
-            print(f"topline sidecar: fix: {e.hint}", file=sys.stderr)
-        return 2
+    return run_reporting_errors("topline sidecar", lambda: server_class(config_from(args)).serve())
 
 
 if __name__ == "__main__":
