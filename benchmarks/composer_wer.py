@@ -238,7 +238,8 @@ def _record(rows: Sequence[WerRow], conds: Sequence[str], n_lines: int, set_name
     table = [HEAD] + [fmt_row(r) for r in rows] + [ln for c in conds for ln in summary(rows, c)]
     record(f"composer.py --wer --set {set_name}",
            f"`nice -n 10 .venv/bin/python -m benchmarks.composer --wer --set {set_name} --lines {n_lines}` "
-           f"({done} songs, {took / 60:.0f} min): artist {artist}, the first {n_lines} lines of each sheet that the "
-           f"composed take sings, the same lines for both takes; Whisper base over each take's own phrases, mean "
+           f"({done} songs; this run {took:.0f} s, takes and transcriptions found in the cache reused): artist "
+           f"{artist}, of each sheet's first {n_lines} lines those the composed take sings (a line it leaves out "
+           f"shows as 'not sung'), the same lines for both takes; Whisper base over each take's own phrases, mean "
            f"over the silence lead-ins {M.SILENCE_LEADS_S} s; per-song ratio over max(reference, {FLOOR_WER:g} %)."
            "\n\n" + "\n".join(table) + "\n\n```\n" + "\n".join(worst(rows)) + "\n```")
