@@ -257,7 +257,7 @@ class Bridge:
         if self.memory_ceiling.limit_bytes is None or self.client is None:
             return
         try:
-            rss = self.memory_ceiling.exceeded(self.client.status(self.request_timeout))
+            rss = self.memory_ceiling.exceeded(self.client.status(min(1.0, self.request_timeout)))
         except (SidecarError, ToplineError) as e:
             log.info("no memory figure from the sidecar: %s", e)
             return
