@@ -217,8 +217,9 @@ def test_the_standalone_editor_through_its_states_on_a_virtual_display(
     assert s["diagnostics"]["input_file_playing"] is True
     shot(screen, tmp_path, "1-no-sidecar")
 
-    # 2. a sidecar (slow tone engine: the render takes ~8 s) appears: artists with their details
-    monkeypatch.setenv("TOPLINE_TONE_RTF", "1.0")
+    # 2. a sidecar (slow tone engine: the render takes ~16 s, so ~50 % lasts through a screenshot on a
+    # loaded machine) appears: artists with their details
+    monkeypatch.setenv("TOPLINE_TONE_RTF", "2.0")
     sidecar = tone_sidecar()
     s = a.wait(lambda s: s["sidecar_state"] == "connected" and s["artist_info"] != "", 30.0, "the artists")
     assert "alpha" in s["artists"] and "Range" in s["artist_info"] and s["message"] == "", s
