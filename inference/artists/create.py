@@ -252,6 +252,22 @@ def packs_without(exclude: Sequence[str]) -> list[str]:
     return [p for p in KOKORO_VOICES if p not in drop]
 
 
+def _search_range(traits: ReferenceTraits) -> tuple[int, int, int]:
+    """(low, high, base): the search phrase is sung where the reference sings, inside what the
+    packs can do (at least 10 semitones), from ``base``."""
+    low, high = max(45, traits.low), min(70, traits.high)
+    if high - low < 10:
+        low, high = min(low, 60 - 5), max(high, 60 + 5)
+    return low, high, int(np.clip(round(traits.median_midi) - 3, low, high - 5))
+
+
+def _habits(traits: ReferenceTraits) -> Style:
+    """The singer's habits measured in the reference, as the preset's style."""
+    return Style(vibrato_rate_hz=round(traits.vibrato_rate_hz, 2), vibrato_depth_cents=round(traits.vibrato_depth_cents, 1),
+                 vibrato_delay_s=round(traits.vibrato_delay_s, 3), portamento_s=round(traits.portamento_s, 3),
+                 scoop_cents=round(traits.scoop_cents, 1), timing_offset_ms=round(traits.timing_offset_ms or 0.0, 1))
+
+
 def create_artist(pipeline: Pipeline, audio: np.ndarray, sample_rate: int, name: str, *,
                   source: str = "reference", out_dir: Path | None = None, tempo_bpm: float | None = None,
                   exclude: Sequence[str] = (), drop_packs: bool = True, max_renders: int = MAX_RENDERS, seed: int = 0,
@@ -280,15 +296,8 @@ def create_artist(pipeline: Pipeline, audio: np.ndarray, sample_rate: int, name:
     packs = packs_without(exclude) if drop_packs else list(KOKORO_VOICES)
     if not packs:
         raise InputError("every voice pack is excluded", "exclude fewer artists")
-    # sing the search phrase where the reference sings, inside what the packs can do
-    low, high = max(45, traits.low), min(70, traits.high)
-    if high - low < 10:
-        low, high = min(low, 60 - 5), max(high, 60 + 5)
-    base = int(np.clip(round(traits.median_midi) - 3, low, high - 5))
-    style = Style(vibrato_rate_hz=round(traits.vibrato_rate_hz, 2), vibrato_depth_cents=round(traits.vibrato_depth_cents, 1),
-                  vibrato_delay_s=round(traits.vibrato_delay_s, 3), portamento_s=round(traits.portamento_s, 3),
-                  scoop_cents=round(traits.scoop_cents, 1),
-                  timing_offset_ms=round(traits.timing_offset_ms or 0.0, 1))
+    low, high, base = _search_range(traits)
+    style = _habits(traits)
     content = None
     if sung is None:
         if progress:
