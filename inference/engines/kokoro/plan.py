@@ -154,7 +154,6 @@ def place(plan: Plan, nat_s: np.ndarray) -> np.ndarray:
     Returns ``len(tokens) + 1`` non-decreasing times; a zero-length token shares the start of
     the next one."""
     units, toks = plan.units, plan.tokens
-    n_units = len(units)
     idx: list[dict[str, list[int]]] = [{"onset": [], "stress": [], "vowel": [], "glide": [], "coda": [],
                                         "space": []} for _ in units]
     for k, tok in enumerate(toks):
@@ -162,8 +161,18 @@ def place(plan: Plan, nat_s: np.ndarray) -> np.ndarray:
             idx[tok.unit][tok.role].append(k)
     want = {k: _stretched(toks[k], float(nat_s[k])) for u in idx for r in ("onset", "coda") for k in u[r]}
     start: dict[int, float] = {}
+    pre_len = _preroll(units, idx, want, start)
     plan_end = units[-1].end
-    # onsets: pre-roll before the vowel
+    for i in range(len(units)):
+        t = _place_unit(i, units, idx, want, nat_s, pre_len, start)
+        if t is not None:
+            plan_end = t
+    return _token_times(len(toks), start, plan_end)
+
+
+def _preroll(units: list[Unit], idx: list[dict[str, list[int]]], want: dict[int, float],
+             start: dict[int, float]) -> list[float]:
+    """Onset consonants pre-rolled before each vowel (into ``start``); each unit's pre-roll length."""
     pre_len = []
     for i, u in enumerate(units):
         total = sum(want[k] for k in idx[i]["onset"])
@@ -181,51 +190,60 @@ def place(plan: Plan, nat_s: np.ndarray) -> np.ndarray:
         for k in idx[i]["onset"]:
             start[k] = t
             t += want[k] * scale
-    for i, u in enumerate(units):
-        final = i == n_units - 1
-        dur = u.end - u.start
-        if final:
-            end = u.end + FINAL_HOLD_S
-        else:
-            nxt = units[i + 1]
-            end = min(u.end, nxt.start - pre_len[i + 1])
-            space = sum(max(float(nat_s[k]), 0.0) for k in idx[i + 1]["space"])
-            space = min(space, SPACE_FRAC * dur, SPACE_MAX_S)
-            for k in idx[i + 1]["space"]:
-                start[k] = end - space
-            end -= space
-        stress = min(sum(max(float(nat_s[k]), 0.0) for k in idx[i]["stress"]), STRESS_FRAC * dur, STRESS_MAX_S)
-        for k in idx[i]["stress"]:
-            start[k] = u.start
-        if final:  # Kokoro's utterance-final lengthening, not a sung ending
-            for k in idx[i]["coda"]:
-                want[k] = min(want[k], FINAL_CODA_MAX_S)
-        coda_want = sum(want[k] for k in idx[i]["coda"])
-        coda = coda_want if final else min(coda_want, CODA_FRAC * dur)
-        glide_nat = sum(max(float(nat_s[k]), 0.04) for k in idx[i]["glide"])
-        glide = min(glide_nat, GLIDE_FRAC * dur, GLIDE_MAX_S) if idx[i]["glide"] else 0.0
-        vowel_end = end - (0.0 if final else coda) - glide
-        vowel_end = max(vowel_end, u.start + 0.3 * (end - u.start))
-        stress = min(stress, 0.5 * (vowel_end - u.start))
-        for k in idx[i]["vowel"]:
-            start[k] = u.start + stress
-        t = vowel_end
-        for k in idx[i]["glide"]:
-            start[k] = t
-            t += glide / len(idx[i]["glide"])
-        cs = coda / coda_want if coda_want > 0 else 1.0
+    return pre_len
+
+
+def _place_unit(i: int, units: list[Unit], idx: list[dict[str, list[int]]], want: dict[int, float],
+                nat_s: np.ndarray, pre_len: list[float], start: dict[int, float]) -> float | None:
+    """Stress, vowel, glide and coda starts of unit ``i`` (and the next word's space), into
+    ``start``; returns where the phrase ends when ``i`` is the last unit."""
+    u = units[i]
+    final = i == len(units) - 1
+    dur = u.end - u.start
+    if final:
+        end = u.end + FINAL_HOLD_S
+    else:
+        end = min(u.end, units[i + 1].start - pre_len[i + 1])
+        space = sum(max(float(nat_s[k]), 0.0) for k in idx[i + 1]["space"])
+        space = min(space, SPACE_FRAC * dur, SPACE_MAX_S)
+        for k in idx[i + 1]["space"]:
+            start[k] = end - space
+        end -= space
+    stress = min(sum(max(float(nat_s[k]), 0.0) for k in idx[i]["stress"]), STRESS_FRAC * dur, STRESS_MAX_S)
+    for k in idx[i]["stress"]:
+        start[k] = u.start
+    if final:  # Kokoro's utterance-final lengthening, not a sung ending
         for k in idx[i]["coda"]:
-            start[k] = t
-            t += want[k] * cs
-        if final:
-            plan_end = t
+            want[k] = min(want[k], FINAL_CODA_MAX_S)
+    coda_want = sum(want[k] for k in idx[i]["coda"])
+    coda = coda_want if final else min(coda_want, CODA_FRAC * dur)
+    glide_nat = sum(max(float(nat_s[k]), 0.04) for k in idx[i]["glide"])
+    glide = min(glide_nat, GLIDE_FRAC * dur, GLIDE_MAX_S) if idx[i]["glide"] else 0.0
+    vowel_end = end - (0.0 if final else coda) - glide
+    vowel_end = max(vowel_end, u.start + 0.3 * (end - u.start))
+    stress = min(stress, 0.5 * (vowel_end - u.start))
+    for k in idx[i]["vowel"]:
+        start[k] = u.start + stress
+    t = vowel_end
+    for k in idx[i]["glide"]:
+        start[k] = t
+        t += glide / len(idx[i]["glide"])
+    cs = coda / coda_want if coda_want > 0 else 1.0
+    for k in idx[i]["coda"]:
+        start[k] = t
+        t += want[k] * cs
+    return t if final else None
+
+
+def _token_times(n_tokens: int, start: dict[int, float], plan_end: float) -> np.ndarray:
+    """``n_tokens + 1`` non-decreasing times: a token with no start of its own shares the next one's."""
     first = min(start.values())
-    times = np.zeros(len(toks) + 1)
+    times = np.zeros(n_tokens + 1)
     times[0] = first - LEAD_S
     times[-1] = plan_end + RELEASE_S
     times[-2] = plan_end
     nxt_t = plan_end
-    for k in range(len(toks) - 2, 0, -1):
+    for k in range(n_tokens - 2, 0, -1):
         if k in start:
             nxt_t = start[k]
         times[k] = nxt_t
