@@ -48,21 +48,7 @@ class ReplicaWorker(RenderWorker):
 
     def load(self) -> None:
         """Load (and warm) the pipeline; a failure is kept and answers every job, as in the sidecar."""
-        from host_bridge.errors import ToplineError
-
-        t0 = time.perf_counter()
-        try:
-            self.pipeline = self.factory(threads=self.threads)
-            if self.warm:
-                self.pipeline.warm_up()
-            self.warm_s = time.perf_counter() - t0
-        except ToplineError as e:
-            self.failure = e
-        except Exception as e:  # noqa: BLE001 - reported to every job instead of a replica that never starts
-            log.exception("pipeline failed to load")
-            self.failure = ToplineError(f"the replica could not load its models: {e}",
-                                        "see the replica's log (ray logs); install the model packages on every node")
-        self.ready.set()
+        self.load_pipeline("replica", "see the replica's log (ray logs); install the model packages on every node")
 
     def _send(self, job: Job, flag: bytes, msg: P.Message) -> None:
         sink = self.sinks.get(job.id)

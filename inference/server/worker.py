@@ -68,11 +68,10 @@ class RenderWorker(threading.Thread):
         self._finals: OrderedDict[str, P.Message] = OrderedDict()
         self._finals_lock = threading.Lock()
 
-    # ------------------------------------------------------------------ thread
-    def run(self) -> None:
-        self._push = self.ctx.socket(zmq.PUSH)
-        self._push.setsockopt(zmq.LINGER, 1000)
-        self._push.connect(self.events_url)
+    def load_pipeline(self, who: str = "sidecar",
+                      fix: str = "see the sidecar log; reinstall the model packages (scripts/setup.sh)") -> None:
+        """Build (and warm) the pipeline; a failure is kept and answers every job instead of the
+        process dying silently. ``who`` and ``fix`` name the process in that failure."""
         t0 = time.perf_counter()
         try:
             self.pipeline = self.factory(threads=self.threads)
@@ -83,11 +82,17 @@ class RenderWorker(threading.Thread):
         except ToplineError as e:
             log.error("pipeline failed to load: %s", e)
             self.failure = e
-        except Exception as e:  # noqa: BLE001 - reported to every client instead of dying silently
+        except Exception as e:  # noqa: BLE001 - reported to every job
             log.exception("pipeline failed to load")
-            self.failure = ToplineError(f"the sidecar could not load its models: {e}",
-                                        "see the sidecar log; reinstall the model packages (scripts/setup.sh)")
+            self.failure = ToplineError(f"the {who} could not load its models: {e}", fix)
         self.ready.set()
+
+    # ------------------------------------------------------------------ thread
+    def run(self) -> None:
+        self._push = self.ctx.socket(zmq.PUSH)
+        self._push.setsockopt(zmq.LINGER, 1000)
+        self._push.connect(self.events_url)
+        self.load_pipeline()
         self._push.send_multipart([b"", b"ready"])
         while not self.stopping.is_set():
             job = self.queue.take(timeout=0.2)
