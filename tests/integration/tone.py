@@ -77,7 +77,8 @@ class TonePipeline(Pipeline):
     def warm_up(self, engines: tuple[str, ...] = ("tone",)) -> None:
         pass
 
-    def score_for(self, req: GenerateRequest) -> Score:
+    def score_and_warnings(self, req: GenerateRequest, artist: Artist | None = None) -> tuple[Score, list[str]]:
+        # the compose stage generate() calls (score_for too); the tone compose stage never warns
         if req.melody_midi is None:
             raise InputError("no guide melody was given", "send melody_midi")
         words = [w.text for w in LyricsSheet.parse(req.lyrics_text).words]
@@ -96,11 +97,7 @@ class TonePipeline(Pipeline):
                     i = len(notes)
                     notes.append(Note(start / tpb, (t - start) / tpb, float(m.note), words[i % len(words)], None,
                                       i, i // NOTES_PER_LINE))
-        return Score(tuple(notes), req.tempo_map or TempoMap.constant(120.0))
-
-    def score_and_warnings(self, req: GenerateRequest, artist: Artist | None = None) -> tuple[Score, list[str]]:
-        # the pipeline's generate() calls this one; the tone compose stage never warns
-        return self.score_for(req), []
+        return Score(tuple(notes), req.tempo_map or TempoMap.constant(120.0)), []
 
 
 def melody_midi(n_notes: int = 16, note_qn: float = 1.0, bpm: float = 120.0, first_pitch: int = 57) -> bytes:

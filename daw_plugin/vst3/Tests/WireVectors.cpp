@@ -136,28 +136,31 @@ void checkEncode (const juce::String& name, const juce::var& frames, const juce:
             fail (name, "buffer frame " + juce::String (i + 1) + " differs");
 }
 
+/** The hex frames of a vector as views; ``blocks`` holds their bytes for as long as the views live. */
+std::vector<wire::FrameView> framesOf (const juce::var& hexFrames, std::vector<juce::MemoryBlock>& blocks)
+{
+    for (auto& h : *hexFrames.getArray())
+        blocks.push_back (fromHex (h));
+    std::vector<wire::FrameView> views;
+    for (auto& b : blocks)
+        views.push_back ({ b.getData(), b.getSize() });
+    return views;
+}
+
 void checkVectors (const juce::var& doc)
 {
     for (auto& v : *doc["vectors"].getArray())
     {
         const auto name = v["name"].toString();
         std::vector<juce::MemoryBlock> blocks;
-        for (auto& h : *v["frames"].getArray())
-            blocks.push_back (fromHex (h));
-        std::vector<wire::FrameView> views;
-        for (auto& b : blocks)
-            views.push_back ({ b.getData(), b.getSize() });
+        const auto views = framesOf (v["frames"], blocks);
         checkDecode (name, views, v["message"]);
         checkEncode (name, v["frames"], v["message"]);
     }
     for (auto& v : *doc["invalid"].getArray())
     {
         std::vector<juce::MemoryBlock> blocks;
-        for (auto& h : *v["frames"].getArray())
-            blocks.push_back (fromHex (h));
-        std::vector<wire::FrameView> views;
-        for (auto& b : blocks)
-            views.push_back ({ b.getData(), b.getSize() });
+        const auto views = framesOf (v["frames"], blocks);
         wire::Message got;
         juce::String error, code;
         if (wire::decode (views, got, error, &code))

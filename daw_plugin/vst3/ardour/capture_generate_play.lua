@@ -13,17 +13,7 @@
 --      melody, takes folder and connection file from $TOPLINE_VST3_DEFAULTS.
 local T = dofile(os.getenv("TOPLINE_LUA_LIB"))
 T.load()
-local plug = ARDOUR.LuaAPI.new_plugin(Session, "Topline", ARDOUR.PluginType.VST3, "")
-if plug:isnil() then T.fail("Ardour does not know the Topline VST3 (run ardour7-vst3-scanner on it)") end
-local route = Session:route_by_name(T.env("TOPLINE_ROUTE"))
-if route:isnil() then T.fail("no route " .. T.env("TOPLINE_ROUTE")) end
--- strict I/O: the track stays stereo, Topline's main output feeds it (its optional "Vocal" bus
--- is left unconnected; without this Ardour widens the track to 4 channels and pans them all)
-route:set_strict_io(true)
-if not route:add_processor_by_index(plug, 0, nil, true) then T.fail("could not insert Topline") end
-ARDOUR.LuaAPI.usleep(200000)
--- parameters in the plugin's order: 0 Capture, 1 Generate, 2 Cancel, 3 Monitor, 4 Vocal level
-ARDOUR.LuaAPI.set_processor_param(plug, 0, 1)
+local plug = T.insert_topline()
 ARDOUR.LuaAPI.usleep(200000)
 
 local function export(sub, s, e)

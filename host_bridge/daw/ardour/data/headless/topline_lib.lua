@@ -95,6 +95,22 @@ end
 -- ("ticks<TAB>divisions<TAB>note_value" per line). Missing variables keep the map.
 -- 7.3 computes a ramp only when its next point already exists: constant points go in first,
 -- then the ramps one by one, last first, each in its own update.
+-- Insert the Topline VST3 first on the route named TOPLINE_ROUTE and arm Capture (parameter 0).
+-- Strict I/O: the track stays stereo, Topline's main output feeds it (its optional "Vocal" bus is
+-- left unconnected; without this Ardour widens the track to 4 channels and pans them all).
+function T.insert_topline()
+  local plug = ARDOUR.LuaAPI.new_plugin(Session, "Topline", ARDOUR.PluginType.VST3, "")
+  if plug:isnil() then T.fail("Ardour does not know the Topline VST3 (run ardour7-vst3-scanner on it)") end
+  local route = Session:route_by_name(T.env("TOPLINE_ROUTE"))
+  if route:isnil() then T.fail("no route " .. T.env("TOPLINE_ROUTE")) end
+  route:set_strict_io(true)
+  if not route:add_processor_by_index(plug, 0, nil, true) then T.fail("could not insert Topline") end
+  ARDOUR.LuaAPI.usleep(200000)
+  -- parameters in the plugin's order: 0 Capture, 1 Generate, 2 Cancel, 3 Monitor, 4 Vocal level
+  ARDOUR.LuaAPI.set_processor_param(plug, 0, 1)
+  return plug, route
+end
+
 function T.set_tempo_map()
   local tempos, meters = T.records("TOPLINE_TEMPOS"), T.records("TOPLINE_METERS")
   if #tempos == 0 and #meters == 0 then return end
