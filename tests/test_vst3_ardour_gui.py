@@ -120,7 +120,9 @@ class ArdourGui:
 
     def fail(self, what: str) -> None:
         self.screen.grab(self.work / "failed.png")
-        raise AssertionError(f"{what}; the screen is in {self.work / 'failed.png'}, Ardour's log in {self.log.name}")
+        log = Path(self.log.name).read_text(errors="replace") if Path(self.log.name).is_file() else ""
+        halted = "JACK HALTED (Ardour lost its JACK server; the test runs once more): " if "JACK HALTED" in log else ""
+        raise AssertionError(f"{halted}{what}; the screen is in {self.work / 'failed.png'}, Ardour's log in {self.log.name}")
 
     def wait_window(self, pattern: str, timeout: float) -> tuple[int, int, int, int, int]:
         deadline = time.monotonic() + timeout
@@ -170,6 +172,9 @@ class ArdourGui:
         self.log.close()
 
 
+# the dummy JACK server now and then drops Ardour at start-up (its log: garbled requests, then
+# "JACK HALTED"), here about 1 run in 4; only that failure is run again, with fresh fixtures
+@pytest.mark.flaky(reruns=1, only_rerun=["JACK HALTED"])
 def test_the_editor_in_ardours_gui_through_its_states(
         vst3_path: Path, tmp_path: Path, tone_sidecar: Callable[[], Any], display: Callable[..., Display],  # noqa: F811
         jack: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
