@@ -33,11 +33,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import meters  # noqa: E402
-from host_bridge.model import TempoMap  # noqa: E402
+from host_bridge.core.model import TempoMap  # noqa: E402
 from inference.artists.phrases import melody_midi, phrase_score, render_dry  # noqa: E402
 from inference.artists.similarity import VoiceSimilarity, distance  # noqa: E402
 from inference.pipeline import GenerateRequest, Pipeline  # noqa: E402
-from presets import Artist, load_artists  # noqa: E402
+from host_bridge.core.artists import Artist, load_artists  # noqa: E402
 
 LYRICS = "open up the window let the summer in"
 CONTOUR = (0, 2, 4, 5, 4, 2, 4, 7, 5, 4, 2)

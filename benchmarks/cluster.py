@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from benchmarks.results import machine_line, record  # noqa: E402
-from host_bridge import protocol as P  # noqa: E402
+from host_bridge.core import protocol as P  # noqa: E402
 from host_bridge.bridge import Bridge  # noqa: E402
 from host_bridge.supervisor import Heartbeat, SidecarManager, sidecar_command  # noqa: E402
 

@@ -28,8 +28,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.form_songs import HELD_OUT, TUNING, FormSong, Reference, reference_melody, render_song  # noqa: E402
-from host_bridge.errors import LyricsError  # noqa: E402
-from host_bridge.model import LyricsSheet, Score, TempoMap  # noqa: E402
+from host_bridge.core.errors import LyricsError  # noqa: E402
+from host_bridge.core.model import LyricsSheet, Score, TempoMap  # noqa: E402
 from inference.analysis import Analysis  # noqa: E402
 from inference.analysis.analyze import analyze_features  # noqa: E402
 from inference.analysis.features import Features, extract  # noqa: E402

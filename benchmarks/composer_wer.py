@@ -29,8 +29,8 @@ import numpy as np
 
 from benchmarks import meters as M
 from benchmarks.form_songs import FormSong, Reference
-from host_bridge.errors import LyricsError
-from host_bridge.model import LyricsSheet, Note, Score
+from host_bridge.core.errors import LyricsError
+from host_bridge.core.model import LyricsSheet, Note, Score
 from inference.compose import SylIn
 from inference.pipeline import GenerateRequest, Pipeline
 
@@ -205,7 +205,7 @@ def run(songs: Sequence[FormSong], conds: Sequence[str], n_lines: int, set_name:
     song (a run stopped part way leaves the songs it finished, said so)."""
     from benchmarks.results import machine_line
     from inference.frontend.g2p import G2P
-    from presets import DEFAULT_ARTIST, get_artist
+    from host_bridge.core.artists import DEFAULT_ARTIST, get_artist
 
     artist = DEFAULT_ARTIST
     language = get_artist(artist).language

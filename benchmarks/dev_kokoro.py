@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from host_bridge.model import MeterChange, Note, Phonemes, Score, TempoChange, TempoMap
-from presets import Artist, Style, get_artist
+from host_bridge.core.model import MeterChange, Note, Phonemes, Score, TempoChange, TempoMap
+from host_bridge.core.artists import Artist, Style, get_artist
 
 VOWEL_CHARS = set("aeiouæɑɒɔəɛɜɪʊʌɐɚɝᵻᵊ")
 LEGAL_ONSETS = {"pl", "bl", "kl", "ɡl", "fl", "sl", "pɹ", "bɹ", "tɹ", "dɹ", "kɹ", "ɡɹ", "fɹ", "θɹ", "ʃɹ", "tw",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from host_bridge.model import LyricsSheet, MeterChange, TempoChange, TempoMap
+from host_bridge.core.model import LyricsSheet, MeterChange, TempoChange, TempoMap
 from inference.analysis.result import CHORD_INTERVALS, beat_qn, beats_per_bar
 
 SUNG = ("verse", "chorus", "bridge", "pre")

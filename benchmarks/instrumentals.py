@@ -16,7 +16,7 @@ import mido
 import numpy as np
 import soundfile as sf
 
-from host_bridge.model import MeterChange, TempoChange, TempoMap
+from host_bridge.core.model import MeterChange, TempoChange, TempoMap
 from inference.analysis.result import CHORD_INTERVALS, PITCH_NAMES, beat_qn, beats_per_bar
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")

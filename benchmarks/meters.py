@@ -155,7 +155,7 @@ class NoteRef:
 
 
 def notes_from_score(score: Any) -> list[NoteRef]:
-    """host_bridge.model.Score -> NoteRef list in session seconds."""
+    """host_bridge.core.model.Score -> NoteRef list in session seconds."""
     tm = score.tempo_map
     return [NoteRef(tm.seconds_at(n.onset), tm.seconds_at(n.end), float(n.pitch), n.syllable, n.line)
             for n in score.notes]
@@ -357,7 +357,7 @@ def normalise_words(text: str) -> list[str]:
 def lyrics_words(lyrics_text: str) -> list[str]:
     """Reference words of a lyrics sheet: section headers and LRC times dropped, syllable hyphens
     joined (``pur-ple`` -> ``purple``), then :func:`normalise_words`."""
-    from host_bridge.model import LyricsSheet
+    from host_bridge.core.model import LyricsSheet
 
     sheet = LyricsSheet.parse(lyrics_text)
     return [w for word in sheet.words for w in normalise_words(word.text)]

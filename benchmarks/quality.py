@@ -82,8 +82,8 @@ def line_words(song: Song) -> dict[int, list[str]]:
 
 def run_song(song: Song, artist: str, pipe: Any, folder: Path, args: argparse.Namespace,
              transcriber: M.Transcriber | None) -> tuple[dict[str, Any], list[M.NoteResult]]:
-    from host_bridge.audio import read_audio
-    from host_bridge.model import LyricsSheet
+    from host_bridge.core.audio import read_audio
+    from host_bridge.core.model import LyricsSheet
     from inference.pipeline import GenerateRequest
 
     paths = write_song(song, folder, lyric_events=args.lyric_events)
@@ -135,7 +135,7 @@ def speech_floor(song: Song, artist: str, transcriber: M.Transcriber, args: argp
     """WER of plain (unedited) Kokoro speech of the same lyrics, same voice, same language, same
     meter: what the WER meter gives on clean speech, the floor a sung take can hope for."""
     from benchmarks.baseline import KokoroSpeech
-    from presets import get_artist
+    from host_bridge.core.artists import get_artist
 
     if song.language not in _speech:
         _speech[song.language] = KokoroSpeech(threads=args.threads, language=song.language)
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks.results import machine_line, record
     from inference.pipeline import Pipeline
-    from presets import DEFAULT_ARTIST
+    from host_bridge.core.artists import DEFAULT_ARTIST
 
     names = [s for s in args.songs.split(",") if s] or list(SONGS)
     unknown = [n for n in names if n not in SONGS]

@@ -53,7 +53,7 @@ def plan(n: int, artists: list[str], seeds: list[int]) -> list[tuple[Song, str, 
 
 
 def spec(song: Song, artist: str, seed: int) -> Any:
-    from host_bridge import protocol as P
+    from host_bridge.core import protocol as P
 
     buf = io.BytesIO()
     melody_midi(song).save(file=buf)

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 sys.path.insert(0, str(ROOT / "tests" / "reliability"))
 
-from host_bridge import protocol as P  # noqa: E402
+from host_bridge.core import protocol as P  # noqa: E402
 from host_bridge.client import SidecarClient  # noqa: E402
 from host_bridge.supervisor import SidecarManager, sidecar_command  # noqa: E402
 from tone import melody_midi  # noqa: E402

@@ -24,7 +24,7 @@ import mido
 import numpy as np
 import soundfile as sf
 
-from host_bridge.model import MeterChange, TempoChange, TempoMap
+from host_bridge.core.model import MeterChange, TempoChange, TempoMap
 
 log = logging.getLogger(__name__)
 
@@ -334,7 +334,7 @@ def melody_midi(song: Song, lyric_events: bool = False) -> mido.MidiFile:
     ev: list[tuple[int, int, mido.Message | mido.MetaMessage]] = [(0, 0, mido.Message("program_change", program=53))]
     for n in song.notes():
         a, b = _q(n.onset), _q(n.onset + n.duration)
-        if lyric_events:  # canonical tokens (host_bridge.midi): "pur-" continues, "+" melisma
+        if lyric_events:  # canonical tokens (host_bridge.core.midi): "pur-" continues, "+" melisma
             tok = "+" if not n.syllable else n.syllable + ("-" if n.word_continues else "")
             ev.append((a, 1, mido.MetaMessage("lyrics", text=tok, time=0)))
         ev.append((a, 2, mido.Message("note_on", note=n.pitch, velocity=90)))

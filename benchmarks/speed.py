@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     # ---------------------------------------------------------------- cold
     t_start = time.perf_counter()
     from inference.pipeline import Pipeline
-    from presets import DEFAULT_ARTIST
+    from host_bridge.core.artists import DEFAULT_ARTIST
 
     artist = args.artist or DEFAULT_ARTIST
     reqs = [request(s, artist) for s in songs]

@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from host_bridge import protocol as P  # noqa: E402
+from host_bridge.core import protocol as P  # noqa: E402
 from host_bridge.client import SidecarClient  # noqa: E402
 from host_bridge.supervisor import SidecarManager, sidecar_command  # noqa: E402
 

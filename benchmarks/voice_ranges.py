@@ -35,8 +35,8 @@ threshold keep a clean 0.6 s note near 0.8-0.9)."""
 
 def scale(engine: Any, voice: str, low: int = LOW, high: int = HIGH) -> dict[int, tuple[bool, float, float]]:
     """MIDI note -> (held, median cents off, voiced share) over one sung rising scale."""
-    from host_bridge.model import Note, Phonemes, Score, TempoMap
-    from presets import Artist
+    from host_bridge.core.model import Note, Phonemes, Score, TempoMap
+    from host_bridge.core.artists import Artist
 
     la = Phonemes(("l",), ("ɑ",), (), 2)
     notes = tuple(Note(k * NOTE_QN, NOTE_QN, float(m), "la", la, k, 0) for k, m in enumerate(range(low, high + 1)))
@@ -75,7 +75,7 @@ def comfortable(ok: dict[int, bool], seed: int) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     from inference.engines.kokoro import KokoroEngine
-    from presets.schema import KOKORO_VOICES
+    from host_bridge.core.artists.schema import KOKORO_VOICES
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--voices", default="", help="comma-separated (default: every voice)")

@@ -1,2 +1,5 @@
-"""Topline's DAW-facing side: session model, protocol, sidecar client, stem writers, CLI. Torch-free."""
-__version__ = "0.1.0"
+"""Topline's DAW-facing side: sidecar client and supervisor, DAW adapters, stems and MIDI, the CLI.
+Torch-free. Its ground floor, :mod:`host_bridge.core`, is what the sidecar and the presets share."""
+from host_bridge.core import __version__
+
+__all__ = ["__version__"]

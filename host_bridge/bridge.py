@@ -16,11 +16,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from host_bridge import protocol as P
+from host_bridge.core import protocol as P
 from host_bridge.client import SidecarClient, SidecarError
-from host_bridge.errors import CancelledError, ToplineError
-from host_bridge.model import Take
-from host_bridge.reel import Clip
+from host_bridge.core.errors import CancelledError, ToplineError
+from host_bridge.core.model import Take
+from host_bridge.core.reel import Clip
 from host_bridge.supervisor import ENV_MAX_RSS_MB, Heartbeat, MemoryCeiling, Restarter, SidecarManager
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from host_bridge.engines import ENGINES, engine_info
-from host_bridge.errors import InputError, ToplineError
-from presets import DEFAULT_ARTIST
+from host_bridge.core.engines import ENGINES, engine_info
+from host_bridge.core.errors import InputError, ToplineError
+from host_bridge.core.artists import DEFAULT_ARTIST
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class ProgressBar:
 
 
 def _positive_tempo(v: str) -> float:
-    from host_bridge.model.tempo import MAX_BPM, MIN_BPM
+    from host_bridge.core.model.tempo import MAX_BPM, MIN_BPM
 
     try:
         f = float(v)
@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     from host_bridge.cli_language import add_language_argument
 
     p = argparse.ArgumentParser(prog="topline", description="Sing lyrics over your instrumental, on your session's grid.")
-    from host_bridge.frozen import version_line
+    from host_bridge.core.frozen import version_line
 
     p.add_argument("--version", action="version", version=version_line())
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")

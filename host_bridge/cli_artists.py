@@ -1,7 +1,7 @@
 """``topline artists`` (options), ``topline audition`` and ``topline artist create``.
 
 Auditions and artist creation run on the sidecar (an ``audition`` job; the ``artist_create``
-task of :mod:`host_bridge.protocol.tasks`): this side checks the files, writes the clips, the
+task of :mod:`host_bridge.core.protocol.tasks`): this side checks the files, writes the clips, the
 A/B reel and the preset, and prints. Kept apart from host_bridge/cli.py; :func:`register` adds
 the subcommands to its parser.
 """
@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from host_bridge.errors import InputError
+from host_bridge.core.errors import InputError
 
 if TYPE_CHECKING:
-    from host_bridge.model import LyricsSheet
+    from host_bridge.core.model import LyricsSheet
 
 NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 _BARS = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
@@ -39,7 +39,7 @@ def bars_arg(v: str) -> tuple[int, int]:
 
 def lyrics_sheet(v: str) -> "LyricsSheet":
     """``--lyrics`` of ``artist create``: a lyrics file, or the words themselves."""
-    from host_bridge.model import LyricsSheet
+    from host_bridge.core.model import LyricsSheet
 
     p = Path(v)
     if p.is_file():
@@ -59,8 +59,8 @@ def artists_arg(v: str) -> list[str]:
 
 # ------------------------------------------------------------------------------------ artists
 def cmd_artists(args: argparse.Namespace) -> int:
-    from presets import load_artists, load_preset
-    from presets.schema import SCHEMA_DOC
+    from host_bridge.core.artists import load_artists, load_preset
+    from host_bridge.core.artists.schema import SCHEMA_DOC
 
     if args.schema:
         print(SCHEMA_DOC, end="")
@@ -88,8 +88,8 @@ def audition_timing(args: argparse.Namespace) -> tuple[Any, bytes | None]:
     """The audition's tempo map and guide MIDI from --tempo, --meter, --tempo-map and --melody
     (each combination checked): (TempoMap or None, the MIDI file's bytes or None)."""
     from host_bridge.cli import _midi_has_tempo
-    from host_bridge.midi import read_melody
-    from host_bridge.model import TempoMap
+    from host_bridge.core.midi import read_melody
+    from host_bridge.core.model import TempoMap
 
     if args.meter is not None and (args.tempo is None or args.melody is not None):
         raise InputError("--meter was given without --tempo, or with a guide melody",
@@ -99,7 +99,7 @@ def audition_timing(args: argparse.Namespace) -> tuple[Any, bytes | None]:
         if args.tempo is not None or args.meter is not None or args.melody is not None:
             raise InputError("--tempo-map was given with --tempo, --meter or a guide melody",
                              "give the session's tempo map alone")
-        from host_bridge.midi import read_tempo_map
+        from host_bridge.core.midi import read_tempo_map
 
         tempo_map = read_tempo_map(args.tempo_map)
     melody_bytes = None
@@ -117,10 +117,10 @@ def audition_timing(args: argparse.Namespace) -> tuple[Any, bytes | None]:
 
 
 def cmd_audition(args: argparse.Namespace) -> int:
-    from host_bridge.audio import read_audio, write_wav
+    from host_bridge.core.audio import read_audio, write_wav
     from host_bridge.cli_language import check_language_option, take_language
-    from host_bridge.model import LyricsSheet
-    from presets import get_artist
+    from host_bridge.core.model import LyricsSheet
+    from host_bridge.core.artists import get_artist
 
     out_dir = Path(args.out_dir)
     cast = [get_artist(a) for a in args.artists]  # every name checked before any model loads
@@ -132,8 +132,8 @@ def cmd_audition(args: argparse.Namespace) -> int:
     take_language(language, sheet.language, cast[0].language, sheet.text(), str(args.lyrics))
     tempo_map, melody_bytes = audition_timing(args)
     from host_bridge.cli_sidecar import job_via_sidecar
-    from host_bridge.protocol import JobSpec
-    from host_bridge.reel import Clip, ab_reel
+    from host_bridge.core.protocol import JobSpec
+    from host_bridge.core.reel import Clip, ab_reel
 
     spec = JobSpec(lyrics_text=sheet.text_with_sections(), sample_rate=sr, length_samples=audio.shape[1],
                    tempo_map=tempo_map, melody_midi=melody_bytes, instrumental=audio, artist=cast[0].name,
@@ -164,9 +164,9 @@ def cmd_audition(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------ artist create
 def cmd_artist_create(args: argparse.Namespace) -> int:
-    from host_bridge.audio import read_audio
-    from presets import load_artists, user_preset_dir
-    from presets.schema import valid_name
+    from host_bridge.core.audio import read_audio
+    from host_bridge.core.artists import load_artists, user_preset_dir
+    from host_bridge.core.artists.schema import valid_name
 
     if not valid_name(args.name):
         raise InputError(f"artist name {args.name!r} is not usable", "use lowercase letters, digits, '-' or '_'")
@@ -194,9 +194,9 @@ def cmd_artist_create(args: argparse.Namespace) -> int:
 
     from host_bridge.cli import ProgressBar
     from host_bridge.cli_sidecar import job_via_sidecar
-    from host_bridge.fileio import atomic_write_bytes
-    from host_bridge.protocol import TaskSpec
-    from presets import load_preset
+    from host_bridge.core.fileio import atomic_write_bytes
+    from host_bridge.core.protocol import TaskSpec
+    from host_bridge.core.artists import load_preset
 
     options: dict[str, Any] = {"name": args.name, "source": str(getattr(args, "from")), "tempo": args.tempo,
                                "exclude": list(args.exclude), "max_renders": args.max_renders, "language": language}

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from host_bridge.errors import InputError, ToplineError
+from host_bridge.core.errors import InputError, ToplineError
 
 _QUOTED = re.compile(r'"([^"]*)"|\'([^\']{20,})\'')
 
@@ -20,7 +20,7 @@ def check_generate_outputs(out: Path, inputs: dict[str, str | Path | None]) -> P
     """Refuse, before rendering, a ``--out`` (or the sung MIDI beside it) that is a folder, is one
     of the inputs, would replace the guide MIDI, or lies in a folder that cannot be written.
     Returns the sung MIDI's path."""
-    from host_bridge.inputs import check_outputs
+    from host_bridge.core.inputs import check_outputs
 
     if out.suffix.lower() != ".wav":
         raise InputError(f"output {out} is not a .wav file", "name the output like take.wav")
@@ -38,8 +38,8 @@ def write_take_files(take: Any, out: Path, mid: Path, subtype: str) -> None:
     one-line error naming the folder and leaves no file behind."""
     import soundfile as sf
 
-    from host_bridge.fileio import atomic_write_files, folder_write_error
-    from host_bridge.midi import score_midi_bytes
+    from host_bridge.core.fileio import atomic_write_files, folder_write_error
+    from host_bridge.core.midi import score_midi_bytes
 
     buf = io.BytesIO()
     sf.write(buf, take.audio.T, take.sample_rate, subtype=subtype, format="WAV")

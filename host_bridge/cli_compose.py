@@ -1,6 +1,6 @@
 """``topline compose`` and ``topline analyze``: the composer and the instrumental analysis from
 the command line. Both run on the sidecar (the ``compose`` and ``analyze`` tasks of
-:mod:`host_bridge.protocol.tasks`); this side reads and checks the files, writes the MIDI and
+:mod:`host_bridge.core.protocol.tasks`); this side reads and checks the files, writes the MIDI and
 the picture, and prints.
 
 Kept apart from host_bridge/cli.py; :func:`register` adds the subcommands to its parser.
@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from presets import DEFAULT_ARTIST
-from host_bridge.errors import InputError, TempoError
+from host_bridge.core.artists import DEFAULT_ARTIST
+from host_bridge.core.errors import InputError, TempoError
 
 _METER = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{1,2})\s*$")
 
@@ -37,13 +37,13 @@ def _tempo(v: str) -> float:
 
 
 def _tempo_map(args: argparse.Namespace) -> Any:
-    from host_bridge.model import TempoMap
+    from host_bridge.core.model import TempoMap
 
     if getattr(args, "tempo_map", None):
         if args.tempo is not None or args.meter is not None:
             raise InputError("--tempo-map was given with --tempo or --meter",
                              "give the tempo map alone (its tempo and meter are used as they are)")
-        from host_bridge.midi import read_tempo_map
+        from host_bridge.core.midi import read_tempo_map
 
         return read_tempo_map(args.tempo_map)
     if args.tempo is None:
@@ -69,7 +69,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 def _task(kind: str, options: dict[str, Any], audio: Any, sr: int, args: argparse.Namespace) -> Any:
     """Run a task on the sidecar (the user's warm one, started when none answers): its TaskResult."""
     from host_bridge.cli_sidecar import job_via_sidecar
-    from host_bridge.protocol import TaskSpec
+    from host_bridge.core.protocol import TaskSpec
 
     return job_via_sidecar(TaskSpec(kind, options, audio, sr), args).result
 
@@ -85,17 +85,17 @@ def _grid_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _write_picture(res: Any, path: str) -> Path:
-    from host_bridge.fileio import atomic_write_bytes
+    from host_bridge.core.fileio import atomic_write_bytes
 
     return atomic_write_bytes(path, res.files["picture"])
 
 
 def cmd_compose(args: argparse.Namespace) -> int:
-    from host_bridge.audio import read_audio
+    from host_bridge.core.audio import read_audio
     from host_bridge.cli_language import check_language_option, take_language
-    from host_bridge.midi import write_score_midi
-    from host_bridge.model import LyricsSheet, Score
-    from presets import get_artist
+    from host_bridge.core.midi import write_score_midi
+    from host_bridge.core.model import LyricsSheet, Score
+    from host_bridge.core.artists import get_artist
 
     out = Path(args.out)
     if out.suffix.lower() not in (".mid", ".midi"):
@@ -128,13 +128,13 @@ def cmd_compose(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from host_bridge.audio import read_audio
+    from host_bridge.core.audio import read_audio
 
     audio, sr = read_audio(args.file)
     options: dict[str, Any] = {**_grid_options(args), "picture": bool(args.picture)}
     if args.lyrics:
-        from host_bridge.model import LyricsSheet
-        from presets import get_artist
+        from host_bridge.core.model import LyricsSheet
+        from host_bridge.core.artists import get_artist
 
         options.update(_sheet_options(LyricsSheet.load(args.lyrics), str(args.lyrics), get_artist(args.artist),
                                       args.seed))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from host_bridge.model.language import Language, check_script, get_language, resolve_language, supported_list
+from host_bridge.core.model.language import Language, check_script, get_language, resolve_language, supported_list
 
 
 def add_language_argument(p: argparse.ArgumentParser) -> None:

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from host_bridge.connection import default_connection_file
-from host_bridge.protocol import JobSpec, TaskSpec
-from host_bridge.sidecar_args import add_arguments, sidecar_argv
+from host_bridge.core.connection import default_connection_file
+from host_bridge.core.protocol import JobSpec, TaskSpec
+from host_bridge.core.sidecar_args import add_arguments, sidecar_argv
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def job_via_sidecar(spec: JobSpec | TaskSpec, args: argparse.Namespace, kind: st
 
 def cancel_and_wait(bridge: Any, job_id: str, timeout: float = 3.0) -> None:
     """Cancel a job and wait (briefly) until the sidecar confirms, so the request is delivered."""
-    from host_bridge.errors import ToplineError
+    from host_bridge.core.errors import ToplineError
 
     try:
         bridge.cancel(job_id)
@@ -127,9 +127,9 @@ def run_sidecar_program(argv: list[str]) -> int:
     status are the sidecar's."""
     import importlib.util
 
-    from host_bridge.errors import InputError
-    from host_bridge.frozen import is_frozen
-    from host_bridge.programs import exec_program
+    from host_bridge.core.errors import InputError
+    from host_bridge.core.frozen import is_frozen
+    from host_bridge.core.programs import exec_program
     from host_bridge.supervisor import sidecar_command
 
     cmd = sidecar_command(argv)

@@ -1,4 +1,4 @@
-"""One connection from a bridge to a sidecar: a ZeroMQ DEALER socket speaking host_bridge.protocol.
+"""One connection from a bridge to a sidecar: a ZeroMQ DEALER socket speaking host_bridge.core.protocol.
 
 Single-threaded and timeout-bound everywhere: ``recv`` never blocks longer than asked, and a
 frame that cannot be read is logged, counted and skipped (a garbled sidecar must not take the
@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import zmq
 
-from host_bridge import protocol as P
-from host_bridge.connection import ConnectionInfo
-from host_bridge.errors import ToplineError
-from host_bridge.shm import ShmArena, ShmMaps, shm_available
+from host_bridge.core import protocol as P
+from host_bridge.core.connection import ConnectionInfo
+from host_bridge.core.errors import ToplineError
+from host_bridge.core.shm import ShmArena, ShmMaps, shm_available
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import mido
 
-from presets import DEFAULT_ARTIST
-from host_bridge.errors import InputError
-from host_bridge.protocol import JobSpec
+from host_bridge.core.artists import DEFAULT_ARTIST
+from host_bridge.core.errors import InputError
+from host_bridge.core.protocol import JobSpec
 
 
 def midi_has_tempo(path: Path) -> bool:
@@ -30,13 +30,13 @@ def spec_from_files(instrumental: str | Path, lyrics: str | Path, melody: str | 
                     tempo_map_midi: str | Path | None = None) -> JobSpec:
     """Validate the files and settings of a job and pack them into a JobSpec. ``melody`` None
     lets the sidecar's composer write the melody over the instrumental."""
-    from host_bridge.audio import read_audio
+    from host_bridge.core.audio import read_audio
     from host_bridge.cli_language import check_language_option, take_language
-    from host_bridge.errors import AudioInputError, MidiError
-    from host_bridge.inputs import check_melody_fits, check_regular, read_lyrics, read_regular
-    from host_bridge.midi import MAX_MIDI_BYTES, read_melody
-    from host_bridge.model import TempoMap
-    from presets import get_artist
+    from host_bridge.core.errors import AudioInputError, MidiError
+    from host_bridge.core.inputs import check_melody_fits, check_regular, read_lyrics, read_regular
+    from host_bridge.core.midi import MAX_MIDI_BYTES, read_melody
+    from host_bridge.core.model import TempoMap
+    from host_bridge.core.artists import get_artist
 
     a = get_artist(artist)
     language = check_language_option(language)
@@ -56,7 +56,7 @@ def spec_from_files(instrumental: str | Path, lyrics: str | Path, melody: str | 
                          "file carries its own meter)")
     if melody is None:
         if tempo_map_midi is not None:
-            from host_bridge.midi import read_tempo_map
+            from host_bridge.core.midi import read_tempo_map
 
             tempo_map = read_tempo_map(tempo_map_midi)
         elif tempo is not None:

@@ -42,7 +42,7 @@ from pythonosc.osc_message_builder import build_msg
 from pythonosc.osc_server import BlockingOSCUDPServer
 
 from host_bridge.bridge import Bridge, JobHandle
-from host_bridge.errors import AudioInputError, InputError, LyricsError, MidiError, ToplineError
+from host_bridge.core.errors import AudioInputError, InputError, LyricsError, MidiError, ToplineError
 from host_bridge.jobfiles import spec_from_files
 from host_bridge.takes import TakeFolder
 

@@ -21,42 +21,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from host_bridge import protocol as P
+from host_bridge.core import protocol as P
 from host_bridge.client import ProtocolMismatch, SidecarClient, SidecarError, protocol_mismatch
-from host_bridge.connection import ConnectionInfo, default_connection_file, pid_alive
-from host_bridge.frozen import is_frozen, sidecar_program
-from host_bridge.shm import sweep
+from host_bridge.core.connection import ConnectionInfo, default_connection_file, pid_alive, rss_bytes
+from host_bridge.core.frozen import is_frozen, sidecar_program
+from host_bridge.core.programs import SOURCE_ROOT as ROOT
+from host_bridge.core.shm import sweep
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[1]
 
 ENV_MAX_RSS_MB = "TOPLINE_SIDECAR_MAX_RSS_MB"
 DEFAULT_MAX_RSS_MB = 4096.0
 """The sidecar's resident memory (MB) above which it is restarted between jobs: well above what
 a warm Kokoro sidecar holds after many takes (benchmarks/soak.py), below what would push an
 8 GB laptop into swap."""
-
-
-def rss_bytes(pid: int | None = None) -> int | None:
-    """Resident memory of process ``pid`` (default: this one) in bytes, from /proc (Linux); for
-    this process elsewhere, its peak (``getrusage``); None where it cannot be read."""
-    try:
-        with open(f"/proc/{pid or 'self'}/status", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    if pid is not None and pid != os.getpid():
-        return None
-    try:
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return int(peak) if sys.platform == "darwin" else int(peak) * 1024
-    except (ImportError, OSError):
-        return None
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,9 @@ import numpy as np
 import soundfile as sf
 
 from host_bridge import __version__
-from host_bridge.errors import InputError
-from host_bridge.fileio import umask_mode
-from host_bridge.model import Take
+from host_bridge.core.errors import InputError
+from host_bridge.core.fileio import umask_mode
+from host_bridge.core.model import Take
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ class TakeFolder:
 
 
 def _lyrics_hash(text: str) -> str:
-    from host_bridge.model import LyricsSheet
+    from host_bridge.core.model import LyricsSheet
 
     try:
         return LyricsSheet.parse(text).sha256()
@@ -207,8 +207,8 @@ def _lyrics_hash(text: str) -> str:
 
 def _midi_bytes(take: Take) -> bytes | None:
     try:
-        from host_bridge.midi import score_midi_bytes
+        from host_bridge.core.midi import score_midi_bytes
     except ImportError:  # the MIDI writer is optional in stripped-down builds
-        log.warning("host_bridge.midi is not available: the take gets no MIDI file")
+        log.warning("host_bridge.core.midi is not available: the take gets no MIDI file")
         return None
     return score_midi_bytes(take.score)

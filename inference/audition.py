@@ -18,12 +18,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from host_bridge.errors import CancelledError, InputError
-from host_bridge.model import Note, Score, Take
-from host_bridge.reel import Clip, ab_reel
+from host_bridge.core.errors import CancelledError, InputError
+from host_bridge.core.model import Note, Score, Take
+from host_bridge.core.reel import Clip, ab_reel
 from inference.pipeline import GenerateRequest, Pipeline, _validate_request
 from inference.produce import Producer
-from presets import Artist, get_artist
+from host_bridge.core.artists import Artist, get_artist
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from host_bridge.model import Score
-from presets import Artist
+from host_bridge.core.model import Score
+from host_bridge.core.artists import Artist
 
 SWING_FULL_QN = 1.0 / 6.0
 """Delay of an off-beat eighth at swing 1.0: from 1/2 to 2/3 of the beat (triplet feel)."""

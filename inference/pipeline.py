@@ -18,15 +18,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from host_bridge.engines import DEFAULT_ENGINE, engine_info
-from host_bridge.errors import CancelledError, InputError, UnknownArtistError
-from host_bridge.frozen import is_frozen
-from host_bridge.model import LyricsSheet, Note, Score, Take, TempoMap
-from host_bridge.model.language import DEFAULT_LANGUAGE, check_script, resolve_language
-from host_bridge.protocol import JobSpec
+from host_bridge.core.engines import DEFAULT_ENGINE, engine_info
+from host_bridge.core.errors import CancelledError, InputError, UnknownArtistError
+from host_bridge.core.frozen import is_frozen
+from host_bridge.core.model import LyricsSheet, Note, Score, Take, TempoMap
+from host_bridge.core.model.language import DEFAULT_LANGUAGE, check_script, resolve_language
+from host_bridge.core.protocol import JobSpec
 from inference.engines.base import Engine
 from inference.produce import Producer
-from presets import DEFAULT_ARTIST, Artist, get_artist
+from host_bridge.core.artists import DEFAULT_ARTIST, Artist, get_artist
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ ChunkCallback = Callable[[np.ndarray, int], None]
 @dataclass(frozen=True)
 class GenerateRequest(JobSpec):
     """One job for the pipeline: the wire's JobSpec (one definition of the fields, in
-    host_bridge.protocol), with the project's default artist when none is named."""
+    host_bridge.core.protocol), with the project's default artist when none is named."""
 
     artist: str = DEFAULT_ARTIST
 
@@ -82,7 +82,7 @@ class Pipeline:
 
     # ------------------------------------------------------------------ models
     def engine(self, name: str, checkpoint: str = "") -> Engine:
-        """The warm engine ``name`` (built on first use through the registry, host_bridge.engines)."""
+        """The warm engine ``name`` (built on first use through the registry, host_bridge.core.engines)."""
         info = engine_info(name)
         key = f"{name}:{checkpoint}" if info.needs_checkpoint else name
         with self._lock:
@@ -224,7 +224,7 @@ def _read_melody(data: bytes, source: str, tempo_map: TempoMap | None) -> Any:
     import os
     import tempfile
 
-    from host_bridge.midi import read_melody
+    from host_bridge.core.midi import read_melody
 
     name = os.path.basename(source) or "melody.mid"
     with tempfile.TemporaryDirectory(prefix="topline-midi-") as d:
@@ -239,7 +239,7 @@ def _read_melody(data: bytes, source: str, tempo_map: TempoMap | None) -> Any:
 
 
 def _validate_request(req: GenerateRequest) -> None:
-    from host_bridge.audio import check_sample_rate
+    from host_bridge.core.audio import check_sample_rate
 
     check_sample_rate(req.sample_rate, "session")
     if req.length_samples <= 0:

@@ -17,10 +17,10 @@ import numpy as np
 import soxr
 from pedalboard import HighpassFilter
 
-from host_bridge.reel import PEAK_CEILING
+from host_bridge.core.reel import PEAK_CEILING
 from inference.engines.base import RenderedPhrase
 from inference.produce_chain import BREATH_MIN_GAP_S, breath_noise, phrase_gain, process_inserts, render_sends
-from presets import Artist
+from host_bridge.core.artists import Artist
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
     dry -> EQ -> de-esser -> compressor -> saturation            (the stem the DAW gets)
     processed -> reverb send, delay send (100% wet, summed)       (the wet stem, for its own track)
 
-Built from :class:`presets.VocalChain` with pedalboard; the de-esser is a split-band gain
+Built from :class:`host_bridge.core.artists.VocalChain` with pedalboard; the de-esser is a split-band gain
 computer here (pedalboard has none). Float32 ``[C, T]`` in, same shape out; nothing adds latency
 to the dry path (placement stays sample-exact). Breath and dynamics are phrase-level habits,
 applied as phrases are placed (:func:`breath_noise`, :func:`phrase_gain`).
@@ -14,7 +14,7 @@ import numpy as np
 from pedalboard import (Compressor, Delay, Distortion, Gain, HighpassFilter, HighShelfFilter, LowpassFilter,
                         LowShelfFilter, Pedalboard, PeakFilter, Plugin, Reverb)
 
-from presets import Artist, VocalChain
+from host_bridge.core.artists import Artist, VocalChain
 
 BREATH_S = 0.28
 """Length of an in-breath before a phrase."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from host_bridge.daw.take_source import ProgressCallback
-from host_bridge.model import Take
-from host_bridge.protocol import JobSpec
+from host_bridge.core.model import Take
+from host_bridge.core.protocol import JobSpec, ProgressCallback
 
 
 class InProcessTakeSource:

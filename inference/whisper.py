@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from host_bridge.errors import ModelError
+from host_bridge.core.errors import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -72,7 +72,7 @@ ESPEAK_DATA_DIRS = ("/usr/lib/x86_64-linux-gnu/espeak-ng-data", "/usr/lib/aarch6
                     "/usr/share/espeak-ng-data", "/usr/local/share/espeak-ng-data")
 
 # Where things sit inside the bundle (relative to sys._MEIPASS); the runtime hook and
-# host_bridge/frozen.py read the same names.
+# host_bridge/core/frozen.py read the same names.
 BUNDLE_ESPEAK_LIBRARY = "espeak/libespeak-ng.so.1"
 BUNDLE_ESPEAK_DATA = "espeak/espeak-ng-data"
 BUNDLE_KOKORO = "models/kokoro"

@@ -41,7 +41,7 @@ def cli_sidecar(_cli_sidecar_file):
     it, later ones (in any module that asks for this) reuse it warm (librosa's JIT compiled once)."""
     import os
 
-    from host_bridge.connection import ENV_CONNECTION_FILE
+    from host_bridge.core.connection import ENV_CONNECTION_FILE
 
     old = os.environ.get(ENV_CONNECTION_FILE)
     os.environ[ENV_CONNECTION_FILE] = str(_cli_sidecar_file)

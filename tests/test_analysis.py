@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from host_bridge.model import TempoMap
+from host_bridge.core.model import TempoMap
 from inference.analysis import analyze
 from tests.synth_music import POP, render
 

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from host_bridge.cli import main
-from host_bridge.errors import InputError
-from host_bridge.model import Note, Score, TempoMap
+from host_bridge.core.errors import InputError
+from host_bridge.core.model import Note, Score, TempoMap
 from inference.engines.base import RenderedPhrase
 from inference.performance import apply_performance
 from inference.produce import Producer
-from presets import PRESET_DIR, Artist, PresetError, Style, VocalChain, load_artists, load_preset, save_preset
+from host_bridge.core.artists import PRESET_DIR, Artist, PresetError, Style, VocalChain, load_artists, load_preset, save_preset
 
 pytestmark = pytest.mark.usefixtures("cli_sidecar")  # CLI commands run on a sidecar of the module's own
 
@@ -212,7 +212,7 @@ def test_artist_create_recovers_a_held_out_artist(tmp_path):
     from inference.artists.phrases import phrase_score, render_dry
     from inference.artists.similarity import VoiceSimilarity, cosine
     from inference.pipeline import Pipeline
-    from presets import get_artist
+    from host_bridge.core.artists import get_artist
 
     pipe, sim = Pipeline(threads=2), VoiceSimilarity()
     held = get_artist("dusk")
@@ -245,7 +245,7 @@ def sung(tmp_path_factory):
     from inference.artists.phrases import phrase_score, render_dry
     from inference.artists.transcribe import WordTranscriber
     from inference.pipeline import Pipeline
-    from presets import get_artist
+    from host_bridge.core.artists import get_artist
 
     pipe = Pipeline(threads=2)
     score = phrase_score(pipe, PHRASE, MELODY, [0.5] * 10 + [1.5])
@@ -326,7 +326,7 @@ def test_a_long_reference_is_compared_on_the_stretch_its_words_span(sung):
 
 
 def test_words_lasting_too_long_are_cut_to_their_busiest_stretch():
-    from host_bridge.model.lyrics import Word
+    from host_bridge.core.model.lyrics import Word
     from inference.artists.sung import TimedWord
     from inference.artists.transcribe import MAX_CONTENT_S, busiest_stretch
 
@@ -409,8 +409,8 @@ def test_artist_create_on_a_hum_says_it_compared_on_the_fixed_phrase(sung):
 
 # ------------------------------------------------------------------------------------ wire
 def test_audition_cast_and_wet_stems_travel_on_the_wire():
-    from host_bridge import protocol as P
-    from host_bridge.model import Take
+    from host_bridge.core import protocol as P
+    from host_bridge.core.model import Take
 
     spec = P.JobSpec("la", 48000, 4800, artists=("alpha", "dusk"), bars=(1, 2))
     got = P.job_spec(P.decode(P.encode(P.job_request(spec, "audition"))))

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from host_bridge.audio import check_audio, read_audio, write_wav
-from host_bridge.errors import AudioInputError
+from host_bridge.core.audio import check_audio, read_audio, write_wav
+from host_bridge.core.errors import AudioInputError
 
 
 @pytest.mark.parametrize("sr", [44100, 48000, 96000])

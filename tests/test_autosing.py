@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from host_bridge.errors import CancelledError, InputError, ModelError
-from host_bridge.model import Note, Score, TempoMap
+from host_bridge.core.errors import CancelledError, InputError, ModelError
+from host_bridge.core.model import Note, Score, TempoMap
 from inference.engines.autosing.builders import build_embedder, build_lm
 from inference.engines.autosing.codec import Codec, build_snac
 from inference.engines.autosing.config import SNAC_DEBUG, EmbedderConfig, LMConfig, PatternSpec, debug_lm
@@ -358,7 +358,7 @@ def test_long_instrumental_is_split_into_windows(debug_model):
 
 
 def test_engine_render_places_windows_and_needs_instrumental(debug_model, tmp_path):
-    from presets import get_artist
+    from host_bridge.core.artists import get_artist
 
     eng = AutoSingEngine(model=debug_model)
     inst = np.zeros((2, 48000), np.float32)
@@ -430,7 +430,7 @@ def test_bf16_model_keeps_float32_rotary_and_generates():
 
 def test_lyrics_only_score_is_split_over_windows(debug_model):
     """AutoSing needs no melody: a Score holding only lyric lines renders."""
-    from presets import get_artist
+    from host_bridge.core.artists import get_artist
 
     m = AutoSing(debug_model.stage1, debug_model.stage2, debug_model.codec)
     m.max_frames = 64
@@ -444,7 +444,7 @@ def test_lyrics_only_score_is_split_over_windows(debug_model):
 
 def test_rendered_windows_make_a_stem_on_the_session_grid(debug_model):
     from inference.produce import Producer
-    from presets import get_artist
+    from host_bridge.core.artists import get_artist
 
     artist = get_artist("alpha")
     sr, start, n = 48000, 96000, 60000

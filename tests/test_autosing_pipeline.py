@@ -9,8 +9,8 @@ import soundfile as sf
 import torch
 
 from host_bridge.cli import main
-from host_bridge.errors import ModelError
-from host_bridge.protocol import JobSpec, decode, encode, job_request, job_spec
+from host_bridge.core.errors import ModelError
+from host_bridge.core.protocol import JobSpec, decode, encode, job_request, job_spec
 from inference.pipeline import GenerateRequest, Pipeline
 
 LYRICS = "[Verse]\nla la la\n"

@@ -126,7 +126,7 @@ def test_benchmark_songs_cover_the_issue() -> None:
 
 @pytest.mark.parametrize("name", sorted(S.SONGS))
 def test_song_melody_midi_round_trips(name: str, tmp_path: Path) -> None:
-    from host_bridge.midi import read_melody
+    from host_bridge.core.midi import read_melody
 
     song = S.SONGS[name]
     path = tmp_path / "m.mid"

@@ -26,7 +26,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_compose_writes_an_editable_melody(files, capsys) -> None:
-    from host_bridge.midi import read_melody
+    from host_bridge.core.midi import read_melody
 
     out = files["dir"] / "melody.mid"
     png = files["dir"] / "melody.png"

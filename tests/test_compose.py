@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from host_bridge.errors import LyricsError
-from host_bridge.model import LyricsSheet, Score, TempoMap
+from host_bridge.core.errors import LyricsError
+from host_bridge.core.model import LyricsSheet, Score, TempoMap
 from inference.analysis import Analysis, BeatGrid, Chord, Key, beat_qn, beats_per_bar
 from inference.compose import ComposeReport, compose, is_strong, syllables_for
 from inference.compose.stage import compose_over

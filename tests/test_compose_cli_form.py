@@ -72,7 +72,7 @@ def test_a_tempo_map_and_a_tempo_together_are_refused(files, capsys) -> None:
 
 
 def test_generate_without_a_melody_takes_tempo_and_meter(files) -> None:
-    from host_bridge.errors import InputError
+    from host_bridge.core.errors import InputError
     from host_bridge.jobfiles import spec_from_files
 
     spec = spec_from_files(files["wav"], files["lyrics"], None, tempo=BPM, meter=(3, 4))
@@ -83,7 +83,7 @@ def test_generate_without_a_melody_takes_tempo_and_meter(files) -> None:
 
 
 def test_generate_without_a_melody_takes_the_sessions_tempo_map(files) -> None:
-    from host_bridge.errors import InputError
+    from host_bridge.core.errors import InputError
     from host_bridge.jobfiles import spec_from_files
 
     spec = spec_from_files(files["wav"], files["lyrics"], None, tempo_map_midi=files["map"])

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from host_bridge.errors import LyricsError
-from host_bridge.model import LyricsSheet, Score, TempoMap
+from host_bridge.core.errors import LyricsError
+from host_bridge.core.model import LyricsSheet, Score, TempoMap
 from inference.analysis import Analysis, Key, Section
 from inference.analysis.analyze import analyze_features
 from inference.analysis.features import extract
@@ -180,8 +180,8 @@ def test_a_sheet_with_more_sections_than_the_song_says_so_before_rendering() -> 
 
 
 def test_a_guide_melody_still_wins_over_the_composer() -> None:
-    from host_bridge.midi import score_midi_bytes
-    from host_bridge.model import Note
+    from host_bridge.core.midi import score_midi_bytes
+    from host_bridge.core.model import Note
     from inference.pipeline import GenerateRequest, Pipeline
 
     tm = TempoMap.constant(120.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from host_bridge.protocol import JobSpec
+from host_bridge.core.protocol import JobSpec
 from inference.serve.fair import FairQueue
 from inference.server.jobs import Job, QueueFull
 

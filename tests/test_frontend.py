@@ -5,11 +5,11 @@ import threading
 
 import pytest
 
-from host_bridge.errors import AlignmentError
-from host_bridge.midi import GuideMelody
-from host_bridge.model.lyrics import LyricsSheet, Word
-from host_bridge.model.score import Note, Phonemes
-from host_bridge.model.tempo import TempoMap
+from host_bridge.core.errors import AlignmentError
+from host_bridge.core.midi import GuideMelody
+from host_bridge.core.model.lyrics import LyricsSheet, Word
+from host_bridge.core.model.score import Note, Phonemes
+from host_bridge.core.model.tempo import TempoMap
 from inference.frontend.align import align
 from inference.frontend.g2p import G2P
 from inference.frontend.syllables import Syllable, is_vowel, line_syllables, lyrics_syllables, split_text, syllabify
@@ -323,7 +323,7 @@ def test_unlyriced_notes_in_a_lyric_file(g2p):
 
 
 def test_score_round_trips_through_midi(g2p, tmp_path):
-    from host_bridge.midi import read_melody, write_score_midi
+    from host_bridge.core.midi import read_melody, write_score_midi
 
     sheet = LyricsSheet.parse("[Verse]\nTwinkle, twinkle little star\n[Chorus]\nHow I won-der 7 times")
     mel = _melody(TWINKLE + [67, 65, 64], rests={7})

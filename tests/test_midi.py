@@ -7,11 +7,11 @@ from pathlib import Path
 import mido
 import pytest
 
-from host_bridge.errors import MidiError, TempoError
-from host_bridge.midi import (GuideMelody, canonical_tokens, read_melody, score_lyric_tokens, score_midi_bytes,
-                              write_score_midi)
-from host_bridge.model.score import Note, Phonemes, Score
-from host_bridge.model.tempo import MeterChange, TempoChange, TempoMap
+from host_bridge.core.errors import MidiError, TempoError
+from host_bridge.core.midi import (GuideMelody, canonical_tokens, read_melody, score_lyric_tokens, score_midi_bytes,
+                                   write_score_midi)
+from host_bridge.core.model.score import Note, Phonemes, Score
+from host_bridge.core.model.tempo import MeterChange, TempoChange, TempoMap
 
 TPB = 480
 
@@ -117,7 +117,7 @@ def test_pickup_note_mid_bar_keeps_its_onset(tmp_path):
 
 def test_no_tempo_defaults_to_120_with_warning(tmp_path, caplog):
     p = _save(tmp_path / "m.mid", [_track("v", _notes(SCALE))])
-    with caplog.at_level(logging.WARNING, logger="host_bridge.midi"):
+    with caplog.at_level(logging.WARNING, logger="host_bridge.core.midi"):
         m = read_melody(p)
     assert m.tempo_map.tempos == (TempoChange(0.0, 120.0),)
     assert any("120" in r.getMessage() for r in caplog.records)
@@ -130,7 +130,7 @@ def test_tempo_bpm_used_when_file_has_none(tmp_path):
 
 def test_file_tempo_wins_over_tempo_bpm(tmp_path, caplog):
     p = _save(tmp_path / "m.mid", [_conductor(((0.0, 100.0),)), _track("v", _notes(SCALE))])
-    with caplog.at_level(logging.WARNING, logger="host_bridge.midi"):
+    with caplog.at_level(logging.WARNING, logger="host_bridge.core.midi"):
         m = read_melody(p, tempo_bpm=140.0)
     assert m.tempo_map.bpm_at(0) == pytest.approx(100.0)
     assert any("ignoring tempo_bpm" in r.getMessage() for r in caplog.records)

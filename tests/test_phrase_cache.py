@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host_bridge.model import Note, Phonemes, Score, TempoMap
+from host_bridge.core.model import Note, Phonemes, Score, TempoMap
 from inference.engines.base import RenderedPhrase
 from inference.phrase_cache import SUFFIX, PhraseCache
 
@@ -139,7 +139,7 @@ def engines(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
 
 
 def _artist():  # type: ignore[no-untyped-def]
-    from presets import Artist, Style
+    from host_bridge.core.artists import Artist, Style
 
     return Artist("t", "T", "kokoro", "", {"af_heart": 1.0}, 48, 67, Style())
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from host_bridge.model import Note
+from host_bridge.core.model import Note
 from inference.engines.base import RenderedPhrase
 from inference.produce import PEAK_CEILING, Producer
-from presets import get_artist
+from host_bridge.core.artists import get_artist
 
 ENGINE_SR = 24000
 

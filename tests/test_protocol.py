@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from host_bridge import protocol as P
-from host_bridge.errors import AlignmentError, CancelledError
-from host_bridge.model import Note, Score, Take, TempoMap
+from host_bridge.core import protocol as P
+from host_bridge.core.errors import AlignmentError, CancelledError
+from host_bridge.core.model import Note, Score, Take, TempoMap
 
 
 def test_golden_bytes_ping() -> None:
@@ -176,6 +176,6 @@ def test_protocol_module_is_torch_free() -> None:
     import subprocess
     import sys
 
-    code = "import sys, host_bridge.protocol; bad=[m for m in ('torch','onnxruntime','inference') if m in sys.modules]; print(bad)"
+    code = "import sys, host_bridge.core.protocol; bad=[m for m in ('torch','onnxruntime','inference') if m in sys.modules]; print(bad)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr

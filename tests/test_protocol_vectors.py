@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from golden import protocol_vectors as G
 
-from host_bridge import protocol as P
+from host_bridge.core import protocol as P
 from host_bridge.supervisor import Heartbeat
 
 DOC: dict[str, Any] = json.loads(G.PATH.read_text(encoding="utf-8"))

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host_bridge import protocol as P
-from host_bridge.shm import ShmArena, ShmMaps, shm_available, sweep, sweep_dead
+from host_bridge.core import protocol as P
+from host_bridge.core.shm import ShmArena, ShmMaps, shm_available, sweep, sweep_dead
 
 pytestmark = pytest.mark.skipif(not shm_available(), reason="no /dev/shm")
 
@@ -85,7 +85,7 @@ def test_slots_of_a_process_that_exits_without_closing_are_removed() -> None:
     import subprocess
     import sys
 
-    code = ("import numpy as np; from host_bridge.shm import ShmArena; a = ShmArena(threshold=16); "
+    code = ("import numpy as np; from host_bridge.core.shm import ShmArena; a = ShmArena(threshold=16); "
             "print(a.put(np.ones(100, np.float32)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          cwd=Path(__file__).resolve().parents[1])

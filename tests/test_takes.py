@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from host_bridge.model import Note, Score, Take, TempoMap
+from host_bridge.core.model import Note, Score, Take, TempoMap
 from host_bridge.takes import TAKES_DIRNAME, TakeFolder, bwf_bytes, read_time_reference, takes_folder_for
 
 

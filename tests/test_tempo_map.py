@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from host_bridge.errors import TempoError
-from host_bridge.model.tempo import MeterChange, TempoChange, TempoMap
+from host_bridge.core.errors import TempoError
+from host_bridge.core.model.tempo import MeterChange, TempoChange, TempoMap
 
 
 def _busy_map(offset_s: float = 0.0) -> TempoMap:

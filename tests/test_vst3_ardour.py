@@ -23,7 +23,7 @@ import soundfile as sf
 
 from host_bridge.daw.ardour import ArdourAdapter, create_session
 from host_bridge.daw.ardour import runner as R
-from host_bridge.model import TempoMap
+from host_bridge.core.model import TempoMap
 from test_vst3 import LYRICS, _bext_time_reference, tone_sidecar, vst3_path  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,7 +19,7 @@ import pytest
 from golden import protocol_vectors as G
 from test_vst3 import BUILD_SH, ROOT, _missing_tools
 
-from host_bridge import protocol as P
+from host_bridge.core import protocol as P
 
 DOC: dict[str, Any] = json.loads(G.PATH.read_text(encoding="utf-8"))
 

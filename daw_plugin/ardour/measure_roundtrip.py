@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from host_bridge.daw.ardour import ArdourAdapter, SingOptions, create_session  # noqa: E402
 from host_bridge.daw.ardour.records import Settings  # noqa: E402
 from host_bridge.daw.take_source import SidecarTakeSource  # noqa: E402
-from host_bridge.midi import read_melody  # noqa: E402
+from host_bridge.core.midi import read_melody  # noqa: E402
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """Where a DAW adapter gets its take: one function, :func:`ask_for_take`.
 
-The adapter describes the job as a :class:`host_bridge.protocol.JobSpec` (the same contract the
-bridge sends to the sidecar) and gets a :class:`~host_bridge.model.Take` back, at the session
+The adapter describes the job as a :class:`host_bridge.core.protocol.JobSpec` (the same contract the
+bridge sends to the sidecar) and gets a :class:`~host_bridge.core.model.Take` back, at the session
 rate, ``spec.length_samples`` long, its sample 0 at ``spec.start_sample``.
 
 Sources:
@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from host_bridge.model import Take
-from host_bridge.protocol import JobSpec
+from host_bridge.core.model import Take
+from host_bridge.core.protocol import JobSpec, ProgressCallback, TakeSource
 
 log = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[str, float], None]
-TakeSource = Callable[[JobSpec, "ProgressCallback | None"], Take]
 
 
 class SidecarTakeSource:

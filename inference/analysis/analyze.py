@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from host_bridge.model import TempoMap
+from host_bridge.core.model import TempoMap
 from inference.analysis.beats import estimate_grid, grid_from_tempo_map
 from inference.analysis.features import CHROMA_HOP, HOP, Features, extract, sync
 from inference.analysis.harmony import chords_per_beat, estimate_key

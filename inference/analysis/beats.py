@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from host_bridge.model import MeterChange, TempoChange, TempoMap
+from host_bridge.core.model import MeterChange, TempoChange, TempoMap
 from inference.analysis.features import CHROMA_HOP, HOP, SR, Features, sync
 from inference.analysis.meter import Hypothesis, hypotheses
 from inference.analysis.result import BeatGrid, beat_qn, beats_per_bar

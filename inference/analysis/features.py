@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from host_bridge.errors import AudioInputError
+from host_bridge.core.errors import AudioInputError
 
 SR = 22050
 """Analysis sample rate."""

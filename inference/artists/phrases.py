@@ -10,10 +10,10 @@ from typing import Sequence
 
 import numpy as np
 
-from host_bridge.model import Score, TempoMap
+from host_bridge.core.model import Score, TempoMap
 from inference.pipeline import GenerateRequest, Pipeline
 from inference.produce import Producer
-from presets import Artist
+from host_bridge.core.artists import Artist
 
 SEARCH_LYRICS = "hold the morning light and sing it slow"
 SEARCH_SHAPE = (0, 2, 4, 2, 5, 4, 2, 0, 0)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from host_bridge.errors import InputError
+from host_bridge.core.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from host_bridge.errors import ModelError
+from host_bridge.core.errors import ModelError
 
 from .reference import mono_at
 

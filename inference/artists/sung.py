@@ -17,9 +17,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from host_bridge.errors import InputError
-from host_bridge.model import LyricsSheet, Note, Score, TempoMap
-from host_bridge.model.lyrics import Word
+from host_bridge.core.errors import InputError
+from host_bridge.core.model import LyricsSheet, Note, Score, TempoMap
+from host_bridge.core.model.lyrics import Word
 from inference.frontend.syllables import line_syllables
 
 from .reference import HOP_S, runs

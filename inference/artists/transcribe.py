@@ -1,4 +1,4 @@
-"""What a reference recording sings, as a :class:`~host_bridge.model.Score` the search can sing.
+"""What a reference recording sings, as a :class:`~host_bridge.core.model.Score` the search can sing.
 
 ``artist create`` compares voices by speaker embedding, which also hears the words: candidates
 that sing the reference's own words on its own notes are compared on voice, not content. The
@@ -26,9 +26,9 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
-from host_bridge.errors import LyricsError, ModelError
-from host_bridge.model import LyricsSheet, Score
-from host_bridge.model.lyrics import Word
+from host_bridge.core.errors import LyricsError, ModelError
+from host_bridge.core.model import LyricsSheet, Score
+from host_bridge.core.model.lyrics import Word
 
 from .reference import HOP_S, mono_at, pitch_track
 from .sung import TimedWord, place_lyrics, sung_score, tidy

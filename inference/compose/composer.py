@@ -15,8 +15,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from host_bridge.errors import LyricsError
-from host_bridge.model import LyricsSheet, Note, Score
+from host_bridge.core.errors import LyricsError
+from host_bridge.core.model import LyricsSheet, Note, Score
 from inference.analysis.result import Analysis, beat_qn
 from inference.compose.melody import Contour, NoteSlot, melisma, phrase_pitches
 from inference.compose.form import Placement, crowding_warnings, line_starts, lyric_kinds, place_sections

@@ -18,8 +18,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from host_bridge.errors import LyricsError
-from host_bridge.model import Score, TempoMap
+from host_bridge.core.errors import LyricsError
+from host_bridge.core.model import Score, TempoMap
 from inference.analysis.result import Analysis, Section, beat_qn
 from inference.compose.plan import bars_needed
 

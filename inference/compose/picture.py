@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from host_bridge.model import Score
+from host_bridge.core.model import Score
 from inference.analysis import Analysis
 from inference.compose.form import Placement
 

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from host_bridge.model import Phonemes, TempoMap
+from host_bridge.core.model import Phonemes, TempoMap
 from inference.analysis.result import beat_qn, beats_per_bar
 
 MIN_NOTE_S = 0.11

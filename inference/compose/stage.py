@@ -6,8 +6,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from host_bridge.errors import InputError
-from host_bridge.model import LyricsSheet, Score, TempoMap
+from host_bridge.core.errors import InputError
+from host_bridge.core.model import LyricsSheet, Score, TempoMap
 from inference.analysis import Analysis, analyze
 from inference.compose.composer import ComposeReport, compose
 

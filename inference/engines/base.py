@@ -1,6 +1,6 @@
 """The interface every singing engine implements.
 
-An engine turns a :class:`~host_bridge.model.Score` (notes with syllables and phonemes, in
+An engine turns a :class:`~host_bridge.core.model.Score` (notes with syllables and phonemes, in
 musical time, with the tempo map that places them in the session) into dry vocal audio,
 phrase by phrase, so the pipeline can stream each phrase as soon as it is ready.
 """
@@ -12,8 +12,8 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from host_bridge.model import Note, Score
-from presets import Artist
+from host_bridge.core.model import Note, Score
+from host_bridge.core.artists import Artist
 
 
 @dataclass
@@ -49,5 +49,5 @@ class Engine(Protocol):
     def render(self, score: Score, artist: Artist, *, seed: int = 0,
                cancel: threading.Event | None = None) -> Iterator[RenderedPhrase]:
         """Sing ``score`` with ``artist``, yielding phrases in time order. Checks ``cancel``
-        between phrases and raises :class:`host_bridge.errors.CancelledError` when it is set."""
+        between phrases and raises :class:`host_bridge.core.errors.CancelledError` when it is set."""
         ...

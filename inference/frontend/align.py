@@ -14,7 +14,7 @@ programme that prefers the last syllable of the line, tied notes (same pitch, no
 short notes, and stressed syllables on strong beats. Notes after the last lyric are dropped from
 the score (nothing is sung there), except that the phrase of the last syllable is held out.
 
-With lyric events in the MIDI (see :mod:`host_bridge.midi`), their syllables and melismas win;
+With lyric events in the MIDI (see :mod:`host_bridge.core.midi`), their syllables and melismas win;
 the words they spell are phonemized in context, and the sheet's lines (and sections) are used
 when it has the same number of words, else the file's line marks, else its phrases.
 """
@@ -25,11 +25,11 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from host_bridge.errors import AlignmentError
-from host_bridge.midi import MELISMA, GuideMelody
-from host_bridge.model.lyrics import LyricsSheet, Word
-from host_bridge.model.score import Note, Score
-from host_bridge.model.tempo import TempoMap
+from host_bridge.core.errors import AlignmentError
+from host_bridge.core.midi import MELISMA, GuideMelody
+from host_bridge.core.model.lyrics import LyricsSheet, Word
+from host_bridge.core.model.score import Note, Score
+from host_bridge.core.model.tempo import TempoMap
 from inference.frontend.g2p import G2P
 from inference.frontend.syllables import Syllable, line_syllables, lyrics_syllables
 

@@ -18,8 +18,8 @@ import unicodedata
 from collections import OrderedDict
 from typing import Sequence
 
-from host_bridge.errors import ModelError
-from host_bridge.model.language import get_language
+from host_bridge.core.errors import ModelError
+from host_bridge.core.model.language import get_language
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ _CACHE_LINES = 4096
 class G2P:
     """One espeak-ng backend (built once, ~15 ms) for one language, shared safely between threads.
 
-    ``language``: a code of :data:`host_bridge.model.language.LANGUAGES` (or a common spelling
+    ``language``: a code of :data:`host_bridge.core.model.language.LANGUAGES` (or a common spelling
     of one); ``self.language`` is the canonical code."""
 
     def __init__(self, language: str = "en-us", cache_lines: int = _CACHE_LINES) -> None:

@@ -2,7 +2,7 @@
 
 A syllable is what one note carries: onset consonants, a nucleus (the vowel sung on the note,
 possibly a diphthong) and coda consonants, with the word's lexical stress on that syllable
-(:class:`host_bridge.model.Phonemes`; stress 2 primary, 1 secondary, 0 none; the stress marks
+(:class:`host_bridge.core.model.Phonemes`; stress 2 primary, 1 secondary, 0 none; the stress marks
 are removed from the phones). Consonants between two vowels go to the second syllable as far as
 English allows a syllable to start with them (maximal onset: "sis-ter" is ``s ɪ | s t ɚ``).
 
@@ -23,8 +23,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
 
-from host_bridge.model.lyrics import LyricsSheet, Word
-from host_bridge.model.score import Phonemes
+from host_bridge.core.model.lyrics import LyricsSheet, Word
+from host_bridge.core.model.score import Phonemes
 from inference.frontend.g2p import G2P
 from inference.frontend.onsets import ENGLISH, legal_onsets
 

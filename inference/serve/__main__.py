@@ -1,13 +1,12 @@
 """``python -m inference.serve``: the cluster gateway in the foreground (what ``topline cluster up``
-becomes; its options are host_bridge.cli_cluster.UP_OPTIONS)."""
+becomes; its options are host_bridge.core.sidecar_args.UP_OPTIONS)."""
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
-from host_bridge.cli_cluster import add_up_arguments
-from host_bridge.programs import run_reporting_errors
+from host_bridge.core.sidecar_args import add_up_arguments
+from host_bridge.core.programs import program_main
 from inference.serve.gateway import ClusterConfig, run_gateway
 from inference.server.app import ServerConfig
 
@@ -25,14 +24,8 @@ def config_from(args: argparse.Namespace) -> tuple[ServerConfig, ClusterConfig]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m inference.serve", description="Run a Topline cluster gateway.")
-    add_up_arguments(p)
-    p.add_argument("-v", "--verbose", action="store_true")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s gateway %(levelname)s %(name)s: %(message)s")
-    return run_reporting_errors("topline cluster", lambda: run_gateway(*config_from(args)))
-
+    return program_main(argv, "python -m inference.serve", "Run a Topline cluster gateway.", add_up_arguments,
+                        "gateway", "topline cluster", lambda args: run_gateway(*config_from(args)))
 
 if __name__ == "__main__":
     sys.exit(main())

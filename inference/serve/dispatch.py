@@ -21,8 +21,8 @@ from typing import Any, Callable
 
 import zmq
 
-from host_bridge import protocol as P
-from host_bridge.errors import ToplineError
+from host_bridge.core import protocol as P
+from host_bridge.core.errors import ToplineError
 from inference.serve.fair import FairQueue
 from inference.server.jobs import Job
 from inference.server.worker import RenderWorker

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from host_bridge import protocol as P
+from host_bridge.core import protocol as P
 from inference.serve.dispatch import ClusterDispatcher
 from inference.serve.fair import FairQueue
 from inference.serve.replica import TakeReplica

@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator, Callable
 
-from host_bridge import protocol as P
+from host_bridge.core import protocol as P
 from inference.server.jobs import Job
 from inference.server.worker import RenderWorker, load_factory
 

@@ -1,13 +1,12 @@
 """``python -m inference.server``: run one sidecar in the foreground (the supervisor starts this,
-and ``topline sidecar`` hands its options on to it; both read them from host_bridge.sidecar_args)."""
+and ``topline sidecar`` hands its options on to it; both read them from host_bridge.core.sidecar_args)."""
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
-from host_bridge.programs import run_reporting_errors
-from host_bridge.sidecar_args import add_arguments
+from host_bridge.core.programs import program_main
+from host_bridge.core.sidecar_args import add_arguments
 from inference.server.app import ServerConfig, SidecarServer
 
 
@@ -22,14 +21,8 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
 
 
 def main(argv: list[str] | None = None, server_class: type[SidecarServer] = SidecarServer) -> int:
-    p = argparse.ArgumentParser(prog="python -m inference.server", description="Run a Topline sidecar.")
-    add_arguments(p)
-    p.add_argument("-v", "--verbose", action="store_true")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s sidecar %(levelname)s %(name)s: %(message)s")
-    return run_reporting_errors("topline sidecar", lambda: server_class(config_from(args)).serve())
-
+    return program_main(argv, "python -m inference.server", "Run a Topline sidecar.", add_arguments, "sidecar",
+                        "topline sidecar", lambda args: server_class(config_from(args)).serve())
 
 if __name__ == "__main__":
     sys.exit(main())

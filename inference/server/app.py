@@ -17,12 +17,12 @@ from typing import Any, Callable
 
 import zmq
 
-from host_bridge import __version__
-from host_bridge import protocol as P
-from host_bridge.connection import ConnectionInfo, default_connection_file
-from host_bridge.errors import CancelledError, InputError, ToplineError
-from host_bridge.frozen import build_info
-from host_bridge.shm import ShmArena, ShmMaps, shm_available
+from host_bridge.core import __version__
+from host_bridge.core import protocol as P
+from host_bridge.core.connection import ConnectionInfo, default_connection_file
+from host_bridge.core.errors import CancelledError, InputError, ToplineError
+from host_bridge.core.frozen import build_info
+from host_bridge.core.shm import ShmArena, ShmMaps, shm_available
 from inference.server.jobs import PRIORITY_AUDITION, PRIORITY_GENERATE, JobQueue, JobTaken, QueueFull
 from inference.server.worker import PipelineFactory, RenderWorker, load_factory
 
@@ -240,7 +240,7 @@ class SidecarServer:
         self.send(ident, P.reply(msg, "pong", {"state": self.state(), **self.queue.snapshot(ident)}))
 
     def on_hello(self, ident: bytes, msg: P.Message) -> None:
-        from presets import load_artists
+        from host_bridge.core.artists import load_artists
 
         artists = load_artists()
         body: dict[str, Any] = {
@@ -268,14 +268,14 @@ class SidecarServer:
         return str(dev) if dev else "cpu"
 
     def on_status(self, ident: bytes, msg: P.Message) -> None:
-        from host_bridge.supervisor import rss_bytes  # resident memory, for the bridge's ceiling
+        from host_bridge.core.connection import rss_bytes  # resident memory, for the bridge's ceiling
 
         lent = len(self.arena.lent()) if self.arena is not None else 0
         self.send(ident, P.reply(msg, "status_reply", {"state": self.state(), "shm_lent": lent,
                                                        "rss_bytes": rss_bytes(), **self.queue.snapshot(ident)}))
 
     def on_artists(self, ident: bytes, msg: P.Message) -> None:
-        from presets import load_artists
+        from host_bridge.core.artists import load_artists
 
         self.send(ident, P.reply(msg, "artists_reply", {"artists": [a.to_dict() for a in load_artists().values()]}))
 

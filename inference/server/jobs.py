@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from host_bridge.protocol import JobSpec, TaskSpec
+from host_bridge.core.protocol import JobSpec, TaskSpec
 
 PRIORITY_AUDITION = 0
 PRIORITY_GENERATE = 5

@@ -1,8 +1,8 @@
 """The sidecar's tasks: the CLI's model work other than singing (``topline compose``, ``topline
 analyze``, ``topline artist create``), run by the render worker like a job.
 
-Each task reads its options from a :class:`host_bridge.protocol.TaskSpec` and returns a
-:class:`host_bridge.protocol.TaskResult`: plain data the CLI prints, and the files it made (the
+Each task reads its options from a :class:`host_bridge.core.protocol.TaskSpec` and returns a
+:class:`host_bridge.core.protocol.TaskResult`: plain data the CLI prints, and the files it made (the
 picture, the preset) as bytes, so the CLI writes them where the musician asked, on its machine.
 What the CLI prints as JSON travels as JSON text (the header's keys are sorted; these keep their order).
 """
@@ -14,9 +14,9 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from host_bridge.errors import CancelledError, InputError
-from host_bridge.model import LyricsSheet, Score, TempoMap
-from host_bridge.protocol import TaskResult, TaskSpec
+from host_bridge.core.errors import CancelledError, InputError
+from host_bridge.core.model import LyricsSheet, Score, TempoMap
+from host_bridge.core.protocol import TaskResult, TaskSpec
 
 Progress = Callable[[str, float], None]
 

@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 import zmq
 
-from host_bridge import protocol as P
-from host_bridge.errors import CancelledError, ToplineError
+from host_bridge.core import protocol as P
+from host_bridge.core.errors import CancelledError, ToplineError
 from inference.server.jobs import Job, JobQueue
 
 log = logging.getLogger(__name__)
@@ -170,10 +170,10 @@ class RenderWorker(threading.Thread):
 
     def audition(self, job: Job, req: Any) -> Any:
         """Several artists sing the request's section: each clip goes out as a chunk event the
-        moment it is ready (:func:`host_bridge.protocol.clip_event`); returns the A/B reel (the
+        moment it is ready (:func:`host_bridge.core.protocol.clip_event`); returns the A/B reel (the
         clips in sequence, vocals only) as the take."""
-        from host_bridge.model import Take
-        from host_bridge.reel import Clip, ab_reel
+        from host_bridge.core.model import Take
+        from host_bridge.core.reel import Clip, ab_reel
         from inference.audition import audition
 
         assert isinstance(job.spec, P.JobSpec)

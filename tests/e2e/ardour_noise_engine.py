@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from host_bridge.model import Score
+from host_bridge.core.model import Score
 from inference.engines.base import RenderedPhrase
 from inference.pipeline import Pipeline
 

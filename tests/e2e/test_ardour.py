@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from presets import DEFAULT_ARTIST, get_artist
+from host_bridge.core.artists import DEFAULT_ARTIST, get_artist
 
 DEFAULT = get_artist(DEFAULT_ARTIST).display_name
 """Takes land on tracks named after the artist; these sessions use the default one."""
@@ -41,7 +41,7 @@ from host_bridge.daw.ardour import runner as R
 from host_bridge.daw.ardour.session import TICKS_PER_QN, TimePos
 from host_bridge.daw.take_source import SidecarTakeSource, TakeSource
 from inference.take_source import InProcessTakeSource
-from host_bridge.model import MeterChange, TempoChange, TempoMap
+from host_bridge.core.model import MeterChange, TempoChange, TempoMap
 
 pytestmark = [
     pytest.mark.slow,
@@ -352,7 +352,7 @@ def test_44k1_in_6_8(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -
     inst_before = track_state(ad, "Instrumental")
     rec2 = ad.sing(SingOptions(melody="track:Melody"))
     assert rec2.track == f"{DEFAULT} take 2" and rec2.melody == "track:Melody"
-    from host_bridge.midi import read_melody
+    from host_bridge.core.midi import read_melody
 
     sung = read_melody(ad.session.dir / Path(rec2.stem).with_suffix(".mid"))
     assert [(round(n.onset, 6), int(n.pitch)) for n in sung.notes] == [(round(q, 6), p) for q, p in track_notes]

@@ -212,7 +212,7 @@ def test_a_72_bpm_guide_is_refused_on_a_120_bpm_session_and_sung_on_its_map_with
 
 def test_resing_checks_the_guide_against_the_new_tempo_map_too(session_120: ArdourAdapter) -> None:
     from host_bridge.daw.ardour.errors import TempoMismatchError
-    from host_bridge.model import TempoMap
+    from host_bridge.core.model import TempoMap
 
     ad = session_120
     recs = ad.store.all()

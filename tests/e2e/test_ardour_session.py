@@ -14,7 +14,7 @@ from host_bridge.daw.ardour import ArdourAdapter, ArdourSession, BarRangeError, 
 from host_bridge.daw.ardour.cli import _bars
 from host_bridge.daw.ardour.records import TakeRecord
 from host_bridge.daw.ardour.session import TimePos
-from host_bridge.model import TempoMap
+from host_bridge.core.model import TempoMap
 
 SCPS = 282240000
 
@@ -183,7 +183,7 @@ def test_staleness(tmp_path: Path, sung_to: TempoMap, state: str) -> None:
 def test_a_take_that_only_moved_is_not_stale(tmp_path: Path) -> None:
     # sung when bars 1-4 were at 120 BPM and the rest at 100; now everything is at 100: bar 5 moved
     ad = ArdourAdapter(write(tmp_path, session_xml(tempo(100, 4, 0, "0:0"), meter(4, 4, 1, "0:0"), INSTRUMENTAL)))
-    from host_bridge.model import MeterChange, TempoChange
+    from host_bridge.core.model import MeterChange, TempoChange
 
     then = TempoMap((TempoChange(0, 120.0), TempoChange(16.0, 100.0)), (MeterChange(1, 4, 4),))
     ad.store.save(_record(ad, then))

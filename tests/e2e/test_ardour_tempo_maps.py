@@ -22,7 +22,7 @@ from test_ardour_session import INSTRUMENTAL, meter, session_xml, tempo, write  
 from host_bridge.daw.ardour.errors import TempoMismatchError  # noqa: E402
 from host_bridge.daw.ardour.tempo_maps import (HOLD_MS, check_guide_tempo, compare_bar_lines,  # noqa: E402
                                                fit_for_ardour, guide_tempo)
-from host_bridge.model import MeterChange, TempoChange, TempoMap  # noqa: E402
+from host_bridge.core.model import MeterChange, TempoChange, TempoMap  # noqa: E402
 
 RIT_METERS = (MeterChange(1, 4, 4), MeterChange(9, 6, 8))
 
@@ -110,7 +110,7 @@ def test_take_files_are_group_readable_under_umask_022(tmp_path: Path) -> None:
     """Regression: takes and records were written mode 0600 (mkstemp's), whatever the umask."""
     code = (
         "import numpy as np, os, sys\n"
-        "from host_bridge.model import Note, Score, Take, TempoMap\n"
+        "from host_bridge.core.model import Note, Score, Take, TempoMap\n"
         "from host_bridge.takes import TakeFolder\n"
         "from host_bridge.daw.ardour.records import Settings\n"
         "score = Score((Note(0.0, 1.0, 60.0, 'la', None, 0, 0),), TempoMap.constant(120), ('la',))\n"

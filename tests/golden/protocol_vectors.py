@@ -1,4 +1,4 @@
-"""The protocol's golden vectors, written by the Python encoder (host_bridge.protocol).
+"""The protocol's golden vectors, written by the Python encoder (host_bridge.core.protocol).
 
     .venv/bin/python tests/golden/protocol_vectors.py     # rewrites protocol_vectors.json beside it
 
@@ -24,9 +24,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from host_bridge import protocol as P  # noqa: E402
-from host_bridge.errors import CancelledError  # noqa: E402
-from host_bridge.model import MeterChange, Note, Score, Take, TempoChange, TempoMap  # noqa: E402
+from host_bridge.core import protocol as P  # noqa: E402
+from host_bridge.core.errors import CancelledError  # noqa: E402
+from host_bridge.core.model import MeterChange, Note, Score, Take, TempoChange, TempoMap  # noqa: E402
 
 PATH = HERE / "protocol_vectors.json"
 JOB = "6a1f0c2e9b7d4e5f8a3c1b2d4e6f7a8b"
@@ -218,7 +218,7 @@ def build() -> dict[str, Any]:
                         "message": meaning(decoded)})
     return {
         "about": "Golden vectors of the bridge <-> sidecar protocol, written by tests/golden/protocol_vectors.py "
-                 "from the host_bridge.protocol package. A peer decodes each vector's frames (hex) to its message and "
+                 "from the host_bridge.core.protocol package. A peer decodes each vector's frames (hex) to its message and "
                  "encodes the message back to the same frames, byte for byte; it refuses every invalid one.",
         "protocol_version": P.PROTOCOL_VERSION,
         "requests": sorted(P.REQUESTS),

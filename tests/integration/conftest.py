@@ -11,7 +11,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from host_bridge import protocol as P  # noqa: E402
+from host_bridge.core import protocol as P  # noqa: E402
 from host_bridge.supervisor import SidecarManager, sidecar_command  # noqa: E402
 from tone import melody_midi  # noqa: E402
 

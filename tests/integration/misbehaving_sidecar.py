@@ -22,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from host_bridge import protocol as P  # noqa: E402
+from host_bridge.core import protocol as P  # noqa: E402
 from inference.server.__main__ import main  # noqa: E402
 from inference.server.app import SidecarServer  # noqa: E402
 from inference.server.jobs import Job  # noqa: E402

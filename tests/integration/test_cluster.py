@@ -19,11 +19,11 @@ import zmq
 pytest.importorskip("ray.serve", reason="the cluster extra is not installed (bash scripts/setup.sh --dev)")
 
 from conftest import TONE, job_spec  # noqa: E402
-from host_bridge import protocol as P  # noqa: E402
+from host_bridge.core import protocol as P  # noqa: E402
 from host_bridge.bridge import Bridge  # noqa: E402
 from host_bridge.client import SidecarClient  # noqa: E402
-from host_bridge.connection import ConnectionInfo  # noqa: E402
-from host_bridge.errors import CancelledError  # noqa: E402
+from host_bridge.core.connection import ConnectionInfo  # noqa: E402
+from host_bridge.core.errors import CancelledError  # noqa: E402
 from host_bridge.supervisor import Heartbeat, SidecarManager, sidecar_command  # noqa: E402
 
 RELIABILITY = Path(__file__).resolve().parents[1] / "reliability"

@@ -12,7 +12,7 @@ from host_bridge.bridge import Bridge
 from host_bridge.jobfiles import spec_from_files
 from host_bridge.supervisor import Heartbeat, sidecar_command
 from host_bridge.takes import TakeFolder, read_time_reference
-from presets import DEFAULT_ARTIST
+from host_bridge.core.artists import DEFAULT_ARTIST
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "demo"

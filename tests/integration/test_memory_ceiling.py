@@ -78,7 +78,7 @@ def test_finished_takes_kept_for_resubmission_hold_a_bounded_amount_of_audio() -
     3-minute 96 kHz takes: ~1.1 GB resident). Now at most KEEP_FINAL_BYTES, the latest always."""
     import zmq
 
-    from host_bridge import protocol as P
+    from host_bridge.core import protocol as P
     from inference.server.jobs import JobQueue
     from inference.server.worker import KEEP_FINAL, KEEP_FINAL_BYTES, RenderWorker
 

@@ -18,7 +18,7 @@ from pythonosc.osc_message_builder import build_msg
 
 from conftest import LYRICS, TONE, tone_command
 from host_bridge.bridge import Bridge
-from host_bridge.connection import ConnectionInfo, pid_alive
+from host_bridge.core.connection import ConnectionInfo, pid_alive
 from host_bridge.osc import OscSurface
 from host_bridge.supervisor import Heartbeat, SidecarManager
 from host_bridge.takes import TakeFolder, read_time_reference

@@ -14,11 +14,11 @@ import pytest
 import zmq
 
 from conftest import job_spec, tone_command
-from host_bridge import protocol as P
+from host_bridge.core import protocol as P
 from host_bridge.bridge import Bridge
 from host_bridge.client import SidecarClient, SidecarError
-from host_bridge.connection import ConnectionInfo
-from host_bridge.errors import CancelledError, UnknownArtistError
+from host_bridge.core.connection import ConnectionInfo
+from host_bridge.core.errors import CancelledError, UnknownArtistError
 from host_bridge.supervisor import Heartbeat, SidecarManager
 
 Managers = Callable[..., SidecarManager]

@@ -19,11 +19,11 @@ from typing import Any, Iterator
 import mido
 import numpy as np
 
-from host_bridge.errors import CancelledError, InputError
-from host_bridge.model import LyricsSheet, Note, Score, TempoMap
+from host_bridge.core.errors import CancelledError, InputError
+from host_bridge.core.model import LyricsSheet, Note, Score, TempoMap
 from inference.engines.base import RenderedPhrase
 from inference.pipeline import GenerateRequest, Pipeline
-from presets import Artist
+from host_bridge.core.artists import Artist
 
 NOTES_PER_LINE = 4
 

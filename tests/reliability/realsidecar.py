@@ -18,8 +18,8 @@ INTEGRATION = Path(__file__).resolve().parents[1] / "integration"
 if str(INTEGRATION) not in sys.path:
     sys.path.insert(0, str(INTEGRATION))
 
-from host_bridge import protocol as P  # noqa: E402
-from host_bridge.connection import ConnectionInfo  # noqa: E402
+from host_bridge.core import protocol as P  # noqa: E402
+from host_bridge.core.connection import ConnectionInfo  # noqa: E402
 from host_bridge.supervisor import SidecarManager, sidecar_command  # noqa: E402
 
 TONE = f"{INTEGRATION / 'tone.py'}:TonePipeline"

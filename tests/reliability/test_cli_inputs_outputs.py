@@ -16,11 +16,11 @@ import pytest
 import soundfile as sf
 
 from host_bridge.cli import main
-from host_bridge.errors import InputError, LyricsError, MidiError
-from host_bridge.fileio import folder_write_error
-from host_bridge.inputs import read_lyrics
+from host_bridge.core.errors import InputError, LyricsError, MidiError
+from host_bridge.core.fileio import folder_write_error
+from host_bridge.core.inputs import read_lyrics
 from host_bridge.jobfiles import spec_from_files
-from host_bridge.midi import MAX_NOTES, read_melody
+from host_bridge.core.midi import MAX_NOTES, read_melody
 from realsidecar import INTEGRATION  # noqa: F401 (puts tests/integration on the path)
 from tone import melody_midi
 
@@ -209,14 +209,14 @@ def test_instrumental_shorter_than_the_melody_warns_naming_the_notes_outside(
         files: dict[str, Path], caplog: pytest.LogCaptureFixture) -> None:
     short = files["instrumental"].parent / "short.wav"
     sf.write(short, np.zeros((5 * 48000, 2), np.float32), 48000, subtype="FLOAT")
-    with caplog.at_level(logging.WARNING, logger="host_bridge.inputs"):
+    with caplog.at_level(logging.WARNING, logger="host_bridge.core.inputs"):
         spec_from_files(short, files["lyrics"], files["melody"])
     msg = " ".join(r.getMessage() for r in caplog.records)
     assert "8 of 16 notes start after the instrumental ends at 5.0 s" in msg and "bar 3" in msg
 
 
 def test_check_outputs_refuses_a_device_as_output(files: dict[str, Path]) -> None:
-    from host_bridge.inputs import check_outputs
+    from host_bridge.core.inputs import check_outputs
 
     with pytest.raises(InputError) as e:
         check_outputs([Path("/dev/null")], {})

@@ -83,7 +83,7 @@ def test_alignment_error_names_the_files_and_cuts_the_line() -> None:
     """The frontend's AlignmentError (as the real pipeline raises it for a 500-word line), told by
     the CLI: the lyrics and MIDI files are named and the line is cut to its first words."""
     from host_bridge.cli_checks import explain
-    from host_bridge.errors import AlignmentError
+    from host_bridge.core.errors import AlignmentError
 
     line = " ".join(f"word{i}" for i in range(500))
     err = AlignmentError(f'line 1 "{line}" has 3102 syllables but only 16 notes are left for it',

@@ -17,7 +17,7 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
 
 from host_bridge.bridge import Bridge
-from host_bridge.errors import InputError
+from host_bridge.core.errors import InputError
 from host_bridge.osc import OscSurface, scrub
 from host_bridge.supervisor import SidecarManager
 from host_bridge.takes import TakeFolder

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from host_bridge import protocol as P
-from host_bridge.shm import SHM_DIR, shm_available
+from host_bridge.core import protocol as P
+from host_bridge.core.shm import SHM_DIR, shm_available
 from realsidecar import Sidecar, sidecar  # noqa: F401 (fixture)
 from tone import melody_midi
 from wirefuzz import NAMED, cases

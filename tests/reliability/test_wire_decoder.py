@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from host_bridge import protocol as P
-from host_bridge.errors import ToplineError
+from host_bridge.core import protocol as P
+from host_bridge.core.errors import ToplineError
 from wirefuzz import NAMED, cases
 
 

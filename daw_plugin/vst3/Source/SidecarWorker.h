@@ -29,7 +29,7 @@ public:
     ~SidecarWorker() override;
     void run() override;
 
-    // Timings (seconds). The heartbeat is the protocol's one policy (Wire.h, from host_bridge/protocol.py;
+    // Timings (seconds). The heartbeat is the protocol's one policy (Wire.h, from host_bridge/core/protocol.py;
     // the wire test checks it against tests/golden/protocol_vectors.json): ping when nothing came from
     // the sidecar for kPingEvery; nothing for kDeadAfter while a job runs: gone, the worker reconnects
     // (maybe to a restarted sidecar) and resubmits.

@@ -1,4 +1,4 @@
-// The bridge <-> sidecar wire format (host_bridge/protocol.py, version 1), as pure functions.
+// The bridge <-> sidecar wire format (host_bridge/core/protocol.py, version 1), as pure functions.
 // A message is a ZeroMQ multipart message: frame 0 is a UTF-8 JSON header
 //   {"v": 1, "id": ..., "type": ..., "re": ..., "body": {...}, "buffers": [spec, ...]}
 // and frames 1..n are the buffers' raw bytes in header order (little-endian, C order).
@@ -15,7 +15,7 @@ namespace topline::wire
 constexpr int kProtocolVersion = 1;
 constexpr std::size_t kMaxHeaderBytes = 1u << 20;
 
-/** The message types a peer may send (host_bridge.protocol REQUESTS / REPLIES; the golden
+/** The message types a peer may send (host_bridge.core.protocol REQUESTS / REPLIES; the golden
     vectors file tests/golden/protocol_vectors.json lists the same, and the wire test checks it). */
 inline constexpr const char* kRequests[] = { "analyze", "artist_create", "artists", "audition", "cancel", "compose",
                                              "generate", "hello", "ping", "release", "shutdown", "status" };
@@ -23,7 +23,7 @@ inline constexpr const char* kReplies[] = { "accepted", "artists_reply", "cancel
                                             "hello_reply", "pong", "progress", "shutdown_reply", "status_reply" };
 bool isKnownType (const juce::String& type);
 
-/** The heartbeat, stated once (host_bridge/protocol.py PING_INTERVAL_S, DEAD_AFTER_S, STALL_AFTER_S):
+/** The heartbeat, stated once (host_bridge/core/protocol.py PING_INTERVAL_S, DEAD_AFTER_S, STALL_AFTER_S):
     ping when nothing came from the sidecar for kPingIntervalS; any readable message is a beat;
     nothing for kDeadAfterS: the sidecar is gone; a pong whose stalled_s exceeds kStallAfterS: hung. */
 constexpr double kPingIntervalS = 0.25, kDeadAfterS = 1.5, kStallAfterS = 300.0;
@@ -80,7 +80,7 @@ bool decode (const std::vector<FrameView>& frames, Message& out, juce::String& e
 bool audioBuffer (const Message& m, const juce::String& name, juce::AudioBuffer<float>& out, int& sampleRate,
                   juce::String& error);
 
-/** A musical -> clock time map of the captured range, in host_bridge.model.TempoMap's dict form:
+/** A musical -> clock time map of the captured range, in host_bridge.core.model.TempoMap's dict form:
     {"tempos": [[qn, bpm], ...], "meters": [[bar, num, den], ...], "offset_s": s}. */
 struct TempoMap
 {

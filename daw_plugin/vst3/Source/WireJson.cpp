@@ -1,4 +1,4 @@
-// The wire's JSON, byte-exact with Python's json module (host_bridge/protocol.py): a reader whose
+// The wire's JSON, byte-exact with Python's json module (host_bridge/core/protocol.py): a reader whose
 // doubles are correctly rounded (juce::JSON::parse keeps ~17 digits counting leading zeros, so
 // 0.0004267336116429715 came back one ulp off and 5e-324 as 0) and the canonical writer.
 #include "Wire.h"

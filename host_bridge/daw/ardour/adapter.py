@@ -37,9 +37,9 @@ from host_bridge.daw.ardour.staleness import StaleTake, staleness
 from host_bridge.daw.ardour.session import ArdourSession
 from host_bridge.daw.ardour.writer import PlacedAudio, SessionWriter, write_sources
 from host_bridge.daw.take_source import TakeSource, ask_for_take, default_take_source
-from host_bridge.errors import InputError
-from host_bridge.model import LyricsSheet, Take, TempoMap
-from host_bridge.protocol import JobSpec
+from host_bridge.core.errors import InputError
+from host_bridge.core.model import LyricsSheet, Take, TempoMap
+from host_bridge.core.protocol import JobSpec
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class ArdourAdapter:
 
     # ------------------------------------------------------------------ singing
     def _inputs(self, opts: SingOptions) -> "SongInputs":
-        from presets import DEFAULT_ARTIST, get_artist
+        from host_bridge.core.artists import DEFAULT_ARTIST, get_artist
 
         st = self.settings
         lyrics_p = self._resolve(opts.lyrics or st.lyrics)
@@ -251,7 +251,7 @@ class ArdourAdapter:
         Ardour has the session open) instead of a headless export. ``place`` False: deliver the
         take and its record only, without touching the session file (the editor action imports it
         itself, then calls :meth:`link`)."""
-        from presets import get_artist
+        from host_bridge.core.artists import get_artist
 
         inp = self._inputs(opts)
         tempo = self.check_tempo(inp, opts.use_session_tempo)

@@ -15,7 +15,7 @@ import soundfile as sf
 from host_bridge.daw.ardour import runner as R
 from host_bridge.daw.ardour.errors import ArdourRunError, BarRangeError
 from host_bridge.daw.ardour.session import ArdourSession
-from host_bridge.errors import InputError
+from host_bridge.core.errors import InputError
 
 ExportFn = Callable[..., tuple[Path, R.RunResult]]
 
@@ -85,7 +85,7 @@ def capture_bus(session: ArdourSession, export: ExportFn, bus: str, bars: tuple[
 
 def capture_file(session: ArdourSession, path: str | Path, bus: str, bars: tuple[int, int]) -> Capture:
     """A capture exported elsewhere (Ardour's GUI): checked against the session's rate and bars."""
-    from host_bridge.audio import read_audio
+    from host_bridge.core.audio import read_audio
 
     session.route(bus)
     session.check_bars(*bars)

@@ -149,7 +149,7 @@ def _melody(args: argparse.Namespace) -> str | None:
     from host_bridge.daw.ardour.adapter import MELODY_TRACK_PREFIX
 
     if args.melody and args.melody_track:
-        from host_bridge.errors import InputError
+        from host_bridge.core.errors import InputError
 
         raise InputError("both --melody and --melody-track were given", "give one guide melody")
     return MELODY_TRACK_PREFIX + args.melody_track if args.melody_track else args.melody
@@ -213,7 +213,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
         ad.session.check_bars(*args.bars)
         st.bars = args.bars
     if args.artist is not None:
-        from presets import get_artist
+        from host_bridge.core.artists import get_artist
 
         st.artist = get_artist(args.artist).name
     _check_setup_tempo(ad, st, args.use_session_tempo)
@@ -333,7 +333,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     export.mkdir(parents=True, exist_ok=True)
     for name in ("topline-float.preset", "topline-float.format"):
         shutil.copyfile(R.plugin_dir() / "export" / name, export / name)
-    from host_bridge.frozen import is_frozen
+    from host_bridge.core.frozen import is_frozen
 
     # a standalone build is the program itself (regression: it printed "<program> -m host_bridge.cli")
     topline = shutil.which("topline") or (sys.executable if is_frozen() else f"{sys.executable} -m host_bridge.cli")

@@ -64,7 +64,7 @@ def cmd_tempo(args: argparse.Namespace) -> int:
 
     mel = Path(args.melody).expanduser().resolve() if args.melody else None
     if mel is not None and not mel.is_file():
-        from host_bridge.errors import InputError
+        from host_bridge.core.errors import InputError
 
         raise InputError(f"guide melody {mel} is not a file", "pass the guide MIDI file with --melody")
     from host_bridge.daw.ardour.adapter import ArdourAdapter

@@ -6,8 +6,8 @@ from typing import Sequence
 
 from host_bridge.daw.ardour import runner as R
 from host_bridge.daw.ardour.session import TICKS_PER_QN
-from host_bridge.errors import InputError
-from host_bridge.model import TempoMap
+from host_bridge.core.errors import InputError
+from host_bridge.core.model import TempoMap
 
 
 def session_tempo_env(tm: TempoMap) -> dict[str, str]:

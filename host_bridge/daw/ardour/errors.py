@@ -1,7 +1,7 @@
 """Errors of the Ardour adapter: one family, each with a hint saying how to fix the problem."""
 from __future__ import annotations
 
-from host_bridge.errors import ToplineError
+from host_bridge.core.errors import ToplineError
 
 
 class ArdourError(ToplineError):

@@ -28,8 +28,8 @@ from host_bridge.daw.ardour.session import ArdourSession
 from host_bridge.daw.ardour.tempo_maps import (HOLD_MS, BarComparison, bar_seconds, compare_bar_lines, fit_for_ardour,
                                                guide_tempo)
 from host_bridge.daw.ardour.writer import SessionWriter, write_sources
-from host_bridge.errors import InputError, TempoError
-from host_bridge.model import MeterChange, TempoChange, TempoMap
+from host_bridge.core.errors import InputError, TempoError
+from host_bridge.core.model import MeterChange, TempoChange, TempoMap
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def source_tempo_map(melody: Path | None, tempo: float | None, meter: str | None
 
 def read_instrumental(path: Path, rate: int | None) -> tuple[np.ndarray, int, int]:
     """(float32 [C, T] at the session rate, session rate, file rate)."""
-    from host_bridge.audio import check_sample_rate, read_audio
+    from host_bridge.core.audio import check_sample_rate, read_audio
 
     audio, sr = read_audio(path)
     target = rate or sr
@@ -116,12 +116,12 @@ def _settings(melody: Path | None, lyrics: str | Path | None, artist: str | None
     """What ``setup`` would store, checked: the lyrics sheet reads, the artist exists."""
     lyr = None
     if lyrics is not None:
-        from host_bridge.model import LyricsSheet
+        from host_bridge.core.model import LyricsSheet
 
         lyr = Path(lyrics).expanduser().resolve()
         LyricsSheet.load(lyr)
     if artist is not None:
-        from presets import get_artist
+        from host_bridge.core.artists import get_artist
 
         artist = get_artist(artist).name
     return Settings(lyrics=str(lyr) if lyr else None, melody=str(melody) if melody else None, bus=BUS, artist=artist)

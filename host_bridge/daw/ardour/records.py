@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from host_bridge.daw.ardour.errors import TakeRecordError
-from host_bridge.fileio import atomic_write_bytes, read_json_object
+from host_bridge.core.fileio import atomic_write_bytes, read_json_object
 
 SETTINGS_NAME = "session.json"
 TAKES_DIR = "takes"

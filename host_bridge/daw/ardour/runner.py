@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from host_bridge.connection import pid_alive
+from host_bridge.core.connection import pid_alive
 from host_bridge.daw.ardour.errors import ArdourCrashError, ArdourMissingError, ArdourRunError, SessionBusyError
 
 log = logging.getLogger(__name__)

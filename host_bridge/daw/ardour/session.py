@@ -1,7 +1,7 @@
 """Reading an Ardour 7 session file (``<snapshot>.ardour``, XML) without running Ardour.
 
 What Topline needs from it: the sample rate, the tempo map and meters (as a
-:class:`~host_bridge.model.TempoMap`), the routes (tracks and busses) with their playlists, the
+:class:`~host_bridge.core.model.TempoMap`), the routes (tracks and busses) with their playlists, the
 regions on a track, and the session range.
 
 Ardour 7 time values (``Temporal::timepos_t`` as written in the file):
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from host_bridge.daw.ardour.errors import BarRangeError, RouteNotFoundError, SessionFileError
-from host_bridge.errors import TempoError
-from host_bridge.model import MeterChange, TempoChange, TempoMap
+from host_bridge.core.errors import TempoError
+from host_bridge.core.model import MeterChange, TempoChange, TempoMap
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from host_bridge.daw.ardour.records import TakeRecord
 from host_bridge.daw.ardour.session import ArdourSession
-from host_bridge.model import TempoMap
+from host_bridge.core.model import TempoMap
 
 STALE_TOLERANCE_S = 0.0005
 """A bar line that moved less than this (relative to the capture start) is not a change."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from host_bridge.daw.ardour.errors import TempoMismatchError
-from host_bridge.model import MeterChange, TempoChange, TempoMap
+from host_bridge.core.model import MeterChange, TempoChange, TempoMap
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def guide_tempo(path: Path, session_meters: Sequence[MeterChange]) -> GuideTempo
     tempo is placed by the session's map alone: nothing to compare)."""
     import mido
 
-    from host_bridge.midi import read_melody
+    from host_bridge.core.midi import read_melody
 
     try:
         mf = mido.MidiFile(str(path), charset="latin1", clip=True)

@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 
 from host_bridge.daw.ardour.errors import SessionFileError
-from host_bridge.fileio import atomic_write
+from host_bridge.core.fileio import atomic_write
 from host_bridge.daw.ardour.session import TICKS_PER_QN, ArdourSession
 
 log = logging.getLogger(__name__)

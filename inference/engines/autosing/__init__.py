@@ -12,8 +12,8 @@ from typing import Any
 
 
 def build(checkpoint: str = "", **_: Any) -> Any:
-    """The registry's factory (host_bridge.engines): an AutoSingEngine on ``checkpoint``."""
-    from host_bridge.errors import ModelError
+    """The registry's factory (host_bridge.core.engines): an AutoSingEngine on ``checkpoint``."""
+    from host_bridge.core.errors import ModelError
 
     if not checkpoint:
         raise ModelError("the autosing engine needs a checkpoint folder",

@@ -23,15 +23,15 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from host_bridge.errors import CancelledError, InputError, ModelError
-from host_bridge.model import Score
+from host_bridge.core.errors import CancelledError, InputError, ModelError
+from host_bridge.core.model import Score
 from inference.engines.autosing.codec import Codec
 from inference.engines.autosing.generate import Generator, stage1_plan, stage2_plan
 from inference.engines.autosing.models.lm import AutoSingLM
 from inference.engines.autosing.sampling import SamplingParams
 from inference.engines.autosing.train import lyrics_bytes, n_semantic
 from inference.engines.base import RenderedPhrase
-from presets import Artist
+from host_bridge.core.artists import Artist
 
 log = logging.getLogger(__name__)
 

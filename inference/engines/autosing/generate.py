@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from host_bridge.errors import CancelledError
+from host_bridge.core.errors import CancelledError
 from inference.engines.autosing.models.lm import AutoSingLM
 from inference.engines.autosing.sampling import SamplingParams, cfg_combine, sample
 

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from host_bridge.errors import ModelError
-from host_bridge.fileio import read_json_object
+from host_bridge.core.errors import ModelError
+from host_bridge.core.fileio import read_json_object
 from inference.engines.autosing.builders import build_embedder, build_lm
 from inference.engines.autosing.config import EmbedderConfig, LMConfig
 from inference.engines.autosing.models.embedder import ArtistEmbedder

@@ -266,7 +266,7 @@ def read_dataset(folder: Path) -> list[tuple[np.ndarray, np.ndarray, int, str, s
     """(vocal, instrumental, sample_rate, lyrics, artist name) per example folder."""
     import soundfile as sf
 
-    from host_bridge.errors import InputError
+    from host_bridge.core.errors import InputError
 
     out = []
     for d in sorted(p for p in Path(folder).iterdir() if p.is_dir()):

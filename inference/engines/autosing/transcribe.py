@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from host_bridge.model import Note, TempoMap
+from host_bridge.core.model import Note, TempoMap
 
 
 def estimate_notes(audio: np.ndarray, sample_rate: int, tempo_map: TempoMap, start_s: float = 0.0,

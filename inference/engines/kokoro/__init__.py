@@ -13,7 +13,7 @@ __all__ = ["KokoroEngine", "build"]
 
 
 def build(threads: int = 2, vocoder: str = "auto", **_: Any) -> KokoroEngine:
-    """The registry's factory (host_bridge.engines), with the phrase cache the environment asks
+    """The registry's factory (host_bridge.core.engines), with the phrase cache the environment asks
     for (on by default: :mod:`inference.phrase_cache`)."""
     from inference.phrase_cache import PhraseCache
 

@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from host_bridge.model import Note, Score
+from host_bridge.core.model import Note, Score
 
 if TYPE_CHECKING:
-    from presets import Artist
+    from host_bridge.core.artists import Artist
 
     from .engine import KokoroEngine
 

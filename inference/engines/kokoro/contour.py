@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from presets import Style
+from host_bridge.core.artists import Style
 
 TOUCH_S = 0.03
 """Notes closer than this are sung legato (portamento, no scoop)."""

@@ -15,12 +15,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from host_bridge.model import Note, Phonemes, Score, TempoMap
+from host_bridge.core.model import Note, Phonemes, Score, TempoMap
 from inference.engines.base import RenderedPhrase
 from inference.memory import bound_heap, release_heap
 from inference.performance import apply_performance
 from inference.phrase_cache import PhraseCache
-from presets import Artist
+from host_bridge.core.artists import Artist
 
 from . import model as km
 from .cache_key import artist_digest, engine_digest, phrase_key

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from host_bridge.errors import ModelError
+from host_bridge.core.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +307,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 def prepared_dir() -> Path | None:
     """The edited models a standalone build ships (build.py prepares them at build time, so
     a first run builds nothing), or None in a Python install."""
-    from host_bridge.frozen import bundle_dir
+    from host_bridge.core.frozen import bundle_dir
 
     base = bundle_dir()
     return base / "models" / "kokoro" if base is not None else None

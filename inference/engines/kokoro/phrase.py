@@ -17,9 +17,9 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from host_bridge.model import Note, Score
+from host_bridge.core.model import Note, Score
 from inference.engines.base import RenderedPhrase
-from presets import Artist
+from host_bridge.core.artists import Artist
 
 from . import model as km
 from .contour import TimedNote, contour_midi, midi_to_hz

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from host_bridge.errors import InputError
-from host_bridge.model import Note, Phonemes, Score
+from host_bridge.core.errors import InputError
+from host_bridge.core.model import Note, Phonemes, Score
 
 from .contour import TOUCH_S, TimedNote
 from .phones import SONORANTS, Sym, syllable_symbols

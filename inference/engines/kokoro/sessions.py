@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from host_bridge.errors import CancelledError
+from host_bridge.core.errors import CancelledError
 
 from . import model as km
 

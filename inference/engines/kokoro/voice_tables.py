@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from host_bridge.errors import ModelError
+from host_bridge.core.errors import ModelError
 
 from . import model as km
 

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
-from host_bridge.errors import ModelError, UnknownArtistError
+from host_bridge.core.errors import ModelError, UnknownArtistError
 
 if TYPE_CHECKING:
-    from presets import Artist
+    from host_bridge.core.artists import Artist
 
 class VoiceBank:
     """The installed packs and a cache of blends (keyed by the voice dict).
@@ -41,7 +41,7 @@ class VoiceBank:
             return hit
         unknown = [k for k, _ in key if k not in self._packs]
         if unknown and self._missing is not None:
-            from presets.schema import KOKORO_VOICES
+            from host_bridge.core.artists.schema import KOKORO_VOICES
 
             if all(k in KOKORO_VOICES for k in unknown):
                 raise ModelError(f"Kokoro voice(s) {unknown} cannot be loaded: {self._missing.message}",
