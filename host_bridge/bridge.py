@@ -20,7 +20,7 @@ from host_bridge.core import protocol as P
 from host_bridge.client import SidecarClient, SidecarError
 from host_bridge.core.errors import CancelledError, ToplineError
 from host_bridge.core.model import Take
-from host_bridge.core.reel import Clip
+from host_bridge.core.reel import Clip, ClipPart
 from host_bridge.supervisor import ENV_MAX_RSS_MB, Heartbeat, MemoryCeiling, Restarter, SidecarManager
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[str, float], None]
 ChunkCallback = Callable[[np.ndarray, int], None]
 ClipCallback = Callable[[Clip], None]
+PartCallback = Callable[[ClipPart], None]
 
 
 @dataclass
@@ -40,6 +41,8 @@ class JobHandle:
     on_chunk: ChunkCallback | None = None
     on_clip: ClipCallback | None = None
     """An audition's clips, each as soon as it is ready (request order on one worker)."""
+    on_part: PartCallback | None = None
+    """An audition's clips in pieces, as they render (sent only when the spec asks ``stream_clips``)."""
     state: str = "sent"
     """sent -> accepted -> done | failed | cancelled."""
     take: Take | None = None
@@ -47,6 +50,7 @@ class JobHandle:
     """A task's result (compose, analyze, artist_create)."""
     error: ToplineError | None = None
     chunks_seen: set[int] = field(default_factory=set)
+    parts_seen: set[tuple[int, int]] = field(default_factory=set)
     sent_at: float = field(default_factory=time.monotonic)
     submissions: int = 1
     shm_slots: list[str] = field(default_factory=list)
@@ -111,12 +115,13 @@ class Bridge:
     # ------------------------------------------------------------------ jobs
     def submit(self, spec: P.JobSpec | P.TaskSpec, kind: str = "generate", job_id: str | None = None,
                priority: int | None = None, on_progress: ProgressCallback | None = None,
-               on_chunk: ChunkCallback | None = None, on_clip: ClipCallback | None = None) -> JobHandle:
+               on_chunk: ChunkCallback | None = None, on_clip: ClipCallback | None = None,
+               on_part: PartCallback | None = None) -> JobHandle:
         """Send a job: a JobSpec as ``kind`` (generate, audition), or a TaskSpec (its own kind)."""
         self.connect()
         if isinstance(spec, P.TaskSpec):
             kind = spec.kind
-        job = JobHandle(job_id or P.new_id(), kind, spec, priority, on_progress, on_chunk, on_clip)
+        job = JobHandle(job_id or P.new_id(), kind, spec, priority, on_progress, on_chunk, on_clip, on_part)
         if job.id in self.jobs:
             raise ValueError(f"job id {job.id} is already used by this bridge")
         self.jobs[job.id] = job
@@ -215,6 +220,8 @@ class Bridge:
                 job.on_progress(str(msg.body.get("stage", "")), float(msg.body.get("frac", 0.0)))
         elif msg.type == "chunk":
             self._chunk(job, msg)
+        elif msg.type == "part":
+            self._part(job, msg)
         elif msg.type == "done":
             if isinstance(job.spec, P.TaskSpec):
                 job.result = P.result_from_done(msg)
@@ -249,6 +256,18 @@ class Bridge:
             job.on_chunk(np.array(audio.array, np.float32, ndmin=2), int(msg.body.get("start_sample", 0)))
         if job.on_clip is not None and "clip" in msg.body:
             job.on_clip(P.clip_from_chunk(msg))
+
+    def _part(self, job: JobHandle, msg: P.Message) -> None:
+        try:
+            part = P.part_from_event(msg)
+        except P.ProtocolError as e:
+            log.warning("skipping a malformed clip part of job %s: %s", job.id, e)
+            return
+        if (part.clip_index, part.part) in job.parts_seen:
+            return  # the same piece again, from a resubmitted job
+        job.parts_seen.add((part.clip_index, part.part))
+        if job.on_part is not None:
+            job.on_part(part)
 
     def _check_memory(self) -> None:
         """No job in flight: restart the sidecar when its resident memory is above the ceiling

@@ -133,15 +133,21 @@ def cmd_audition(args: argparse.Namespace) -> int:
     tempo_map, melody_bytes = audition_timing(args)
     from host_bridge.cli_sidecar import job_via_sidecar
     from host_bridge.core.protocol import JobSpec
-    from host_bridge.core.reel import Clip, ab_reel
+    from host_bridge.core.reel import Clip, ClipPart, ab_reel
 
     spec = JobSpec(lyrics_text=sheet.text_with_sections(), sample_rate=sr, length_samples=audio.shape[1],
                    tempo_map=tempo_map, melody_midi=melody_bytes, instrumental=audio, artist=cast[0].name,
                    seed=args.seed, bars=args.bars, channels=audio.shape[0], language=language,
                    lyrics_source=str(args.lyrics), melody_source=str(args.melody or "composed"),
-                   artists=tuple(a.name for a in cast), workers=args.workers or 0)
+                   artists=tuple(a.name for a in cast), workers=args.workers or 0, stream_clips=True)
     t0 = time.perf_counter()
     clips: list[Clip] = []
+    heard: list[float] = []
+
+    def on_part(part: ClipPart) -> None:
+        if not heard:  # the first phrase of the first clip: where a player would start
+            heard.append(time.perf_counter() - t0)
+            print(f"first audio ({part.artist}'s first phrase) at {heard[0]:6.1f} s", flush=True)
 
     def on_clip(c: Clip) -> None:
         p = write_wav(out_dir / f"{c.index + 1:02d}-{c.artist}.wav", c.mix(), c.take.sample_rate)
@@ -149,7 +155,7 @@ def cmd_audition(args: argparse.Namespace) -> int:
         print(f"clip {c.index + 1}/{len(cast)} {c.artist:<12} ready at {time.perf_counter() - t0:6.1f} s -> {p}",
               flush=True)
 
-    job_via_sidecar(spec, args, kind="audition", on_clip=on_clip)
+    job_via_sidecar(spec, args, kind="audition", on_clip=on_clip, on_part=on_part)
     clips.sort(key=lambda c: c.index)
     reel, marks = ab_reel(clips, audio, spec.start_sample)
     ab = write_wav(out_dir / "ab.wav", reel, sr)

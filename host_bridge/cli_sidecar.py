@@ -40,7 +40,7 @@ def generate_via_sidecar(spec: JobSpec, args: argparse.Namespace,
 
 def job_via_sidecar(spec: JobSpec | TaskSpec, args: argparse.Namespace, kind: str = "generate",
                     progress: Callable[[str, float], None] | None = None,
-                    on_clip: Callable[[Any], None] | None = None) -> Any:
+                    on_clip: Callable[[Any], None] | None = None, on_part: Callable[[Any], None] | None = None) -> Any:
     """Run one job (a JobSpec as ``kind``, or a TaskSpec) on the sidecar of ``args.connection_file``
     (starting one, left warm for later calls, when none answers) and wait for it; returns its
     finished :class:`host_bridge.bridge.JobHandle` (``take`` or ``result``), or raises its error."""
@@ -54,7 +54,7 @@ def job_via_sidecar(spec: JobSpec | TaskSpec, args: argparse.Namespace, kind: st
     bridge = Bridge(manager)
     job = None
     try:
-        job = bridge.submit(spec, kind, on_progress=progress, on_clip=on_clip)
+        job = bridge.submit(spec, kind, on_progress=progress, on_clip=on_clip, on_part=on_part)
         bridge.wait(job.id, 3600.0)
         if job.error is not None:
             raise job.error

@@ -20,20 +20,22 @@ import numpy as np
 
 from host_bridge.core.errors import CancelledError, InputError
 from host_bridge.core.model import Note, Score, Take
-from host_bridge.core.reel import Clip, ab_reel
+from host_bridge.core.reel import Clip, ClipPart, ab_reel
 from inference.pipeline import GenerateRequest, Pipeline, _validate_request
 from inference.produce import Producer
 from host_bridge.core.artists import Artist, get_artist
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Clip", "ClipCallback", "TAIL_S", "ab_reel", "audition", "default_workers", "section_samples"]
+__all__ = ["Clip", "ClipCallback", "ClipPart", "PartCallback", "TAIL_S", "ab_reel", "audition", "default_workers",
+           "section_samples"]
 
 TAIL_S = 1.0
 """Audio kept after the section's last bar (release, reverb tail)."""
 
 
 ClipCallback = Callable[[Clip], None]
+PartCallback = Callable[[ClipPart], None]
 
 
 def section_samples(score: Score, bars: tuple[int, int] | None, sample_rate: int, start_sample: int,
@@ -59,11 +61,14 @@ def default_workers(n_artists: int, threads: int) -> int:
 
 
 def audition(pipeline: Pipeline, req: GenerateRequest, artists: Sequence[str], *, on_clip: ClipCallback | None = None,
-             cancel: threading.Event | None = None, workers: int | None = None) -> list[Clip]:
+             cancel: threading.Event | None = None, workers: int | None = None,
+             on_part: PartCallback | None = None) -> list[Clip]:
     """Sing ``req``'s section (a :class:`inference.pipeline.GenerateRequest`, usually with
     ``bars``) with every artist in ``artists``; ``on_clip`` gets each clip as soon as it is
-    ready (from a worker thread when ``workers`` > 1). Returns the clips in request order.
-    Every artist is checked before anything renders."""
+    ready (from a worker thread when ``workers`` > 1), ``on_part`` each clip's phrases before
+    that, as they are rendered (the first audio of the first clip comes with the first phrase).
+    Returns the clips in request order. Every artist is checked before anything renders; the
+    section's score (front end, alignment, melody) is made once for all of them."""
     if not artists:
         raise InputError("no artists to audition", "name them, e.g. --artists alpha,dusk,kumo")
     if len(set(artists)) != len(artists):
@@ -84,9 +89,13 @@ def audition(pipeline: Pipeline, req: GenerateRequest, artists: Sequence[str], *
         t1 = time.perf_counter()
         prod = Producer(req.sample_rate, b - a, req.start_sample + a, req.channels, artist)
         sung: list[Note] = []
-        for ph in engine.render(score, artist, seed=req.seed, cancel=cancel):
-            prod.add(ph)
+        for k, ph in enumerate(engine.render(score, artist, seed=req.seed, cancel=cancel)):
+            chunk, at = prod.add(ph)
             sung.extend(ph.notes)
+            if on_part is not None and chunk.shape[1] > 0:
+                part = ClipPart(artist.name, i, k, chunk, req.sample_rate, at, time.perf_counter() - t0)
+                with lock:
+                    on_part(part)
         audio = prod.finish()
         take = Take(audio=audio, sample_rate=req.sample_rate, start_sample=req.start_sample + a,
                     score=Score(tuple(sung) or score.notes, score.tempo_map, score.lines, score.sections),

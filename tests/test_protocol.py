@@ -179,3 +179,34 @@ def test_protocol_module_is_torch_free() -> None:
     code = "import sys, host_bridge.core.protocol; bad=[m for m in ('torch','onnxruntime','inference') if m in sys.modules]; print(bad)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_stream_clips_round_trips_on_an_audition_and_is_refused_elsewhere() -> None:
+    spec = _spec(artists=("alpha", "kumo"), stream_clips=True)
+    got = P.job_spec(P.decode(P.encode(P.job_request(spec, "audition"))))
+    assert got.stream_clips is True and "stream_clips" not in got.request_fields()
+    assert "stream_clips" not in P.job_request(_spec(artists=("alpha", "kumo")), "audition").body  # off: not sent
+    with pytest.raises(ValueError):
+        P.job_request(_spec(stream_clips=True), "generate")
+    for kind, value in (("audition", "yes"), ("audition", 1), ("generate", True)):
+        msg = P.job_request(_spec(), "audition" if kind == "audition" else "generate")
+        msg.body["stream_clips"] = value
+        with pytest.raises(P.ProtocolError, match="stream_clips"):
+            P.job_spec(P.decode(P.encode(msg)))
+
+
+def test_part_event_round_trip_and_malformed_parts() -> None:
+    from host_bridge.core.reel import ClipPart
+
+    audio = np.linspace(-0.5, 0.5, 2 * 300, dtype=np.float32).reshape(2, 300)
+    part = ClipPart("kumo", 1, 3, audio, 44100, 88200, 1.25)
+    back = P.part_from_event(P.decode(P.encode(P.part_event("job9", part))))
+    assert (back.artist, back.clip_index, back.part, back.sample_rate, back.start_sample, back.ready_s) == \
+        ("kumo", 1, 3, 44100, 88200, 1.25)
+    np.testing.assert_array_equal(back.audio, audio)
+    for key, bad in (("clip", 5), ("clip_index", -1), ("part", "0"), ("start_sample", True)):
+        msg = P.decode(P.encode(P.part_event("job9", part)))
+        msg.body[key] = bad
+        with pytest.raises(P.ProtocolError, match="part event"):
+            P.part_from_event(msg)
+    assert "part" in P.JOB_EVENTS and "part" in P.REPLIES

@@ -1,5 +1,6 @@
 """Audition clips and the A/B reel, torch-free: the sidecar streams each artist's clip as it is
-ready; the CLI writes the clips and puts the reel together over the instrumental.
+ready (and, when asked, each clip's phrases before that, as :class:`ClipPart` pieces); the CLI
+writes the clips and puts the reel together over the instrumental.
 
 Audio is float32 [C, T] at the clips' sample rate, as everywhere.
 """
@@ -37,6 +38,25 @@ class Clip:
         y = self.take.audio + (self.take.wet if self.take.wet is not None else 0.0)
         peak = float(np.max(np.abs(y))) if y.size else 0.0
         return (y * (PEAK_CEILING / peak) if peak > PEAK_CEILING else y).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ClipPart:
+    """A piece of one artist's clip (one rendered phrase) streamed before the clip is finished, so
+    playback can start; the finished clip replaces the pieces (it has the vocal chain)."""
+
+    artist: str
+    clip_index: int
+    """The clip's position in the request (the A/B order)."""
+    part: int
+    """0, 1, ... in the order the pieces were rendered."""
+    audio: np.ndarray
+    """float32 [C, T] dry, at the preview level of a take's streamed chunks."""
+    sample_rate: int
+    start_sample: int
+    """Where the piece starts in the session."""
+    ready_s: float
+    """Seconds from the start of the audition until this piece was ready."""
 
 
 def ab_reel(clips: Sequence[Clip], instrumental: np.ndarray | None, instrumental_start: int = 0,

@@ -38,6 +38,7 @@ class _Delivered:
 
     def __init__(self) -> None:
         self.chunks: set[int] = set()
+        self.parts: set[tuple[int, int]] = set()
         self.progress = 0
         self.seen_progress = 0
 
@@ -50,6 +51,12 @@ class _Delivered:
             if idx in self.chunks:
                 return False
             self.chunks.add(idx)
+            return True
+        if msg.type == "part":
+            key = (int(msg.body.get("clip_index", -1)), int(msg.body.get("part", -1)))
+            if key in self.parts:
+                return False
+            self.parts.add(key)
             return True
         if msg.type == "progress":
             self.seen_progress += 1

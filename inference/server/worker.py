@@ -173,7 +173,7 @@ class RenderWorker(threading.Thread):
         moment it is ready (:func:`host_bridge.core.protocol.clip_event`); returns the A/B reel (the
         clips in sequence, vocals only) as the take."""
         from host_bridge.core.model import Take
-        from host_bridge.core.reel import Clip, ab_reel
+        from host_bridge.core.reel import Clip, ClipPart, ab_reel
         from inference.audition import audition
 
         assert isinstance(job.spec, P.JobSpec)
@@ -188,8 +188,12 @@ class RenderWorker(threading.Thread):
             self.emit(job, P.clip_event(job.id, clip.take, clip.index, clip.ready_s))
             self.emit(job, P.progress_event(job.id, "audition", done / len(artists)))
 
+        def on_part(part: ClipPart) -> None:
+            job.last_progress = time.monotonic()
+            self.emit(job, P.part_event(job.id, part))
+
         clips = audition(self.pipeline, req, artists, on_clip=on_clip, cancel=job.cancel,
-                         workers=job.spec.workers or None)
+                         workers=job.spec.workers or None, on_part=on_part if job.spec.stream_clips else None)
         reel, marks = ab_reel(clips, None)
         first = clips[0].take
         return Take(audio=reel, sample_rate=first.sample_rate, start_sample=first.start_sample, score=first.score,

@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 from host_bridge.core import protocol as P  # noqa: E402
 from host_bridge.core.errors import CancelledError  # noqa: E402
 from host_bridge.core.model import MeterChange, Note, Score, Take, TempoChange, TempoMap  # noqa: E402
+from host_bridge.core.reel import ClipPart  # noqa: E402
 
 PATH = HERE / "protocol_vectors.json"
 JOB = "6a1f0c2e9b7d4e5f8a3c1b2d4e6f7a8b"
@@ -109,6 +110,8 @@ def messages() -> list[tuple[str, str, P.Message]]:
          _ids(P.chunk_event(JOB, np.zeros((2, 0), np.float32), 48000, 0, 1), "0000000000000000000000000000000b")),
         ("chunk_clip", "an audition clip with its wet stem",
          _ids(P.clip_event(JOB, _take(f32[:1], wet=f32[1:]), 0, 2.3456), "0000000000000000000000000000000c")),
+        ("part", "a piece of audition clip 1 (one phrase), for an audition that asked for stream_clips",
+         _ids(P.part_event(JOB, ClipPart("heart", 1, 0, f32, 48000, 96000, 0.8125)), "0000000000000000000000000000001d")),
         ("done", "the take: metadata (score, tempo map, timings) and float32 [1, 4] audio",
          _ids(P.done_event(JOB, _take(f32[:1])), "0000000000000000000000000000000d")),
         ("error", "a job's end by error: code, message, hint",

@@ -20,7 +20,7 @@ constexpr std::size_t kMaxHeaderBytes = 1u << 20;
 inline constexpr const char* kRequests[] = { "analyze", "artist_create", "artists", "audition", "cancel", "compose",
                                              "generate", "hello", "ping", "release", "shutdown", "status" };
 inline constexpr const char* kReplies[] = { "accepted", "artists_reply", "cancel_reply", "chunk", "done", "error",
-                                            "hello_reply", "pong", "progress", "shutdown_reply", "status_reply" };
+                                            "hello_reply", "part", "pong", "progress", "shutdown_reply", "status_reply" };
 bool isKnownType (const juce::String& type);
 
 /** The heartbeat, stated once (host_bridge/core/protocol.py PING_INTERVAL_S, DEAD_AFTER_S, STALL_AFTER_S):

@@ -33,8 +33,9 @@ and job events); everything is re-exported here.
 from __future__ import annotations
 
 from host_bridge.core.protocol.codec import _dumps, decode, encode
-from host_bridge.core.protocol.events import (chunk_event, clip_event, clip_from_chunk, done_event, error_reply, progress_event,
-                                              remote_error, reply, shm_slots, take_from_done)
+from host_bridge.core.protocol.events import (chunk_event, clip_event, clip_from_chunk, done_event, error_reply,
+                                              part_event, part_from_event, progress_event, remote_error, reply,
+                                              shm_slots, take_from_done)
 from host_bridge.core.protocol.jobs import JobSpec, ProgressCallback, TakeSource, job_request, job_spec
 from host_bridge.core.protocol.tasks import TaskResult, TaskSpec, result_event, result_from_done, task_request, task_spec
 from host_bridge.core.protocol.messages import (AUDIO_DTYPES, DEAD_AFTER_S, DEFAULT_MAX_MESSAGE_BYTES, JOB_EVENTS,
@@ -47,6 +48,6 @@ __all__ = [
     "PING_INTERVAL_S", "PROTOCOL_VERSION", "REPLIES", "REQUESTS", "STALL_AFTER_S", "SUPPORTED_VERSIONS", "TASK_REQUESTS",
     "Audio", "Buffer", "Frame", "JobSpec", "Message", "ProgressCallback", "ProtocolError", "RemoteError", "ShmReader", "ShmWriter",
     "TakeSource", "TaskResult", "TaskSpec", "_dumps", "chunk_event", "clip_event", "clip_from_chunk", "decode", "done_event", "encode", "error_reply",
-    "job_request", "job_spec", "new_id", "progress_event", "remote_error", "reply", "result_event",
+    "job_request", "job_spec", "new_id", "part_event", "part_from_event", "progress_event", "remote_error", "reply", "result_event",
     "result_from_done", "shm_slots", "take_from_done", "task_request", "task_spec",
 ]

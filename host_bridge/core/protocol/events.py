@@ -1,5 +1,5 @@
-"""Replies and job events (accepted, progress, chunk, done, error), and the take and errors
-read back from them."""
+"""Replies and job events (accepted, progress, chunk, part, done, error), and the take, clips and
+errors read back from them."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +9,7 @@ import numpy as np
 from host_bridge.core import errors as _errors
 from host_bridge.core.errors import ToplineError
 from host_bridge.core.model import Score, Take
-from host_bridge.core.reel import Clip
+from host_bridge.core.reel import Clip, ClipPart
 from host_bridge.core.protocol.messages import Audio, Buffer, Message, ProtocolError, RemoteError
 
 
@@ -61,6 +61,28 @@ def clip_from_chunk(msg: Message) -> Clip:
         return Clip(b["clip"], take, int(b["index"]), float(b.get("ready_s", 0.0)))
     except (KeyError, TypeError, ValueError, AssertionError) as e:
         raise ProtocolError(f"audition clip is malformed: {e}", "send clip_event()", re=msg.re) from e
+
+
+def part_event(job_id: str, part: ClipPart) -> Message:
+    """A piece of an audition clip (one rendered phrase, the preview level of a take's chunks) as
+    soon as it is rendered, for an audition that asked for ``stream_clips``."""
+    return reply(job_id, "part", {"start_sample": int(part.start_sample), "clip": part.artist,
+                                  "clip_index": int(part.clip_index), "part": int(part.part),
+                                  "ready_s": round(float(part.ready_s), 3)},
+                 {"audio": Audio(part.audio, part.sample_rate)})
+
+
+def part_from_event(msg: Message) -> ClipPart:
+    """A clip's piece from its ``part`` event (:func:`part_event`); the audio is copied out."""
+    audio, b = msg.buffers.get("audio"), msg.body
+    ints = [b.get(k) for k in ("start_sample", "clip_index", "part")]
+    if (msg.type != "part" or not isinstance(audio, Audio) or not isinstance(b.get("clip"), str)
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in ints)):
+        raise ProtocolError("part event without a clip, its index, part and start", "send part_event()", re=msg.re)
+    ready = b.get("ready_s", 0.0)
+    return ClipPart(b["clip"], int(b["clip_index"]), int(b["part"]), np.array(audio.array, np.float32, ndmin=2),
+                    audio.sample_rate, int(b["start_sample"]),
+                    float(ready) if isinstance(ready, (int, float)) and not isinstance(ready, bool) else 0.0)
 
 
 def done_event(job_id: str, take: Take) -> Message:

@@ -42,15 +42,19 @@ class JobSpec:
     ``chunk`` event naming its ``clip``; ``done`` carries the A/B reel). Empty: ``artist`` alone."""
     workers: int = 0
     """Audition only: artists rendered in parallel (0: what the sidecar's cores allow)."""
+    stream_clips: bool = False
+    """Audition only: also send each clip's phrases as ``part`` events the moment they are
+    rendered (a preview to start playing; the finished clip follows as its ``chunk``)."""
 
     def request_fields(self) -> dict[str, Any]:
         """Keyword arguments for ``inference.pipeline.GenerateRequest``."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("artists", "workers")}
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in _AUDITION_ONLY}
 
 
 _INT_FIELDS = ("sample_rate", "length_samples", "start_sample", "seed", "channels")
 _STR_FIELDS = ("lyrics_text", "artist", "lyrics_source", "melody_source")
 _OPTIONAL_STR_FIELDS = ("engine", "checkpoint", "language")
+_AUDITION_ONLY = ("artists", "workers", "stream_clips")
 
 
 ProgressCallback = Callable[[str, float], None]
@@ -83,6 +87,10 @@ def job_request(spec: JobSpec, kind: str = "generate", job_id: str | None = None
         if kind != "audition":
             raise ValueError("only an audition renders artists in parallel")
         body["workers"] = int(spec.workers)
+    if spec.stream_clips:
+        if kind != "audition":
+            raise ValueError("only an audition streams its clips in parts")
+        body["stream_clips"] = True
     bufs: dict[str, Buffer] = {}
     if spec.melody_midi is not None:
         bufs["melody_midi"] = bytes(spec.melody_midi)
@@ -143,14 +151,15 @@ def job_spec(msg: Message) -> JobSpec:
     key = b.get("key")
     if key is not None and (not isinstance(key, str) or not 16 <= len(key) <= 128):
         raise bad("key is not a string of 16-128 characters", "send the job's secret key as hex text, or leave it out")
-    artists, workers = _audition_fields(msg, bad)
+    artists, workers, stream = _audition_fields(msg, bad)
     kw = {k: b[k] for k in _INT_FIELDS + _STR_FIELDS + _OPTIONAL_STR_FIELDS if k in b}
     return JobSpec(tempo_map=tm, melody_midi=midi, instrumental=inst.array if inst is not None else None,
-                   bars=bars, artists=tuple(artists), workers=workers, **kw)
+                   bars=bars, artists=tuple(artists), workers=workers, stream_clips=stream, **kw)
 
 
-def _audition_fields(msg: Message, bad: Any) -> tuple[list[str], int]:
-    """An audition's ``artists`` (the cast) and ``workers``, refused on any other request."""
+def _audition_fields(msg: Message, bad: Any) -> tuple[list[str], int, bool]:
+    """An audition's ``artists`` (the cast), ``workers`` and ``stream_clips``, refused on any other
+    request."""
     b = msg.body
     artists = b.get("artists") or []
     if (not isinstance(artists, list) or len(artists) > 32
@@ -162,4 +171,7 @@ def _audition_fields(msg: Message, bad: Any) -> tuple[list[str], int]:
     if not isinstance(workers, int) or isinstance(workers, bool) or not 0 <= workers <= 64 \
             or (workers and msg.type != "audition"):
         raise bad(f"workers is {short(workers)}", "send workers (0-64) with an audition only")
-    return artists, workers
+    stream = b.get("stream_clips", False)
+    if not isinstance(stream, bool) or (stream and msg.type != "audition"):
+        raise bad(f"stream_clips is {short(stream)}", "send stream_clips (true or false) with an audition only")
+    return artists, workers, stream

@@ -20,13 +20,14 @@ DEFAULT_MAX_MESSAGE_BYTES = 512 << 20
 REQUESTS = frozenset({"hello", "generate", "audition", "compose", "analyze", "artist_create", "cancel", "status",
                       "artists", "shutdown", "ping", "release"})
 REPLIES = frozenset({"hello_reply", "status_reply", "artists_reply", "shutdown_reply", "cancel_reply", "pong",
-                     "accepted", "progress", "chunk", "done", "error"})
+                     "accepted", "progress", "chunk", "part", "done", "error"})
 JOB_REQUESTS = frozenset({"generate", "audition"})
 """Requests that make a job from a :class:`~host_bridge.core.protocol.jobs.JobSpec` (a take comes back)."""
 TASK_REQUESTS = frozenset({"compose", "analyze", "artist_create"})
 """Requests that make a job from a :class:`~host_bridge.core.protocol.tasks.TaskSpec`: the CLI's model
 work other than singing (a result comes back in ``done``)."""
-JOB_EVENTS = frozenset({"accepted", "progress", "chunk", "done", "error"})
+JOB_EVENTS = frozenset({"accepted", "progress", "chunk", "part", "done", "error"})
+"""``part``: a piece of an audition clip, sent only to an audition that asked for ``stream_clips``."""
 AUDIO_DTYPES = frozenset({"float32", "float64", "int16", "int32"})
 
 # The heartbeat, one policy for every client (the bridge's supervisor, the VST3's worker; also in
