@@ -332,6 +332,7 @@ class SidecarServer:
         if hasattr(self, "worker"):
             self.worker.stopping.set()
             self.worker.join(timeout=2.0)
+            self.worker.finals.close()
         try:
             if self.info is not None and ConnectionInfo.read(self.connection_file).pid == os.getpid():
                 self.connection_file.unlink()

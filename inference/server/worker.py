@@ -11,28 +11,18 @@ import importlib.util
 import logging
 import threading
 import time
-from collections import OrderedDict
 from typing import Any, Callable
 
 import zmq
 
 from host_bridge.core import protocol as P
 from host_bridge.core.errors import CancelledError, ToplineError
+from inference.server.finals import FinalSpool
 from inference.server.jobs import Job, JobQueue
 
 log = logging.getLogger(__name__)
 
 PipelineFactory = Callable[..., Any]
-KEEP_FINAL = 4
-"""Final events kept to answer a resubmitted job that already finished."""
-KEEP_FINAL_BYTES = 256 << 20
-"""...holding at most this much audio among them (the latest is always kept): a 3-minute stereo
-take at 96 kHz is ~280 MB (dry + wet), and four of them stayed resident (issue 19)."""
-
-
-def _audio_bytes(msg: P.Message) -> int:
-    return sum(b.array.nbytes if isinstance(b, P.Audio) else len(b) for b in msg.buffers.values())
-
 
 def load_factory(spec: str) -> PipelineFactory:
     """``"package.module:callable"`` or ``"path/to/file.py:callable"`` -> the callable (the
@@ -65,8 +55,8 @@ class RenderWorker(threading.Thread):
         self.stopping = threading.Event()
         self._push: zmq.Socket | None = None
         self.shm_for = shm_for or (lambda owner: None)
-        self._finals: OrderedDict[str, P.Message] = OrderedDict()
-        self._finals_lock = threading.Lock()
+        self.finals = FinalSpool()
+        """Final events of finished jobs, on disk, to answer a resubmission of a finished job."""
 
     def load_pipeline(self, who: str = "sidecar",
                       fix: str = "see the sidecar log; reinstall the model packages (scripts/setup.sh)") -> None:
@@ -207,15 +197,10 @@ class RenderWorker(threading.Thread):
         self._send(job, b"f", msg)
 
     def keep_final(self, job_id: str, msg: P.Message) -> None:
-        with self._finals_lock:
-            self._finals[job_id] = msg
-            while len(self._finals) > KEEP_FINAL or (
-                    len(self._finals) > 1 and sum(map(_audio_bytes, self._finals.values())) > KEEP_FINAL_BYTES):
-                self._finals.popitem(last=False)
+        self.finals.put(job_id, msg)
 
     def final(self, job_id: str) -> P.Message | None:
-        with self._finals_lock:
-            return self._finals.get(job_id)
+        return self.finals.get(job_id)
 
     # ------------------------------------------------------------------ hooks (misbehaving test sidecars)
     def on_job_started(self, job: Job) -> None:

@@ -10,7 +10,8 @@ import pytest
 from conftest import job_spec, tone_command
 
 from host_bridge.bridge import Bridge
-from host_bridge.supervisor import DEFAULT_MAX_RSS_MB, Heartbeat, MemoryCeiling, SidecarManager, rss_bytes
+from host_bridge.core.connection import rss_bytes
+from host_bridge.supervisor import DEFAULT_MAX_RSS_MB, Heartbeat, MemoryCeiling, SidecarManager
 
 Managers = Callable[..., SidecarManager]
 
@@ -71,33 +72,3 @@ def test_below_the_ceiling_the_sidecar_is_kept(managers: Managers, monkeypatch: 
         b.run(job_spec(seed=s), timeout=30)
     assert b.memory_restarts == 0 and m.proc.pid == pid
     b.close()
-
-
-def test_finished_takes_kept_for_resubmission_hold_a_bounded_amount_of_audio() -> None:
-    """Regression (issue 19): the last four final events were kept whatever their size (four
-    3-minute 96 kHz takes: ~1.1 GB resident). Now at most KEEP_FINAL_BYTES, the latest always."""
-    import zmq
-
-    from host_bridge.core import protocol as P
-    from inference.server.jobs import JobQueue
-    from inference.server.worker import KEEP_FINAL, KEEP_FINAL_BYTES, RenderWorker
-
-    ctx = zmq.Context()
-    try:
-        w = RenderWorker(ctx, "inproc://unused", JobQueue(), lambda **kw: None, 1, warm=False)
-
-        def final(i: int, nbytes: int) -> P.Message:
-            audio = np.zeros((1, nbytes // 4), np.float32)  # calloc'd: no resident pages
-            return P.Message("done", body={"i": i}, buffers={"audio": P.Audio(audio, 48000)})
-
-        for i in range(6):
-            w.keep_final(f"small{i}", final(i, 1 << 20))
-        assert list(w._finals) == [f"small{i}" for i in range(6 - KEEP_FINAL, 6)]
-        big = KEEP_FINAL_BYTES * 2 // 5
-        for i in range(3):
-            w.keep_final(f"big{i}", final(i, big))
-        assert list(w._finals) == ["big1", "big2"]  # a third would pass the bound
-        w.keep_final("huge", final(9, KEEP_FINAL_BYTES * 2))
-        assert list(w._finals) == ["huge"] and w.final("huge") is not None
-    finally:
-        ctx.term()
