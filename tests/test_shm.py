@@ -43,6 +43,24 @@ def test_a_slot_is_lent_until_released_then_reused() -> None:
         arena.close()
 
 
+def test_released_slots_beyond_the_free_budget_are_unmapped() -> None:
+    """Regression (issue 19): an arena kept every slot it ever made mapped, up to 1 GB, so after a
+    3-minute 96 kHz take the sidecar's resident memory kept that take's stems (soak: 486 ->
+    662 MB over 40 takes). Free slots beyond ``keep_free_bytes`` now go, the smallest stay."""
+    arena = ShmArena(threshold=16, keep_free_bytes=20_000)
+    try:
+        small = [arena.put(np.ones(1000, np.float32)) for _ in range(3)]  # 4 kB each
+        big = arena.put(np.ones(50_000, np.float32))  # 200 kB: a long take's stem
+        assert all(small) and big and arena.total == 3 * 4000 + 200_000
+        arena.release([big])  # type: ignore[list-item]
+        assert big not in {n for n in arena.lent()} and arena.total == 12_000
+        assert not (arena.directory / big).exists()
+        arena.release(small)  # type: ignore[arg-type]
+        assert arena.total == 12_000 and arena.put(np.ones(1000, np.float32)) in small  # kept for reuse
+    finally:
+        arena.close()
+
+
 def test_small_buffers_and_a_full_arena_fall_back_to_frames() -> None:
     arena = ShmArena(threshold=4096, max_bytes=10_000)
     try:

@@ -64,11 +64,15 @@ class ShmArena:
     """Sender side: reusable shared-memory slots. Thread-safe."""
 
     def __init__(self, directory: Path = SHM_DIR, threshold: int = 64 << 10, max_bytes: int = 1 << 30,
-                 lease_s: float = 300.0) -> None:
+                 lease_s: float = 300.0, keep_free_bytes: int = 64 << 20) -> None:
         self.directory = directory
         self.threshold = threshold
         self.max_bytes = max_bytes
         self.lease_s = lease_s
+        self.keep_free_bytes = keep_free_bytes
+        """Free slots kept mapped for reuse, at most this many bytes (the smallest kept): the
+        slots of a long take's stems are unmapped when it is released, so a sender's resident
+        memory does not keep the size of the longest take it ever sent (issue 19)."""
         self._slots: dict[str, _Slot] = {}
         self._lock = threading.Lock()
         self.total = 0
@@ -140,6 +144,13 @@ class ShmArena:
                 s = self._slots.get(name)
                 if s is not None:
                     s.lent_at = None
+            free = sorted((s for s in self._slots.values() if s.lent_at is None), key=lambda s: s.size)
+            kept = 0
+            for s in free:
+                if kept + s.size > self.keep_free_bytes:
+                    self._drop(s)
+                else:
+                    kept += s.size
 
     def lent(self) -> list[str]:
         with self._lock:
