@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.session:
         from benchmarks.speed_session import main as session
 
-        return session(args.song, args.repeat, args.runs, args.threads)
+        return session(args.song, args.repeat, args.runs, args.threads, args.parts)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     names = [s for s in args.songs.split(",") if s]
     songs = [SONGS[n] for n in names]
