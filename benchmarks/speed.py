@@ -9,12 +9,16 @@ Figures (all on this machine, ``--threads`` onnxruntime threads):
   first request on a fresh pipeline without warm-up (what a musician waits for after launch);
 - warm: after one warm-up request, ``--runs`` requests of the same song; median of the runs of
   RTF = render stage (engine + produce) / sung span (first phrase start to last phrase end),
+  phrase cache off (every run renders every phrase),
   plus RTF of the whole ``generate`` over the stem length and time to the first phrase;
 - the same warm runs with the engine's lanes off (every phrase on all threads, one at a time,
   as before 2026-11-23), interleaved with the others: the ratio is what the lanes gain;
 - the same warm runs with the other vocoder (the int8 onnxruntime graph when the engine picked
   the torch generator, and the reverse), interleaved too: the ratio says whether the engine's
   pick (``vocoder="auto"``: torch where the CPU has native bf16) is the faster path here;
+- ``--vowel-frames N``: the same warm runs with the engine's vowels rendered up to N decoder
+  frames before WORLD holds them (the length the engine used before), interleaved: what the
+  longer vowels cost;
 - baseline: the unedited Kokoro-82M speaking the same lyrics (benchmarks/baseline.py), median
   RTF over the same number of runs, and the ratio singing / speech.
 
@@ -78,6 +82,18 @@ def timed_generate(pipe: Any, req: Any, t_ref: float | None = None) -> dict[str,
             "phrase_audio_s": sum(p.get("audio_s", 0.0) for p in phrases), "phrases": len(phrases)}
 
 
+def _with_vowel_frames(frames: int, run: Any) -> Any:
+    """``run()`` with the Kokoro engine rendering vowels up to ``frames`` decoder frames."""
+    from inference.engines.kokoro import phrase
+
+    kept = phrase.VOWEL_RENDER_FRAMES
+    phrase.VOWEL_RENDER_FRAMES = frames
+    try:
+        return run()
+    finally:
+        phrase.VOWEL_RENDER_FRAMES = kept
+
+
 def med(xs: list[float]) -> float:
     return float(statistics.median(xs))
 
@@ -91,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--no-onnx", action="store_true", help="skip the runs with the other vocoder")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--vowel-frames", type=int, default=None,
+                    help="also time every run with the engine's VOWEL_RENDER_FRAMES at this value (same runs)")
     from benchmarks.speed_session import add_arguments
 
     add_arguments(ap)
@@ -100,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return session(args.song, args.repeat, args.runs, args.threads, args.parts)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ["TOPLINE_PHRASE_CACHE"] = "off"  # every run renders every phrase
     names = [s for s in args.songs.split(",") if s]
     songs = [SONGS[n] for n in names]
     from benchmarks.results import machine_line
@@ -140,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         onnx_pipe.warm_up()
     other_name = getattr(onnx_pipe.engine("kokoro"), "vocoder_precision", other) if onnx_pipe else other
     all_onnx: list[float] = []
+    other_vowels: list[dict[str, Any]] = []
     out["vocoder"] = getattr(engine, "vocoder_precision", "?")
     print(f"vocoder: {out['vocoder']}", flush=True)
     for s, req in zip(songs, reqs):
@@ -149,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         runs, serial, onnx = [], [], []
         for _ in range(args.runs):  # interleaved, so that the machine's drift hits both alike
             runs.append(timed_generate(pipe, req))
+            if args.vowel_frames is not None:
+                other_vowels.append(_with_vowel_frames(args.vowel_frames, lambda: timed_generate(pipe, req)))
             if lanes:
                 engine.lanes = False  # type: ignore[attr-defined]
                 try:
@@ -186,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     # ---------------------------------------------------------------- baseline
     rtf_sing = med(all_rtf)
     out["rtf_render_median"] = rtf_sing
+    if other_vowels:
+        out["rtf_render_other_vowel_frames"] = med([x["rtf_render"] for x in other_vowels])
+        print(f"all songs: RTF render {rtf_sing:.3f}, {out['rtf_render_other_vowel_frames']:.3f} with vowels rendered "
+              f"up to {args.vowel_frames} frames (same runs; {rtf_sing / out['rtf_render_other_vowel_frames']:.2f}x)",
+              flush=True)
     if all_onnx:
         out["rtf_render_other_vocoder_median"] = med(all_onnx)
         out["other_vocoder"] = other_name
@@ -231,6 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     if all_onnx:
         lines.append(f"- same runs, the {out['other_vocoder']} vocoder: {med(all_onnx):.3f} "
                      f"(the engine's pick / it: {rtf_sing / med(all_onnx):.2f}x)")
+    if other_vowels:
+        from inference.engines.kokoro import phrase
+
+        lines.append(f"- same runs, vowels rendered up to {args.vowel_frames} frames instead of "
+                     f"{phrase.VOWEL_RENDER_FRAMES}: {out['rtf_render_other_vowel_frames']:.3f} "
+                     f"({rtf_sing / out['rtf_render_other_vowel_frames']:.2f}x)")
     if all_serial:
         lines.append(f"- same runs, one phrase at a time: {med(all_serial):.3f} ({rtf_sing / med(all_serial):.2f}x)")
     if "baseline" in out:
