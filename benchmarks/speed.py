@@ -45,7 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.songs import SONGS, Song, melody_midi  # noqa: E402
 
-TARGET_RTF = 0.25
+TARGET_RTF = 0.15
+"""Issue 19: the render's real-time factor on an AVX2-only 2-core CPU."""
 
 
 def request(song: Song, artist: str, seed: int = 0) -> Any:
