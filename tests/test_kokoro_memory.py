@@ -21,7 +21,8 @@ pytest.importorskip("pyworld")
 GROWTH_BOUND_MB = 40
 """RSS growth allowed from the 2nd take to the 10th. Measured on 2 cores: 77 MB before the heap
 was bounded (416, 428, 428, 475, 475, 475, 505, 505, 505, 505 MB: a step with each new longest
-phrase), ~2 MB after (inference.memory)."""
+phrase), ~2 MB after (inference.memory); until malloc's mmap and trim thresholds were fixed, a step
+of 11-48 MB at a new phrase length in about 1 run of 4 (a lane arena's free memory kept)."""
 SYLLABLES = [Phonemes(("s",), ("ʌ",), ("n",), 2), Phonemes(("m",), ("eɪ",), (), 2),
              Phonemes(("l",), ("ɑ",), (), 2), Phonemes(("ɡ",), ("oʊ",), (), 2)]
 
