@@ -51,7 +51,12 @@ it for the rest of its note (only its steady middle is stretched, see ``warp_bre
 Most of a sung phrase is held vowel, so this cuts what the vocoder renders. Rendered shorter
 (150 ms), a vowel is mostly its transitions into and out of its consonants, and the stretched
 middle is coloured by them: heart's "keep" was heard "cute", "fog" "fun", "soup" "zoom"
-(unguessable tuning songs ~23 % WER at 6 frames, ~16 % at 14)."""
+(unguessable tuning songs ~23 % WER at 6 frames, ~16 % at 14). English only: see
+``vowel_render_frames``."""
+VOWEL_RENDER_FRAMES_PURE = 6
+"""Longest a vowel is rendered in the other languages (pure vowels, no English glides into their
+consonants): at 14 frames Whisper read the Romance songs far worse than at 6 (Spanish 115 vs 64 %,
+Portuguese 142 vs 77 %, French 98 vs 75 %, Italian 57 vs 40 %, same runs' code and seed)."""
 VOWEL_EDGE_S = 0.05
 HELD_ROLES = ("vowel", "glide", "stress")
 """Token roles that are part of a held vowel: always voiced, held at the vowel level, their
@@ -188,6 +193,12 @@ class _Phrase:
     info: dict[str, Any]
 
 
+def vowel_render_frames(language: str) -> int:
+    """Longest a vowel of ``language`` is rendered before the WORLD pass holds it (25 ms frames;
+    an empty language is the front end's English)."""
+    return VOWEL_RENDER_FRAMES if not language or language.startswith("en") else VOWEL_RENDER_FRAMES_PURE
+
+
 def _plan(v: Voice, ses: Sessions, notes: list[Note], score: Score, artist: Artist, octave: int,
           seed: int) -> _Phrase:
     """Plan the phrase's tokens in time, and run the control model's front on them."""
@@ -205,9 +216,9 @@ def _plan(v: Voice, ses: Sessions, notes: list[Note], score: Score, artist: Arti
     nat_frames = np.asarray(nat_frames, np.float64).ravel()
     plan.bounds = place(plan, nat_frames * km.FRAME_S)
     frames = to_frames(plan.bounds, tokens, km.FRAME_S)
-    if v.correct_pitch and VOWEL_RENDER_FRAMES:  # long vowels: rendered short, held by WORLD
-        frames = np.array([min(f, VOWEL_RENDER_FRAMES) if t.role == "vowel" else f
-                           for f, t in zip(frames, tokens)], np.int64)
+    cap = vowel_render_frames(score.language)
+    if v.correct_pitch and cap:  # long vowels: rendered short, held by WORLD
+        frames = np.array([min(f, cap) if t.role == "vowel" else f for f, t in zip(frames, tokens)], np.int64)
     src_tok = np.concatenate([[0.0], np.cumsum(frames)]) * km.FRAME_S
     dst_tok = plan.bounds - plan.bounds[0]
     src_b, dst_b = warp_breakpoints(src_tok, dst_tok, tokens)
