@@ -10,9 +10,10 @@ thresholds, and :func:`release_heap` (after each render) gives the free pages ba
 off (for comparison runs).
 
 Why fixed thresholds: glibc raises its mmap threshold to the size of each mmapped block freed (up
-to 32 MB) and its trim threshold to twice that, so after a long phrase a lane thread's arena keeps
-a free top of up to 64 MB resident, which ``malloc_trim`` does not touch (it trims the top of the
-main arena only): a warm engine's RSS stepped up 11-48 MB at a new phrase length in 1 run of 5.
+to 32 MB) and its trim threshold to twice that; with them left to move, a warm engine's RSS stepped
+up 11-48 MB at a new phrase length in about 1 run of 4, the lane threads' arena holding that much
+free (read as its free top, which ``malloc_trim`` leaves to the trim threshold outside the main
+arena; with both fixed, no step over 8 MB).
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from typing import Sequence
 
 from host_bridge.core.errors import ModelError
-from host_bridge.core.model.language import get_language
+from host_bridge.core.model.language import get_language, is_english
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class G2P:
         self._cache: OrderedDict[tuple[str, ...], list[tuple[str, ...]]] = OrderedDict()
         self._cache_lines = cache_lines
         self.language = lang.code
-        self._english = lang.code.startswith("en")
+        self._english = is_english(lang.code)
 
     # ------------------------------------------------------------------ public
     def words(self, words: Sequence[str]) -> list[tuple[str, ...]]:

@@ -23,6 +23,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
 
+from host_bridge.core.model.language import is_english
 from host_bridge.core.model.lyrics import LyricsSheet, Word
 from host_bridge.core.model.score import Phonemes
 from inference.frontend.g2p import G2P
@@ -69,7 +70,7 @@ def syllabify(phones: Sequence[str], n_syllables: int | None = None, language: s
     bare, stress = _strip_marks(phones)
     if not bare:
         bare, stress = ["ə"], [0]
-    english = not language or language.startswith("en")
+    english = is_english(language)
     if n_syllables is None and english:
         _split_hiatus(bare, stress)
     if not english:

@@ -14,9 +14,6 @@ from host_bridge.supervisor import Heartbeat, sidecar_command
 from host_bridge.takes import TakeFolder, read_time_reference
 from host_bridge.core.artists import DEFAULT_ARTIST
 
-FRAME_S = 0.025
-"""One Kokoro decoder frame."""
-
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "demo"
 
@@ -28,6 +25,7 @@ pytestmark = [
 
 
 def test_generate_round_trip_with_kokoro_through_the_sidecar(managers: Any, tmp_path: Path) -> None:
+    from inference.engines.kokoro.model import FRAME_S
     from inference.engines.kokoro.plan import PHRASE_PREROLL_MAX_S
 
     # bars 2-3 of the demo song: the first line, enough to sing a phrase on the grid

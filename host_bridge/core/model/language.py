@@ -50,6 +50,12 @@ _ALIASES = {
 }
 
 
+def is_english(code: str) -> bool:
+    """Whether a canonical language code is English (US or UK); an empty code is the front end's
+    English."""
+    return not code or code.startswith("en")
+
+
 def supported_list() -> str:
     return ", ".join(f"{lang.code} ({lang.name})" for lang in LANGUAGES.values())
 

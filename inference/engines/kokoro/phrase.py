@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from host_bridge.core.model import Note, Score
+from host_bridge.core.model.language import is_english
 from inference.engines.base import RenderedPhrase
 from host_bridge.core.artists import Artist
 
@@ -196,7 +197,7 @@ class _Phrase:
 def vowel_render_frames(language: str) -> int:
     """Longest a vowel of ``language`` is rendered before the WORLD pass holds it (25 ms frames;
     an empty language is the front end's English)."""
-    return VOWEL_RENDER_FRAMES if not language or language.startswith("en") else VOWEL_RENDER_FRAMES_PURE
+    return VOWEL_RENDER_FRAMES if is_english(language) else VOWEL_RENDER_FRAMES_PURE
 
 
 def _plan(v: Voice, ses: Sessions, notes: list[Note], score: Score, artist: Artist, octave: int,
