@@ -196,6 +196,11 @@ def print_row(r: dict[str, Any]) -> None:
           flush=True)
 
 
+def seed_list(args: argparse.Namespace) -> list[int]:
+    """The seeds every song is sung with: ``--seeds 0,1`` (each song once per seed, pooled), else ``--seed``."""
+    return [int(x) for x in args.seeds.split(",") if x.strip()] if getattr(args, "seeds", None) else [args.seed]
+
+
 def run_artist(artist: str, names: list[str], pipe: Any, transcriber: M.Transcriber | None, offset: float,
                base: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Every song sung by ``artist``: per-song lines, then the pooled figures (all songs, and the
@@ -204,16 +209,20 @@ def run_artist(artist: str, names: list[str], pipe: Any, transcriber: M.Transcri
     print(" ".join(f"{h:<{w}}" if k == "song" else f"{h:>{w}}" for k, h, w in COLS))
     results: list[dict[str, Any]] = []
     notes_of: dict[str, list[M.NoteResult]] = {}
-    for name in names:
+    seeds = seed_list(args)
+    for name, seed in ((n, s) for n in names for s in seeds):
+        label = name if len(seeds) == 1 else f"{name} s{seed}"
         try:
-            r, per_note = run_song(SONGS[name], artist, pipe, base / artist / name, args, transcriber)
+            r, per_note = run_song(SONGS[name], artist, pipe, base / artist / label.replace(" ", "_"),
+                                   argparse.Namespace(**{**vars(args), "seed": seed}), transcriber)
         except Exception as e:  # one broken song must not hide the others' figures
-            log.exception("song %s failed", name)
-            results.append({"song": name, "error": f"{type(e).__name__}: {e}"})
-            print(f"{name:<14} FAILED: {type(e).__name__}: {e}", flush=True)
+            log.exception("song %s failed", label)
+            results.append({"song": label, "error": f"{type(e).__name__}: {e}"})
+            print(f"{label:<14} FAILED: {type(e).__name__}: {e}", flush=True)
             continue
+        r.update(song=label, seed=seed)
         results.append(r)
-        notes_of[name] = per_note
+        notes_of[label] = per_note
         print_row(r)
         if "hyp" in r:
             print(f"{'':14}   heard: {r['hyp']}", flush=True)
@@ -291,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", type=Path, help="keep each song's files, take.wav and mix.wav under this folder")
     ap.add_argument("--no-record", action="store_true", help="do not write benchmarks/RESULTS.md")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", default=None,
+                    help="comma-separated: sing every song once per seed and pool them (Whisper's reading of one "
+                         "take swings by +-10 points on a 40-word song)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -326,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
                                         indent=1, default=str))
     if not args.no_record:
         record("quality.py" + (" --artists native" if native else ""), f"`quality.py --songs {','.join(names)} --artists {','.join(artists)}"
-               f"{' --speech-floor' if args.speech_floor else ''}`\n\n" + results_table(runs))
+               f"{' --seeds ' + args.seeds if args.seeds else ''}{' --speech-floor' if args.speech_floor else ''}`"
+               "\n\n" + results_table(runs))
     return 0 if all(v["pass"] for run in runs for v in run["targets"]) else 1
 
 
