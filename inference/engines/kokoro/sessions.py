@@ -62,7 +62,9 @@ class Sessions:
     phase: Any
     """The harmonic source's phase at a window's start."""
     control: Any
-    """The decoder (the vocoder: most of the time), or None with the torch vocoder."""
+    """The decoder (the vocoder: most of the time), or None with the torch vocoder. Its int8
+    convolutions keep the shipped u8 weights: re-signed to s8 (the same output, bit for bit),
+    onnxruntime's ConvInteger ran 3.1-3.7x slower on an AVX2 CPU (no fast u8 x s8 path for it)."""
     dfront: Any
     """With the torch vocoder: the decoder up to the generator (and the harmonic source)."""
     istft: Any
