@@ -7,7 +7,8 @@ line an octave down, a female voice sings it as written), and (2) a phrase that 
 above the voice's wall is *rendered* transposed down by as much as it goes over (its contour
 kept) and moved back to its written pitch by the WORLD pass (spectral envelope kept), see
 :mod:`.world`. That loses fewer words than clamping only the notes above the wall to it, or
-rendering the whole phrase an octave down (Whisper on a benchmark line up to MIDI 76).
+rendering the whole phrase an octave down (Whisper on a benchmark line up to MIDI 76), and
+rendering such a phrase 3 semitones further below the wall (more of it lifted) read no better.
 """
 from __future__ import annotations
 
