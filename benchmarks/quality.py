@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import meters as M  # noqa: E402
 from benchmarks.songs import SONGS, Song, write_song  # noqa: E402
+from host_bridge.core.model.language import is_english  # noqa: E402
 
 log = logging.getLogger("benchmarks.quality")
 
@@ -129,11 +130,22 @@ def run_song(song: Song, artist: str, pipe: Any, folder: Path, args: argparse.Na
 
 
 _speech: dict[str, Any] = {}
+_floors: dict[tuple[str, str], dict[str, Any]] = {}
+"""Speech floors measured in this run, by (song, artist): the same for every seed of a song."""
 
 
 def speech_floor(song: Song, artist: str, transcriber: M.Transcriber, args: argparse.Namespace) -> dict[str, Any]:
     """WER of plain (unedited) Kokoro speech of the same lyrics, same voice, same language, same
-    meter: what the WER meter gives on clean speech, the floor a sung take can hope for."""
+    meter: what the WER meter gives on clean speech, the floor a sung take can hope for (measured
+    once per song and artist in a run; the seed changes only the singing)."""
+    key = (song.name, artist)
+    if key not in _floors:
+        _floors[key] = _measure_speech_floor(song, artist, transcriber, args)
+    return dict(_floors[key])
+
+
+def _measure_speech_floor(song: Song, artist: str, transcriber: M.Transcriber,
+                          args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks.baseline import KokoroSpeech
     from host_bridge.core.artists import get_artist
 
@@ -153,7 +165,7 @@ def overall(results: list[dict[str, Any]], per_note: list[M.NoteResult], offset_
     o = M.summarise(per_note, offset_s)
     o["songs"] = len(results)
     o["length_rate_exact"] = float(all(r["rate_match"] and r["length_match"] for r in results))
-    english = [r for r in results if r["language"].startswith("en")]
+    english = [r for r in results if is_english(r["language"])]
     for key, sel in (("wer_all", lambda r: r in english), ("wer_unguessable", lambda r: r["unguessable"] and r in english),
                      ("wer_guessable", lambda r: not r["unguessable"] and r in english)):
         rs = [r for r in results if "wer" in r and sel(r)]
@@ -166,7 +178,7 @@ def overall(results: list[dict[str, Any]], per_note: list[M.NoteResult], offset_
     if o.get("speech_wer_all"):
         o["sung_over_spoken"] = round(o["wer_all"] / max(o["speech_wer_all"], 2.0), 2)
     ratios = {}
-    for lang in sorted({r["language"] for r in results} - {"en-us", "en-gb"}):
+    for lang in sorted({r["language"] for r in results if not is_english(r["language"])}):
         rs = [r for r in results if r["language"] == lang and "wer" in r and "speech_wer" in r]
         if rs:
             sung = sum(r["wer_errors"] for r in rs) / sum(r["wer_ref_words"] for r in rs)
@@ -198,7 +210,7 @@ def print_row(r: dict[str, Any]) -> None:
 
 def seed_list(args: argparse.Namespace) -> list[int]:
     """The seeds every song is sung with: ``--seeds 0,1`` (each song once per seed, pooled), else ``--seed``."""
-    return [int(x) for x in args.seeds.split(",") if x.strip()] if getattr(args, "seeds", None) else [args.seed]
+    return [int(x) for x in args.seeds.split(",") if x.strip()] if args.seeds else [args.seed]
 
 
 def run_artist(artist: str, names: list[str], pipe: Any, transcriber: M.Transcriber | None, offset: float,
