@@ -46,8 +46,7 @@ PAD_FRAMES = 30
 Kokoro's own lead-in before speech is 0.4-0.5 s; with a bare 50 ms the first consonant of each
 line was lost ("Heaven" for "Seven") and the whole phrase was less clear (the decoder's
 instance norms see the silence too); 30 frames read best over the benchmark songs. The vocoder
-renders the whole pad too: with only its last 10 frames vocoded, a held-out song lost line-initial
-words in both seeds ("Twelve" heard "well") for 1.18x less render time."""
+renders the whole pad too: with less of it vocoded, line-initial words were lost."""
 VOWEL_RENDER_FRAMES = 14
 """Longest a vowel is rendered (25 ms frames; 0 = as long as it is sung); the WORLD pass holds
 it for the rest of its note (only its steady middle is stretched, see ``warp_breakpoints``).

@@ -63,8 +63,8 @@ class Sessions:
     """The harmonic source's phase at a window's start."""
     control: Any
     """The decoder (the vocoder: most of the time), or None with the torch vocoder. Its int8
-    convolutions keep the shipped u8 weights: re-signed to s8 (the same output, bit for bit),
-    onnxruntime's ConvInteger ran 3.1-3.7x slower on an AVX2 CPU (no fast u8 x s8 path for it)."""
+    convolutions keep the shipped u8 weights: onnxruntime's ConvInteger has no fast u8 x s8 path
+    on AVX2 (re-signed s8 weights give the same output, slower)."""
     dfront: Any
     """With the torch vocoder: the decoder up to the generator (and the harmonic source)."""
     istft: Any
