@@ -4,7 +4,10 @@ Kokoro-82M v1.0 was trained on misaki's phoneme set; espeak's American IPA is ma
 misaki's espeak fallback does (``ɚ -> əɹ``, ``ɜː -> ɜɹ``, ``dʒ -> ʤ``, flap ``ɾ -> T``, length
 marks dropped), except that diphthongs stay split into their two vowels (``aɪ`` -> ``a`` +
 ``ɪ``): a singer holds the first vowel and glides to the second at the end of the note, which
-a single diphthong token stretched over a long note cannot do.
+a single diphthong token stretched over a long note cannot do. That holds for the English
+voices too, though misaki writes American diphthongs as single symbols (``A I O W Y``, British
+``Q``) which Kokoro's vocabulary has: given those, heart was read worse, with the note's middle
+or its first 40 % stretched (``higher`` heard ``ire``, ``echo`` ``I go``).
 """
 from __future__ import annotations
 
