@@ -8,7 +8,9 @@ above the voice's wall is *rendered* transposed down by as much as it goes over 
 kept) and moved back to its written pitch by the WORLD pass (spectral envelope kept), see
 :mod:`.world`. That loses fewer words than clamping only the notes above the wall to it, or
 rendering the whole phrase an octave down (Whisper on a benchmark line up to MIDI 76), and
-rendering such a phrase 3 semitones further below the wall (more of it lifted) read no better.
+rendering such a phrase 3 semitones further below the wall (more of it lifted) read no better;
+nor did moving a lifted phrase's formants with the lift (a quarter or half of it up, as a
+soprano's vowels open on high notes, or a quarter of it down).
 """
 from __future__ import annotations
 
