@@ -94,7 +94,8 @@ def warp_breakpoints(src_tok: np.ndarray, dst_tok: np.ndarray, tokens: list[Toke
 
 def voiced_tokens(tokens: list[Token]) -> np.ndarray:
     """Which tokens are sung with pitch: vowels (and the stress mark that starts one), voiced
-    consonants, and a word space between two voiced sounds (legato across the words)."""
+    consonants, and a word space between two voiced sounds (legato across the words; an unvoiced
+    break before a vowel-initial word, a glottal onset, read no better overall)."""
     v = np.array([_voiced(t) for t in tokens])
     for k, t in enumerate(tokens):
         if t.role == "space" and 0 < k < len(tokens) - 1:
