@@ -64,7 +64,8 @@ class Sessions:
     control: Any
     """The decoder (the vocoder: most of the time), or None with the torch vocoder. Its int8
     convolutions keep the shipped u8 weights: onnxruntime's ConvInteger has no fast u8 x s8 path
-    on AVX2 (re-signed s8 weights give the same output, slower)."""
+    on AVX2 (re-signed s8 weights give the same output, slower), and the same graph with its
+    weights dequantised to float32 convolutions runs slower on AVX2 than the int8 one."""
     dfront: Any
     """With the torch vocoder: the decoder up to the generator (and the harmonic source)."""
     istft: Any
