@@ -177,7 +177,7 @@ def part_roster(pipe: Pipeline, artists: dict[str, Artist], leads: int = 2,
         for a in artists.values():
             song = SONGS[ROSTER_SONGS.get(a.language, "glass_bananas")]
             t0 = time.perf_counter()
-            r, _ = quality.run_song(song, a.name, pipe, Path(td) / a.name, args, tr)
+            r, _ = quality.run_song(song, a.name, args.seed, pipe, Path(td) / a.name, args, tr)
             out[a.name] = {"language": a.language, "range": [a.low, a.high], "render_range": [a.render_low, a.render_high],
                            "voice": a.voice, "song": song.name, "wer": r.get("wer"), "speech_wer": r.get("speech_wer"),
                            "median_abs_cents": r.get("median_abs_cents"), "pct_notes_within_50c": r.get("pct_notes_within_50c"),

@@ -81,7 +81,7 @@ def line_words(song: Song) -> dict[int, list[str]]:
     return {i: M.lyrics_words(ln.lyrics) for i, ln in enumerate(song.lines)}
 
 
-def run_song(song: Song, artist: str, pipe: Any, folder: Path, args: argparse.Namespace,
+def run_song(song: Song, artist: str, seed: int, pipe: Any, folder: Path, args: argparse.Namespace,
              transcriber: M.Transcriber | None) -> tuple[dict[str, Any], list[M.NoteResult]]:
     from host_bridge.core.audio import read_audio
     from host_bridge.core.model import LyricsSheet
@@ -92,7 +92,7 @@ def run_song(song: Song, artist: str, pipe: Any, folder: Path, args: argparse.Na
     sheet = LyricsSheet.load(paths["lyrics"])
     req = GenerateRequest(lyrics_text=sheet.text_with_sections(), sample_rate=sr, length_samples=audio.shape[1],
                           tempo_map=None, melody_midi=paths["melody"].read_bytes(), instrumental=audio,
-                          artist=artist, seed=args.seed, channels=1,
+                          artist=artist, seed=seed, channels=1,
                           lyrics_source=str(paths["lyrics"]), melody_source=str(paths["melody"]))
     t0 = time.perf_counter()
     take = pipe.generate(req)
@@ -225,8 +225,8 @@ def run_artist(artist: str, names: list[str], pipe: Any, transcriber: M.Transcri
     for name, seed in ((n, s) for n in names for s in seeds):
         label = name if len(seeds) == 1 else f"{name} s{seed}"
         try:
-            r, per_note = run_song(SONGS[name], artist, pipe, base / artist / label.replace(" ", "_"),
-                                   argparse.Namespace(**{**vars(args), "seed": seed}), transcriber)
+            r, per_note = run_song(SONGS[name], artist, seed, pipe, base / artist / label.replace(" ", "_"), args,
+                                   transcriber)
         except Exception as e:  # one broken song must not hide the others' figures
             log.exception("song %s failed", label)
             results.append({"song": label, "error": f"{type(e).__name__}: {e}"})
